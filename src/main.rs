@@ -1,0 +1,2 @@
+//! tradeledger: the service and command line.
+fn main() {}
