@@ -1,2 +1,2 @@
-//! tradeledger: the service and command line.
+//! The `tradeledger` binary.
 fn main() {}
