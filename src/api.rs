@@ -1,0 +1,180 @@
+//! The JSON wire types of the HTTP API, shared by the server and the client.
+//!
+//! Binary values travel as standard base64 (RFC 4648 §4) in [`B64`]. Every request type denies unknown
+//! fields, so a misspelt field is an error rather than silently ignored.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Bytes carried as standard base64 in JSON.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct B64(pub Vec<u8>);
+
+impl std::fmt::Debug for B64 {
+    // Ciphertexts and envelopes are large and opaque: print their size, not their bytes.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "B64({} bytes)", self.0.len())
+    }
+}
+
+impl Serialize for B64 {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(&self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for B64 {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        STANDARD
+            .decode(text.as_bytes())
+            .map(B64)
+            .map_err(|_| serde::de::Error::custom("invalid base64"))
+    }
+}
+
+/// `POST /v1/parties`, signed by the operator: enroll a party.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrollRequest {
+    /// An encoded `SignedEntry` of kind enrollment, signed by the operator.
+    pub entry: B64,
+}
+
+/// The answer to a request that appended one entry to the log.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Appended {
+    /// Index of the appended entry.
+    pub index: u64,
+}
+
+/// `GET /v1/parties/{id}`: a party's current enrollment, with what a client needs to verify it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PartyRecord {
+    /// Index of the enrollment entry.
+    pub index: u64,
+    /// The encoded enrollment entry.
+    pub entry: B64,
+}
+
+/// One recipient's envelope as uploaded by the registrant.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvelopeUpload {
+    /// The recipient's party id.
+    pub party: String,
+    /// The HPKE envelope (data key + grant salt wrapped for the recipient).
+    pub envelope: B64,
+    /// The grant commitment of this recipient, as it appears on the log.
+    pub grant: B64,
+}
+
+/// `POST /v1/certificates`, signed by the registrant.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    /// An encoded `SignedEntry` of kind registration, signed by the registrant.
+    pub entry: B64,
+    /// The sealed certificate body.
+    pub ciphertext: B64,
+    /// One envelope per recipient, the registrant's own included; their grant commitments are those of the entry.
+    pub envelopes: Vec<EnvelopeUpload>,
+}
+
+/// The answer to a registration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Registered {
+    /// The certificate id, 32 lowercase hex digits.
+    pub cert_id: String,
+    /// Index of the registration entry.
+    pub index: u64,
+}
+
+/// `POST /v1/certificates/{id}/grants`, signed by the registrant.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantRequest {
+    /// An encoded `SignedEntry` of kind grant.
+    pub entry: B64,
+    /// The new recipient's envelope.
+    pub envelope: EnvelopeUpload,
+}
+
+/// `POST /v1/certificates/{id}/revocations`, signed by the registrant.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeRequest {
+    /// An encoded `SignedEntry` of kind revocation.
+    pub entry: B64,
+    /// The party whose envelope is removed.
+    pub party: String,
+}
+
+/// `POST /v1/certificates/{id}/purge`, signed by the registrant.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PurgeRequest {
+    /// An encoded `SignedEntry` of kind purge.
+    pub entry: B64,
+}
+
+/// `GET /v1/certificates/{id}/sealed`, signed by a grantee: the ciphertext and the caller's own envelope.
+/// Releasing it appends an access receipt to the log.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Sealed {
+    /// The sealed body.
+    pub ciphertext: B64,
+    /// The caller's envelope.
+    pub envelope: B64,
+    /// The caller's grant commitment.
+    pub grant: B64,
+    /// Index of the registration entry (the commitment to check the body against).
+    pub registration_index: u64,
+    /// Index of the access receipt this release appended.
+    pub receipt_index: u64,
+}
+
+/// `GET /v1/certificates/{id}`: public facts about a certificate.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CertificateInfo {
+    /// The certificate id.
+    pub cert_id: String,
+    /// Index of its registration entry.
+    pub registration_index: u64,
+    /// Whether its body was purged.
+    pub purged: bool,
+    /// How many access receipts the log holds for it.
+    pub accesses: u64,
+}
+
+/// `GET /v1/entries/{index}`: one log entry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EntryRecord {
+    /// Its index.
+    pub index: u64,
+    /// Its encoded bytes, exactly as hashed into the tree.
+    pub entry: B64,
+}
+
+/// `GET /v1/proof/inclusion?index=I&size=S`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InclusionProof {
+    /// The entry's index.
+    pub index: u64,
+    /// The tree size the proof is for.
+    pub size: u64,
+    /// The audit path, leaf's sibling first (RFC 9162 §2.1.3).
+    pub proof: Vec<B64>,
+}
+
+/// `GET /v1/proof/consistency?old=M&new=N`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConsistencyProof {
+    /// The older tree size.
+    pub old: u64,
+    /// The newer tree size.
+    pub new: u64,
+    /// The proof (RFC 9162 §2.1.4).
+    pub proof: Vec<B64>,
+}
