@@ -1,3 +1,7 @@
 //! tradeledger: the service and the command line that wire the ledger and the vault together.
 //!
 //! The library target exists so that end-to-end tests drive the same client code as the CLI.
+
+pub mod api;
+pub mod server;
+pub mod tilepath;

@@ -1,0 +1,313 @@
+//! The signed, state-changing and secret-releasing requests.
+//!
+//! Each handler authenticates the request, checks the entry it carries, asks the policies, changes the vault,
+//! and only then appends the entry: an entry on the log always describes stored state. If the append fails,
+//! the vault change is undone where that is possible, and the client gets 503 and may retry.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use ledger::{CertId, Entry, Hash, PartyId, SignedEntry};
+
+use super::error::ApiError;
+use super::policy;
+use super::read::{blocking, parse_cert_id};
+use super::signed::{self, Caller};
+use super::state::{AppState, LOG_PARTY, now_ms};
+use crate::api::{Appended, B64, EnrollRequest, EnvelopeUpload, GrantRequest, PurgeRequest, RegisterRequest, Registered, RevokeRequest, Sealed};
+
+type Answer<T> = Result<Json<T>, ApiError>;
+
+/// `POST /v1/parties`: the operator enrolls a party.
+pub async fn enroll(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Answer<Appended> {
+    let body = signed::body(body)?;
+    blocking(move || {
+        let caller = signed::authenticate(&state, &method, &uri, &headers, &body)?;
+        policy::may_enroll(&state, &caller)?;
+        let request: EnrollRequest = signed::json(&body)?;
+        let entry = signed::caller_entry(&state, &caller, &request.entry.0)?;
+        let Entry::Enrollment(enrollment) = entry.entry() else {
+            return Err(ApiError::bad_request("wrong_entry_kind", "expected an enrollment entry"));
+        };
+        if enrollment.party.as_str() == LOG_PARTY {
+            return Err(ApiError::bad_request("reserved_party_id", "that party id is reserved for the log"));
+        }
+        if ed25519_dalek::VerifyingKey::from_bytes(&enrollment.signing_key).is_err() {
+            return Err(ApiError::bad_request("bad_public_key", "the signing key is not a valid Ed25519 key"));
+        }
+        if state.registry.read().map_err(|_| ApiError::internal())?.party(&enrollment.party).is_some() {
+            return Err(ApiError::conflict("already_enrolled", "that party is already enrolled"));
+        }
+        let index = state.append(&entry)?;
+        Ok(Json(Appended { index }))
+    })
+    .await?
+}
+
+/// `POST /v1/certificates`: a registrant stores a sealed certificate and logs its registration.
+pub async fn register(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Answer<Registered> {
+    let started = Instant::now();
+    let body = signed::body(body)?;
+    let metrics_state = state.clone();
+    let answer = blocking(move || {
+        let caller = signed::authenticate(&state, &method, &uri, &headers, &body)?;
+        let request: RegisterRequest = signed::json(&body)?;
+        let entry = signed::caller_entry(&state, &caller, &request.entry.0)?;
+        let Entry::Registration(registration) = entry.entry() else {
+            return Err(ApiError::bad_request("wrong_entry_kind", "expected a registration entry"));
+        };
+        let cert_id = registration.cert_id;
+        check_envelopes(&caller, &registration.grants, &request.envelopes)?;
+        let recipients = recipient_roles(&state, &request.envelopes)?;
+        policy::may_register(&state, &caller, &recipients)?;
+        if state.registry.read().map_err(|_| ApiError::internal())?.certificate(&cert_id).is_some() {
+            return Err(ApiError::conflict("already_registered", "a certificate with that id exists"));
+        }
+        let envelopes: Vec<(String, Vec<u8>)> = request
+            .envelopes
+            .iter()
+            .map(|e| (e.party.clone(), frame(&e.grant.0, &e.envelope.0)))
+            .collect();
+        state.vault.put_certificate(&cert_id, &request.ciphertext.0, &envelopes).map_err(vault_error)?;
+        let index = state.append(&entry).inspect_err(|_| {
+            let _ = state.vault.purge(&cert_id);
+        })?;
+        state.metrics.registrations.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(Json(Registered { cert_id: cert_id.to_string(), index }))
+    })
+    .await?;
+    metrics_state.metrics.register_latency.observe(started.elapsed());
+    answer
+}
+
+/// `POST /v1/certificates/{id}/grants`: the registrant adds a reader.
+pub async fn grant(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Answer<Appended> {
+    let body = signed::body(body)?;
+    blocking(move || {
+        let cert_id = parse_cert_id(&id)?;
+        let caller = signed::authenticate(&state, &method, &uri, &headers, &body)?;
+        let request: GrantRequest = signed::json(&body)?;
+        let entry = signed::caller_entry(&state, &caller, &request.entry.0)?;
+        let Entry::Grant(grant) = entry.entry() else {
+            return Err(ApiError::bad_request("wrong_entry_kind", "expected a grant entry"));
+        };
+        same_certificate(&grant.cert_id, &cert_id)?;
+        if grant.grant.as_slice() != request.envelope.grant.0.as_slice() {
+            return Err(ApiError::bad_request("grant_mismatch", "the envelope's grant commitment differs from the entry's"));
+        }
+        let grantee = recipient_roles(&state, std::slice::from_ref(&request.envelope))?;
+        policy::may_grant(&state, &caller, &cert_id, &grantee[0])?;
+        state
+            .vault
+            .add_envelope(&cert_id, &request.envelope.party, &frame(&request.envelope.grant.0, &request.envelope.envelope.0))
+            .map_err(vault_error)?;
+        let index = state.append(&entry).inspect_err(|_| {
+            let _ = state.vault.remove_envelope(&cert_id, &request.envelope.party);
+        })?;
+        Ok(Json(Appended { index }))
+    })
+    .await?
+}
+
+/// `POST /v1/certificates/{id}/revocations`: the registrant removes a reader.
+pub async fn revoke(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Answer<Appended> {
+    let body = signed::body(body)?;
+    blocking(move || {
+        let cert_id = parse_cert_id(&id)?;
+        let caller = signed::authenticate(&state, &method, &uri, &headers, &body)?;
+        let request: RevokeRequest = signed::json(&body)?;
+        let entry = signed::caller_entry(&state, &caller, &request.entry.0)?;
+        let Entry::Revocation(revocation) = entry.entry() else {
+            return Err(ApiError::bad_request("wrong_entry_kind", "expected a revocation entry"));
+        };
+        same_certificate(&revocation.cert_id, &cert_id)?;
+        policy::may_manage(&state, &caller, policy::Manage::Revoke, &cert_id)?;
+        let stored = state
+            .vault
+            .get_envelope(&cert_id, &request.party)
+            .map_err(vault_error)?
+            .ok_or_else(|| ApiError::not_found("not_granted", "that party holds no grant for this certificate"))?;
+        let (grant, _) = unframe(&stored)?;
+        if grant != revocation.grant {
+            return Err(ApiError::bad_request("grant_mismatch", "the entry's grant commitment is not that party's"));
+        }
+        state.vault.remove_envelope(&cert_id, &request.party).map_err(vault_error)?;
+        let index = state.append(&entry).inspect_err(|_| {
+            let _ = state.vault.add_envelope(&cert_id, &request.party, &stored);
+        })?;
+        Ok(Json(Appended { index }))
+    })
+    .await?
+}
+
+/// `POST /v1/certificates/{id}/purge`: the registrant deletes the body and every envelope for good.
+pub async fn purge(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Answer<Appended> {
+    let body = signed::body(body)?;
+    blocking(move || {
+        let cert_id = parse_cert_id(&id)?;
+        let caller = signed::authenticate(&state, &method, &uri, &headers, &body)?;
+        let request: PurgeRequest = signed::json(&body)?;
+        let entry = signed::caller_entry(&state, &caller, &request.entry.0)?;
+        let Entry::Purge(purge) = entry.entry() else {
+            return Err(ApiError::bad_request("wrong_entry_kind", "expected a purge entry"));
+        };
+        same_certificate(&purge.cert_id, &cert_id)?;
+        policy::may_manage(&state, &caller, policy::Manage::Purge, &cert_id)?;
+        state.vault.purge(&cert_id).map_err(vault_error)?;
+        let index = state.append(&entry)?;
+        Ok(Json(Appended { index }))
+    })
+    .await?
+}
+
+/// `GET /v1/certificates/{id}/sealed`: a grantee fetches the ciphertext and its own envelope; the release is
+/// logged as an access receipt before anything is returned.
+pub async fn sealed(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Answer<Sealed> {
+    let started = Instant::now();
+    let body = signed::body(body)?;
+    let metrics_state = state.clone();
+    let answer = blocking(move || {
+        let cert_id = parse_cert_id(&id)?;
+        let caller = signed::authenticate(&state, &method, &uri, &headers, &body)?;
+        let registration_index = policy::may_fetch(&state, &caller, &cert_id)?;
+        let stored = state
+            .vault
+            .get_envelope(&cert_id, caller.id.as_str())
+            .map_err(vault_error)?
+            .ok_or_else(|| ApiError::forbidden("not_granted", "no active grant for this party"))?;
+        let (grant, envelope) = unframe(&stored)?;
+        let ciphertext = state
+            .vault
+            .get_ciphertext(&cert_id)
+            .map_err(vault_error)?
+            .ok_or_else(|| ApiError::new(StatusCode::GONE, "purged", "the certificate body was purged"))?;
+        let receipt = SignedEntry::sign(
+            Entry::access_receipt(cert_id, grant, now_ms()),
+            PartyId::new(LOG_PARTY).map_err(|_| ApiError::internal())?,
+            state.log_key.signing_key(),
+        );
+        let receipt_index = state.append(&receipt)?;
+        state.metrics.envelopes_released.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(Json(Sealed {
+            ciphertext: B64(ciphertext),
+            envelope: B64(envelope.to_vec()),
+            grant: B64(grant.to_vec()),
+            registration_index,
+            receipt_index,
+        }))
+    })
+    .await?;
+    metrics_state.metrics.open_latency.observe(started.elapsed());
+    answer
+}
+
+/// The registrant's envelopes must match the entry's grant commitments one to one, include its own, and name
+/// each party once.
+fn check_envelopes(caller: &Caller, grants: &[Hash], envelopes: &[EnvelopeUpload]) -> Result<(), ApiError> {
+    let uploaded: Vec<&[u8]> = envelopes.iter().map(|e| e.grant.0.as_slice()).collect();
+    let logged: Vec<&[u8]> = grants.iter().map(|g| g.as_slice()).collect();
+    if uploaded != logged {
+        return Err(ApiError::bad_request(
+            "grant_mismatch",
+            "the envelopes' grant commitments must be the entry's, in the same order",
+        ));
+    }
+    let mut parties: Vec<&str> = envelopes.iter().map(|e| e.party.as_str()).collect();
+    parties.sort_unstable();
+    if parties.windows(2).any(|w| w[0] == w[1]) {
+        return Err(ApiError::bad_request("duplicate_recipient", "each recipient may appear once"));
+    }
+    if !parties.contains(&caller.id.as_str()) {
+        return Err(ApiError::bad_request("missing_own_envelope", "the registrant must keep an envelope of its own"));
+    }
+    Ok(())
+}
+
+/// The enrolled recipients of some envelopes, with their roles.
+fn recipient_roles(state: &AppState, envelopes: &[EnvelopeUpload]) -> Result<Vec<(PartyId, ledger::Role)>, ApiError> {
+    let registry = state.registry.read().map_err(|_| ApiError::internal())?;
+    envelopes
+        .iter()
+        .map(|e| {
+            let id = PartyId::new(&e.party)
+                .map_err(|_| ApiError::bad_request("bad_party_id", "malformed recipient party id"))?;
+            let party = registry
+                .party(&id)
+                .ok_or_else(|| ApiError::bad_request("unknown_recipient", format!("recipient {id} is not enrolled")))?;
+            Ok((id, party.role))
+        })
+        .collect()
+}
+
+fn same_certificate(entry: &CertId, path: &CertId) -> Result<(), ApiError> {
+    if entry == path {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request("cert_id_mismatch", "the entry names another certificate than the path"))
+    }
+}
+
+/// The vault stores, per recipient, the grant commitment (public, it is on the log) beside the envelope, so
+/// the service can log access receipts and check revocations without an index of its own.
+fn frame(grant: &[u8], envelope: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(grant.len() + envelope.len());
+    out.extend_from_slice(grant);
+    out.extend_from_slice(envelope);
+    out
+}
+
+fn unframe(stored: &[u8]) -> Result<(Hash, &[u8]), ApiError> {
+    let (grant, envelope) = stored.split_at_checked(32).ok_or_else(ApiError::internal)?;
+    let grant: Hash = grant.try_into().map_err(|_| ApiError::internal())?;
+    Ok((grant, envelope))
+}
+
+fn vault_error(error: vault::Error) -> ApiError {
+    tracing::error!(error = %error, "vault operation failed");
+    ApiError::unavailable()
+}

@@ -1,0 +1,88 @@
+//! Checks shared by every signed request: the request signature, the JSON body and the entry it carries.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use ledger::{PartyId, SignedEntry};
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+use super::registry::Party;
+use super::state::{AppState, now_ms};
+use crate::httpsig::{self, SigError};
+
+/// The authenticated sender of a request.
+pub struct Caller {
+    /// Its party id.
+    pub id: PartyId,
+    /// What the registry knows of it.
+    pub party: Party,
+}
+
+/// Turns a body that could not be read (too large, broken connection) into an error answer.
+pub fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "request body exceeds the configured limit",
+        ),
+        _ => ApiError::bad_request("unreadable_body", "request body could not be read"),
+    })
+}
+
+/// Verifies the request signature and returns the enrolled party that made it.
+pub fn authenticate(
+    state: &AppState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Caller, ApiError> {
+    let registry = state.registry.read().map_err(|_| ApiError::internal())?;
+    let lookup = |id: &str| {
+        PartyId::new(id)
+            .ok()
+            .and_then(|id| registry.party(&id).map(|p| p.signing_key))
+    };
+    let now = std::time::SystemTime::now();
+    let id = httpsig::verify_request(method.as_str(), uri.path(), headers, body, now, lookup, &state.replay)
+        .map_err(sig_error)?;
+    let id = PartyId::new(&id).map_err(|_| ApiError::internal())?;
+    let party = registry.party(&id).cloned().ok_or_else(ApiError::internal)?;
+    Ok(Caller { id, party })
+}
+
+fn sig_error(error: SigError) -> ApiError {
+    tracing::debug!(error = %error, "request signature refused");
+    ApiError::new(StatusCode::UNAUTHORIZED, error.code(), error.to_string())
+}
+
+/// Parses a JSON body, naming where it is malformed but never echoing its content.
+pub fn json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        let what = match e.classify() {
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => "malformed JSON",
+            serde_json::error::Category::Data => "JSON of the wrong shape",
+            serde_json::error::Category::Io => "unreadable JSON",
+        };
+        ApiError::bad_request("malformed_json", format!("{what} at line {} column {}", e.line(), e.column()))
+    })
+}
+
+/// Decodes an entry the caller made: well-formed, signed by the caller, with a current timestamp.
+pub fn caller_entry(state: &AppState, caller: &Caller, bytes: &[u8]) -> Result<SignedEntry, ApiError> {
+    let entry = SignedEntry::decode(bytes)
+        .map_err(|e| ApiError::bad_request("malformed_entry", format!("entry does not decode: {e}")))?;
+    if entry.signer() != &caller.id {
+        return Err(ApiError::forbidden("entry_signer_mismatch", "the entry must be signed by the requesting party"));
+    }
+    entry
+        .verify(&caller.party.signing_key)
+        .map_err(|_| ApiError::bad_request("bad_entry_signature", "the entry's signature does not verify"))?;
+    let skew = u64::try_from(state.config.max_skew.as_millis()).unwrap_or(u64::MAX);
+    if entry.entry().time_ms().abs_diff(now_ms()) > skew {
+        return Err(ApiError::bad_request("stale_entry", "the entry's time is too far from the server's clock"));
+    }
+    Ok(entry)
+}

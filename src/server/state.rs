@@ -1,0 +1,142 @@
+//! The service's shared state: the log, the vault, the registry derived from the log, policies and counters.
+
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use anyhow::Context as _;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use ledger::{Entry, PartyId, Role, SignedEntry};
+
+use super::ServeConfig;
+use super::error::ApiError;
+use super::logkey::LogKey;
+use super::metrics::Metrics;
+use super::registry::Registry;
+use crate::authz::Authorizer;
+use crate::httpsig::ReplayGuard;
+
+/// The party id under which the log itself signs the entries it makes (the operator's enrollment, access
+/// receipts). No party can be enrolled under it.
+pub const LOG_PARTY: &str = "log";
+
+/// Everything a request handler needs.
+pub struct AppState {
+    /// How the service was started.
+    pub config: ServeConfig,
+    /// The append-only log.
+    pub log: ledger::Log,
+    /// The keyless store of ciphertexts and envelopes.
+    pub vault: vault::FsVaultStore,
+    /// Parties and certificates, derived from the log.
+    pub registry: RwLock<Registry>,
+    /// The Cedar policies.
+    pub authz: Authorizer,
+    /// Nonces of recently seen signed requests.
+    pub replay: ReplayGuard,
+    /// Counters and histograms.
+    pub metrics: Metrics,
+    /// The log's key: signs checkpoints and the log's own entries.
+    pub log_key: LogKey,
+}
+
+impl AppState {
+    /// Opens (or creates) the stores in the data directory and rebuilds the registry from the log.
+    pub fn open(config: ServeConfig) -> anyhow::Result<AppState> {
+        std::fs::create_dir_all(&config.data)
+            .with_context(|| format!("creating data directory {}", config.data.display()))?;
+        let log_key = LogKey::load_or_create(&config.data, &config.origin)?;
+        let store = ledger::FsStore::open(config.data.join("log")).context("opening the log store")?;
+        let log = ledger::Log::open(store, log_key.note_signer(), &config.origin).context("opening the log")?;
+        let vault = vault::FsVaultStore::open(config.data.join("vault")).context("opening the vault")?;
+        let authz = Authorizer::load(&config.policies)
+            .with_context(|| format!("loading policies from {}", config.policies.display()))?;
+        let replay = ReplayGuard::new(config.max_skew);
+        let state = AppState {
+            config,
+            log,
+            vault,
+            registry: RwLock::new(Registry::default()),
+            authz,
+            replay,
+            metrics: Metrics::default(),
+            log_key,
+        };
+        state.bootstrap()?;
+        Ok(state)
+    }
+
+    /// On first start, enrolls the operator as the log's first entry (signed by the log key); on every start,
+    /// replays the log into the registry and checks the operator is the one the log was started with.
+    fn bootstrap(&self) -> anyhow::Result<()> {
+        if self.log.size() == 0 {
+            let operator = &self.config.operator;
+            let enrollment = Entry::enrollment(
+                operator.id.clone(),
+                Role::Operator,
+                operator.signing_key,
+                operator.encryption_key,
+                now_ms(),
+            );
+            let log_party = PartyId::new(LOG_PARTY).expect("\"log\" is a valid party id");
+            let signed = SignedEntry::sign(enrollment, log_party, self.log_key.signing_key());
+            self.log.append(signed.encode()).context("enrolling the operator")?;
+        }
+        let mut registry = self.registry.write().map_err(|_| anyhow::anyhow!("registry lock poisoned"))?;
+        for index in 0..self.log.size() {
+            let bytes = self.log.entry(index).with_context(|| format!("reading log entry {index}"))?;
+            let entry = SignedEntry::decode(&bytes).with_context(|| format!("decoding log entry {index}"))?;
+            registry.apply(index, &entry);
+        }
+        let operator = registry
+            .party(&self.config.operator.id)
+            .context("the log has no enrollment for the configured operator")?;
+        anyhow::ensure!(
+            operator.role == Role::Operator
+                && operator.signing_key.to_bytes() == self.config.operator.signing_key,
+            "the configured operator key differs from the operator enrolled in this log"
+        );
+        Ok(())
+    }
+
+    /// Appends an entry durably and applies it to the registry. Blocking: call from the blocking pool.
+    pub fn append(&self, entry: &SignedEntry) -> Result<u64, ApiError> {
+        let index = self.log.append(entry.encode()).map_err(|e| {
+            tracing::error!(error = %e, "log append failed");
+            ApiError::unavailable()
+        })?;
+        self.registry
+            .write()
+            .map_err(|_| ApiError::internal())?
+            .apply(index, entry);
+        Ok(index)
+    }
+
+    /// Flushes and closes the stores at shutdown.
+    pub fn close(&self) -> anyhow::Result<()> {
+        self.vault.flush().context("flushing the vault")?;
+        self.log.close().context("closing the log")?;
+        Ok(())
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Counts every answer by status class and logs one structured line per request (never a body).
+pub async fn count_and_trace(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    state.metrics.count_status(status);
+    tracing::info!(%method, %path, status, micros = started.elapsed().as_micros() as u64, "request");
+    response
+}
