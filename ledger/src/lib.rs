@@ -7,5 +7,10 @@ pub use merkle::{
     node_hash, tree_root, verify_consistency, verify_inclusion,
 };
 
+pub use note::{
+    MAX_SIGNATURES, Note, NoteSignature, NoteSigner, NoteVerifier, open_note, sign_note,
+};
+
 mod error;
 mod merkle;
+mod note;
