@@ -3,6 +3,9 @@
 //!
 //! The public interface is:
 pub use canonical::canonical_json;
+pub use certificate::{
+    Opened, Sealed, SealedEnvelope, open_certificate, rewrap_for, seal_certificate,
+};
 pub use commit::{DocumentCommitment, MasterSalt, commit};
 pub use disclosure::{DisclosedField, Disclosure};
 pub use envelope::{ENVELOPE_LEN, ENVELOPE_VERSION, unwrap, wrap};
@@ -13,6 +16,7 @@ pub use keys::{PartyKeys, PartyPublic};
 pub use seal::{BODY_VERSION, DataKey, OpenedBody, open_body, seal_body};
 
 mod canonical;
+mod certificate;
 mod commit;
 mod disclosure;
 mod envelope;
