@@ -1,1 +1,27 @@
-//! vault
+//! tradeledger's vault: client-side sealing and opening of certificate bodies, per-recipient HPKE
+//! envelopes, salted field commitments with selective disclosure, grant commitments and party keys.
+//!
+//! The public interface is:
+pub use canonical::canonical_json;
+pub use certificate::{
+    Opened, Sealed, SealedEnvelope, open_certificate, rewrap_for, seal_certificate,
+};
+pub use commit::{DocumentCommitment, MasterSalt, commit};
+pub use disclosure::{DisclosedField, Disclosure};
+pub use envelope::{ENVELOPE_LEN, ENVELOPE_VERSION, unwrap, wrap};
+pub use error::{Error, Result};
+pub use grant::{GrantSalt, grant_commitment};
+pub use ids::{CertId, PartyId, Role};
+pub use keys::{PartyKeys, PartyPublic};
+pub use seal::{BODY_VERSION, DataKey, OpenedBody, open_body, seal_body};
+
+mod canonical;
+mod certificate;
+mod commit;
+mod disclosure;
+mod envelope;
+mod error;
+mod grant;
+mod ids;
+mod keys;
+mod seal;
