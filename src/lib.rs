@@ -2,4 +2,5 @@
 //!
 //! The library target exists so that end-to-end tests drive the same client code as the CLI.
 
+pub mod authz;
 pub mod httpsig;
