@@ -3,5 +3,7 @@
 //! The library target exists so that end-to-end tests drive the same client code as the CLI.
 
 pub mod api;
+pub mod authz;
+pub mod httpsig;
 pub mod server;
 pub mod tilepath;

@@ -1,0 +1,164 @@
+//! The authorizer: the loaded policies and schema, answering one typed question per request.
+
+use std::path::Path;
+
+use cedar_policy::{Decision as CedarDecision, Entities, PolicySet, Request, Schema};
+
+use super::load::load_dir;
+use super::model::{Action, Names, PartyInfo};
+use super::{AuthzError, Denied};
+
+/// The outcome of one authorization question.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    allowed: bool,
+    policies: Vec<String>,
+    errors: Vec<String>,
+}
+
+impl Decision {
+    /// True if some `permit` matched, no `forbid` did, and nothing failed to evaluate.
+    pub fn is_allowed(&self) -> bool {
+        self.allowed
+    }
+
+    /// The ids of the policies that decided: the matching `permit`s when allowed, the matching `forbid`s when
+    /// denied (empty when denied because nothing permitted).
+    pub fn policies(&self) -> &[String] {
+        &self.policies
+    }
+
+    /// Evaluation or input errors; any error denies (fail closed). Empty with validated policies.
+    pub fn errors(&self) -> &[String] {
+        &self.errors
+    }
+
+    /// `Ok` if allowed, else the [`Denied`] error to return to the client.
+    ///
+    /// # Errors
+    /// [`Denied`] if the request is not allowed.
+    pub fn into_result(self) -> Result<(), Denied> {
+        if self.allowed {
+            Ok(())
+        } else {
+            Err(Denied {
+                policies: self.policies,
+                errors: self.errors,
+            })
+        }
+    }
+
+    fn failed(error: String) -> Self {
+        Self {
+            allowed: false,
+            policies: Vec::new(),
+            errors: vec![error],
+        }
+    }
+}
+
+/// Cedar policies loaded from a directory, validated against their schema; cheap to query from many threads.
+pub struct Authorizer {
+    policies: PolicySet,
+    schema: Schema,
+    names: Names,
+    cedar: cedar_policy::Authorizer,
+}
+
+impl std::fmt::Debug for Authorizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authorizer")
+            .field("policies", &self.policy_ids())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Authorizer {
+    /// Loads `dir/tradeledger.cedarschema` and every `dir/*.cedar`, and validates each policy file against the
+    /// schema in strict mode.
+    ///
+    /// # Errors
+    /// An [`AuthzError`] naming the file at fault if a file cannot be read or parsed, a policy fails validation
+    /// (errors and warnings both refuse), an id is used twice, the directory has no policy, or the schema does
+    /// not describe the requests the server builds. The server must refuse to start on any of them.
+    pub fn load(dir: &Path) -> Result<Self, AuthzError> {
+        let names = Names::new()?;
+        let (policies, schema) = load_dir(dir, &names)?;
+        Ok(Self {
+            policies,
+            schema,
+            names,
+            cedar: cedar_policy::Authorizer::new(),
+        })
+    }
+
+    /// The ids of the loaded policies, sorted.
+    pub fn policy_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .policies
+            .policies()
+            .map(|p| p.id().to_string())
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// Decides whether `principal` (`None` for an unsigned request) may do `action`.
+    ///
+    /// Fails closed: an input Cedar or the schema refuses (for instance an unsigned request for anything but
+    /// [`Action::ReadLog`]) and any evaluation error deny.
+    pub fn decide(&self, principal: Option<&PartyInfo>, action: &Action<'_>) -> Decision {
+        let question = match self.names.question(principal, action) {
+            Ok(q) => q,
+            Err(e) => return Decision::failed(e.to_string()),
+        };
+        // Entities are built by typed code, so they are not re-checked against the schema per request (load
+        // checked the shapes once); the request is, since it is cheap and rejects principal/action mismatches.
+        let entities = match Entities::from_entities(question.entities, None) {
+            Ok(e) => e,
+            Err(e) => return Decision::failed(e.to_string()),
+        };
+        let request = match Request::new(
+            question.principal,
+            question.action,
+            question.resource,
+            question.context,
+            Some(&self.schema),
+        ) {
+            Ok(r) => r,
+            Err(e) => return Decision::failed(e.to_string()),
+        };
+        let response = self
+            .cedar
+            .is_authorized(&request, &self.policies, &entities);
+        let errors: Vec<String> = response
+            .diagnostics()
+            .errors()
+            .map(ToString::to_string)
+            .collect();
+        let mut policies: Vec<String> = response
+            .diagnostics()
+            .reason()
+            .map(ToString::to_string)
+            .collect();
+        policies.sort();
+        let allowed = response.decision() == CedarDecision::Allow && errors.is_empty();
+        Decision {
+            allowed,
+            policies,
+            errors,
+        }
+    }
+
+    /// [`Authorizer::decide`] as a `Result`, the form request handlers use.
+    ///
+    /// # Errors
+    /// [`Denied`] if the policies do not allow the request.
+    pub fn authorize(
+        &self,
+        principal: Option<&PartyInfo>,
+        action: &Action<'_>,
+    ) -> Result<(), Denied> {
+        self.decide(principal, action).into_result()
+    }
+}
