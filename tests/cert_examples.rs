@@ -131,6 +131,68 @@ fn all_violations_are_reported_at_once() {
     );
 }
 
+fn rules_for(body: &Value) -> Vec<(String, String)> {
+    validate(body, today()).map_or_else(|v| pairs(&v), |_| Vec::new())
+}
+
+fn expect(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = list.iter().map(|(p, r)| ((*p).to_owned(), (*r).to_owned())).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn regime_specific_values() {
+    // Joint production exists only on Form 434; criteria E and F only in NAFTA.
+    let mut nafta = load(&examples_dir().join("nafta-434.json"));
+    nafta["goods"][0]["country_of_origin"] = json!("JNT");
+    nafta["goods"][1]["preference_criterion"] = json!("F");
+    nafta["importer"] = json!("UNKNOWN");
+    assert_eq!(rules_for(&nafta), expect(&[]));
+    nafta["importer"] = json!("SAME");
+    nafta["producer"] = json!("VARIOUS");
+    assert_eq!(rules_for(&nafta), expect(&[("/importer", "party.literal")]));
+
+    let mut usmca = load(&examples_dir().join("usmca.json"));
+    usmca["goods"][0]["country_of_origin"] = json!("JNT");
+    usmca["goods"][1]["origin_criterion"] = json!("F");
+    assert_eq!(
+        rules_for(&usmca),
+        expect(&[("/goods/0/country_of_origin", "origin.country"), ("/goods/1/origin_criterion", "origin.criterion")])
+    );
+
+    // A USMCA producer may be a list; an empty list says nothing.
+    let mut usmca = load(&examples_dir().join("usmca.json"));
+    let producer = usmca["producer"].clone();
+    usmca["producer"] = json!([producer.clone(), producer]);
+    assert_eq!(rules_for(&usmca), expect(&[]));
+    usmca["producer"] = json!([]);
+    assert_eq!(rules_for(&usmca), expect(&[("/producer", "list.empty")]));
+    usmca["producer"] = json!("AVAILABLE TO CUSTOMS UPON REQUEST");
+    assert_eq!(rules_for(&usmca), expect(&[("/producer", "party.literal")]));
+
+    // A producer certifying need not know the exporter; an exporter certifying need not repeat itself.
+    let mut usmca = load(&examples_dir().join("usmca.json"));
+    usmca.as_object_mut().unwrap().remove("exporter");
+    assert_eq!(rules_for(&usmca), expect(&[]));
+    usmca["certifier"]["role"] = json!("IMPORTER");
+    assert_eq!(rules_for(&usmca), expect(&[("/exporter", "party.required-for-role")]));
+
+    // CAFTA-DR: e-mail "if any"; the rule of origin is required; the producer must be in a Party.
+    let mut cafta = load(&examples_dir().join("cafta-dr.json"));
+    cafta["importer"].as_object_mut().unwrap().remove("email");
+    cafta["goods"][1].as_object_mut().unwrap().remove("rule_of_origin");
+    cafta["exporter"]["address"]["country"] = json!("PA");
+    assert_eq!(rules_for(&cafta), expect(&[("/goods/1/rule_of_origin", "field.required")]));
+
+    // null stands for an absent field.
+    let mut cafta = load(&examples_dir().join("cafta-dr.json"));
+    cafta["blanket_period"] = Value::Null;
+    assert_eq!(rules_for(&cafta), expect(&[]));
+    cafta["goods"] = Value::Null;
+    assert_eq!(rules_for(&cafta), expect(&[("/goods", "field.required")]));
+}
+
 const MARKER: &str = "QX7SECRETQX7";
 
 /// Every string or number leaf of `value`, as a JSON pointer.
