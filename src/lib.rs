@@ -7,3 +7,4 @@ pub mod authz;
 pub mod httpsig;
 pub mod server;
 pub mod tilepath;
+pub mod cert;
