@@ -14,6 +14,10 @@ pub use grant::{GrantSalt, grant_commitment};
 pub use ids::{CertId, PartyId, Role};
 pub use keys::{PartyKeys, PartyPublic};
 pub use seal::{BODY_VERSION, DataKey, OpenedBody, open_body, seal_body};
+pub use store::{
+    FsVaultStore, HexId, MAX_ENVELOPE_LEN, MAX_PARTY_LEN, MemoryVaultStore, NewCertificate,
+    StoreError, VaultStore,
+};
 
 mod canonical;
 mod certificate;
@@ -25,3 +29,4 @@ mod grant;
 mod ids;
 mod keys;
 mod seal;
+mod store;

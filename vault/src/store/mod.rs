@@ -1,0 +1,134 @@
+//! The keyless encrypted store: certificate ciphertexts and per-recipient envelopes behind one contract.
+
+mod error;
+mod fs;
+mod group;
+mod index;
+mod memory;
+mod segments;
+
+pub use error::{HexId, StoreError};
+pub use fs::FsVaultStore;
+pub use memory::MemoryVaultStore;
+
+/// Longest recipient party id the store accepts, in bytes.
+pub const MAX_PARTY_LEN: usize = 255;
+
+/// Largest envelope the store accepts, in bytes (an HPKE envelope is about 110).
+pub const MAX_ENVELOPE_LEN: usize = 64 * 1024;
+
+/// One certificate for [`VaultStore::put_certificates`]: its sealed body and its initial envelopes.
+#[derive(Clone, Copy)]
+pub struct NewCertificate<'a> {
+    /// The certificate id (16 random bytes, the same id as on the log).
+    pub cert_id: [u8; 16],
+    /// The sealed body (AES-256-GCM ciphertext), opaque to the store.
+    pub ciphertext: &'a [u8],
+    /// `(recipient party id, envelope)` pairs, one per recipient; opaque to the store.
+    pub envelopes: &'a [(&'a str, &'a [u8])],
+}
+
+/// Where the vault keeps ciphertexts and envelopes. It stores opaque bytes and holds no keys.
+///
+/// # Contract
+///
+/// - **Durable when a call returns `Ok`.** Every mutation (`put_*`, `add_envelope`, `remove_envelope`,
+///   `purge`) returns only after its effect is on stable storage (a real `fdatasync`, not sled's
+///   `sync_file_range`), so it survives a crash or power loss. Concurrent mutations share one sync
+///   (group commit).
+/// - **Atomic.** A mutation takes effect entirely or not at all, also across a crash: a certificate is
+///   never visible without its ciphertext and all of its initial envelopes, and a batch
+///   (`put_certificates`) is all or nothing. A mutation that returns `Err` has no visible effect.
+///   If a sync fails, the disk state is unknown: an implementation may then refuse every later
+///   mutation with [`StoreError::Poisoned`] until it is reopened.
+/// - **Visible when durable.** Reads see a mutation once it is durable: a certificate whose put has
+///   not returned reads as absent, and `add_envelope` on it fails with [`StoreError::NotFound`].
+/// - **Ids are never reused.** `put` refuses an id that exists ([`StoreError::AlreadyExists`]) or was
+///   purged ([`StoreError::Purged`]).
+/// - **Purge is crypto-shredding.** After `purge` returns, the ciphertext and every envelope are gone
+///   from the API (reads return `None`) and the ciphertext bytes are overwritten on disk, so they
+///   cannot be recovered from the data directory. Grants and revocations on a purged id are refused.
+/// - **Integrity.** Stored bytes that fail their checksum are reported as [`StoreError::Corrupt`],
+///   never served.
+/// - **Concurrency.** Every method takes `&self`; implementations are `Send + Sync` and may be called
+///   from many threads at once. Calls block (disk I/O): async callers use `spawn_blocking`.
+pub trait VaultStore: Send + Sync {
+    /// Stores one certificate with its initial envelopes, atomically and durably.
+    fn put_certificate(
+        &self,
+        cert_id: [u8; 16],
+        ciphertext: &[u8],
+        envelopes: &[(&str, &[u8])],
+    ) -> Result<(), StoreError> {
+        self.put_certificates(&[NewCertificate {
+            cert_id,
+            ciphertext,
+            envelopes,
+        }])
+    }
+
+    /// Stores many certificates with one sync: all of them or (on any error) none.
+    fn put_certificates(&self, certs: &[NewCertificate<'_>]) -> Result<(), StoreError>;
+
+    /// Grants: stores `party`'s envelope for an existing certificate. Refused if the certificate does
+    /// not exist or was purged, or if `party` already has an envelope (revoke first).
+    fn add_envelope(
+        &self,
+        cert_id: [u8; 16],
+        party: &str,
+        envelope: &[u8],
+    ) -> Result<(), StoreError>;
+
+    /// Revokes: removes `party`'s envelope. Returns whether there was one.
+    fn remove_envelope(&self, cert_id: [u8; 16], party: &str) -> Result<bool, StoreError>;
+
+    /// Purges a certificate: its ciphertext is overwritten on disk and every envelope removed.
+    fn purge(&self, cert_id: [u8; 16]) -> Result<(), StoreError>;
+
+    /// The stored ciphertext, or `None` if the certificate does not exist or was purged.
+    fn get_ciphertext(&self, cert_id: [u8; 16]) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// `party`'s envelope, or `None` if it has none (or the certificate does not exist or was purged).
+    fn get_envelope(&self, cert_id: [u8; 16], party: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// The parties holding an envelope, in byte order; empty if the certificate does not exist.
+    fn list_recipients(&self, cert_id: [u8; 16]) -> Result<Vec<String>, StoreError>;
+}
+
+/// Checks the shape of a batch before anything is written: party ids, sizes, duplicates.
+pub(crate) fn validate_batch(certs: &[NewCertificate<'_>]) -> Result<(), StoreError> {
+    let mut ids = std::collections::HashSet::with_capacity(certs.len());
+    for cert in certs {
+        if !ids.insert(cert.cert_id) {
+            return Err(StoreError::DuplicateInBatch(HexId(cert.cert_id)));
+        }
+        if u32::try_from(cert.ciphertext.len()).is_err() {
+            return Err(StoreError::TooLarge);
+        }
+        let mut parties = std::collections::HashSet::with_capacity(cert.envelopes.len());
+        for (party, envelope) in cert.envelopes {
+            validate_envelope(party, envelope)?;
+            if !parties.insert(*party) {
+                return Err(StoreError::DuplicateRecipient(HexId(cert.cert_id)));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks one recipient party id and its envelope.
+pub(crate) fn validate_envelope(party: &str, envelope: &[u8]) -> Result<(), StoreError> {
+    validate_party(party)?;
+    if envelope.len() > MAX_ENVELOPE_LEN {
+        return Err(StoreError::TooLarge);
+    }
+    Ok(())
+}
+
+/// Checks one recipient party id.
+pub(crate) fn validate_party(party: &str) -> Result<(), StoreError> {
+    if party.is_empty() || party.len() > MAX_PARTY_LEN {
+        return Err(StoreError::InvalidParty);
+    }
+    Ok(())
+}

@@ -1,0 +1,409 @@
+//! The `VaultStore` contract, run against both implementations, plus the disk store's own cases
+//! (reopen, corruption, torn tails, interrupted purges).
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::sync::Arc;
+
+use vault::{FsVaultStore, MemoryVaultStore, NewCertificate, StoreError, VaultStore};
+
+fn id(n: u32) -> [u8; 16] {
+    let mut id = [0xA5u8; 16];
+    id[..4].copy_from_slice(&n.to_be_bytes());
+    id
+}
+
+/// A ciphertext of 8.6 KB, distinct per certificate.
+fn body(n: u32) -> Vec<u8> {
+    (0..8600u32)
+        .map(|i| (i.wrapping_mul(31) ^ n.wrapping_mul(7919)).to_le_bytes()[0])
+        .collect()
+}
+
+fn put(store: &dyn VaultStore, n: u32, parties: &[&str]) {
+    let envelopes: Vec<(&str, &[u8])> = parties.iter().map(|p| (*p, p.as_bytes())).collect();
+    store.put_certificate(id(n), &body(n), &envelopes).unwrap();
+}
+
+mod contract {
+    use super::*;
+
+    pub(super) fn put_then_get(store: &dyn VaultStore) {
+        put(store, 1, &["importer", "customs", "broker"]);
+        assert_eq!(store.get_ciphertext(id(1)).unwrap(), Some(body(1)));
+        assert_eq!(
+            store.get_envelope(id(1), "customs").unwrap(),
+            Some(b"customs".to_vec())
+        );
+        assert_eq!(
+            store.list_recipients(id(1)).unwrap(),
+            ["broker", "customs", "importer"]
+        );
+        assert_eq!(store.get_envelope(id(1), "auditor").unwrap(), None);
+        assert_eq!(store.get_ciphertext(id(2)).unwrap(), None);
+        assert!(store.list_recipients(id(2)).unwrap().is_empty());
+    }
+
+    pub(super) fn put_refuses_an_existing_id(store: &dyn VaultStore) {
+        put(store, 1, &["importer"]);
+        let err = store
+            .put_certificate(id(1), b"other", &[("x", b"y")])
+            .unwrap_err();
+        assert!(matches!(err, StoreError::AlreadyExists(_)), "{err}");
+        assert_eq!(store.get_ciphertext(id(1)).unwrap(), Some(body(1)));
+        assert_eq!(store.list_recipients(id(1)).unwrap(), ["importer"]);
+    }
+
+    pub(super) fn a_refused_put_leaves_nothing(store: &dyn VaultStore) {
+        // The second envelope is invalid: the whole put is refused, the first is not stored.
+        let err = store
+            .put_certificate(id(1), &body(1), &[("customs", b"e"), ("", b"e")])
+            .unwrap_err();
+        assert!(matches!(err, StoreError::InvalidParty), "{err}");
+        let err = store
+            .put_certificate(id(1), &body(1), &[("customs", b"e"), ("customs", b"f")])
+            .unwrap_err();
+        assert!(matches!(err, StoreError::DuplicateRecipient(_)), "{err}");
+        assert_eq!(store.get_ciphertext(id(1)).unwrap(), None);
+        assert!(store.list_recipients(id(1)).unwrap().is_empty());
+        // A batch with one existing id stores none of the others.
+        put(store, 2, &["importer"]);
+        let (b1, b3) = (body(1), body(3));
+        let batch = [
+            NewCertificate {
+                cert_id: id(1),
+                ciphertext: &b1,
+                envelopes: &[("a", b"e")],
+            },
+            NewCertificate {
+                cert_id: id(2),
+                ciphertext: &b1,
+                envelopes: &[],
+            },
+            NewCertificate {
+                cert_id: id(3),
+                ciphertext: &b3,
+                envelopes: &[],
+            },
+        ];
+        assert!(matches!(
+            store.put_certificates(&batch).unwrap_err(),
+            StoreError::AlreadyExists(_)
+        ));
+        assert_eq!(store.get_ciphertext(id(1)).unwrap(), None);
+        assert_eq!(store.get_ciphertext(id(3)).unwrap(), None);
+        // The refused id is still free.
+        put(store, 1, &["importer"]);
+        assert_eq!(store.get_ciphertext(id(1)).unwrap(), Some(body(1)));
+    }
+
+    pub(super) fn batch_put_stores_all(store: &dyn VaultStore) {
+        let bodies: Vec<Vec<u8>> = (0..20).map(body).collect();
+        let envs: [(&str, &[u8]); 2] = [("importer", b"i"), ("customs", b"c")];
+        let batch: Vec<NewCertificate<'_>> = (0..20u32)
+            .map(|n| NewCertificate {
+                cert_id: id(n),
+                ciphertext: &bodies[n as usize],
+                envelopes: &envs,
+            })
+            .collect();
+        store.put_certificates(&batch).unwrap();
+        for n in 0..20 {
+            assert_eq!(
+                store.get_ciphertext(id(n)).unwrap().as_ref(),
+                Some(&bodies[n as usize])
+            );
+            assert_eq!(
+                store.get_envelope(id(n), "customs").unwrap(),
+                Some(b"c".to_vec())
+            );
+        }
+        let twice = [batch[0], batch[0]];
+        assert!(matches!(
+            store.put_certificates(&twice).unwrap_err(),
+            StoreError::DuplicateInBatch(_)
+        ));
+    }
+
+    pub(super) fn grant_and_revoke(store: &dyn VaultStore) {
+        let err = store.add_envelope(id(1), "broker", b"b").unwrap_err();
+        assert!(matches!(err, StoreError::NotFound(_)), "{err}");
+        put(store, 1, &["importer", "customs"]);
+        store
+            .add_envelope(id(1), "broker", b"broker envelope")
+            .unwrap();
+        assert_eq!(
+            store.get_envelope(id(1), "broker").unwrap(),
+            Some(b"broker envelope".to_vec())
+        );
+        let err = store.add_envelope(id(1), "broker", b"again").unwrap_err();
+        assert!(matches!(err, StoreError::DuplicateRecipient(_)), "{err}");
+        assert_eq!(
+            store.list_recipients(id(1)).unwrap(),
+            ["broker", "customs", "importer"]
+        );
+        assert!(store.remove_envelope(id(1), "customs").unwrap());
+        assert!(!store.remove_envelope(id(1), "customs").unwrap());
+        assert_eq!(store.get_envelope(id(1), "customs").unwrap(), None);
+        assert_eq!(
+            store.list_recipients(id(1)).unwrap(),
+            ["broker", "importer"]
+        );
+        assert_eq!(store.get_ciphertext(id(1)).unwrap(), Some(body(1)));
+        assert!(matches!(
+            store.remove_envelope(id(9), "x").unwrap_err(),
+            StoreError::NotFound(_)
+        ));
+    }
+
+    pub(super) fn purge_removes_everything(store: &dyn VaultStore) {
+        put(store, 1, &["importer", "customs"]);
+        put(store, 2, &["importer"]);
+        store.purge(id(1)).unwrap();
+        assert_eq!(store.get_ciphertext(id(1)).unwrap(), None);
+        assert_eq!(store.get_envelope(id(1), "customs").unwrap(), None);
+        assert!(store.list_recipients(id(1)).unwrap().is_empty());
+        let purged = |r: Result<(), StoreError>| matches!(r, Err(StoreError::Purged(_)));
+        assert!(purged(store.add_envelope(id(1), "broker", b"b")));
+        assert!(purged(store.remove_envelope(id(1), "customs").map(|_| ())));
+        assert!(purged(store.purge(id(1))));
+        assert!(purged(store.put_certificate(id(1), &body(1), &[])));
+        assert!(matches!(store.purge(id(3)), Err(StoreError::NotFound(_))));
+        // Neighbours are untouched.
+        assert_eq!(store.get_ciphertext(id(2)).unwrap(), Some(body(2)));
+    }
+
+    pub(super) fn concurrent_writers(store: Arc<dyn VaultStore>) {
+        let threads: Vec<_> = (0..8u32)
+            .map(|t| {
+                let store = Arc::clone(&store);
+                std::thread::spawn(move || {
+                    for i in 0..40 {
+                        put(&*store, t * 1000 + i, &["importer", "customs"]);
+                    }
+                    // Same-certificate races: a grant and a purge, in either order, stay consistent.
+                    let shared = id(t * 1000);
+                    let _ = store.add_envelope(shared, "broker", b"b");
+                    store.purge(id(t * 1000 + 1)).unwrap();
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        for t in 0..8u32 {
+            for i in 2..40 {
+                assert_eq!(
+                    store.get_ciphertext(id(t * 1000 + i)).unwrap(),
+                    Some(body(t * 1000 + i))
+                );
+            }
+            assert_eq!(store.get_ciphertext(id(t * 1000 + 1)).unwrap(), None);
+            assert_eq!(
+                store.list_recipients(id(t * 1000)).unwrap(),
+                ["broker", "customs", "importer"]
+            );
+        }
+    }
+}
+
+macro_rules! contract_tests {
+    ($module:ident, $make:expr) => {
+        mod $module {
+            use super::*;
+
+            #[test]
+            fn put_then_get() {
+                let (_dir, store) = $make;
+                contract::put_then_get(&*store);
+            }
+            #[test]
+            fn put_refuses_an_existing_id() {
+                let (_dir, store) = $make;
+                contract::put_refuses_an_existing_id(&*store);
+            }
+            #[test]
+            fn a_refused_put_leaves_nothing() {
+                let (_dir, store) = $make;
+                contract::a_refused_put_leaves_nothing(&*store);
+            }
+            #[test]
+            fn batch_put_stores_all() {
+                let (_dir, store) = $make;
+                contract::batch_put_stores_all(&*store);
+            }
+            #[test]
+            fn grant_and_revoke() {
+                let (_dir, store) = $make;
+                contract::grant_and_revoke(&*store);
+            }
+            #[test]
+            fn purge_removes_everything() {
+                let (_dir, store) = $make;
+                contract::purge_removes_everything(&*store);
+            }
+            #[test]
+            fn concurrent_writers() {
+                let (_dir, store) = $make;
+                contract::concurrent_writers(store);
+            }
+        }
+    };
+}
+
+fn memory() -> (Option<tempfile::TempDir>, Arc<dyn VaultStore>) {
+    (None, Arc::new(MemoryVaultStore::new()))
+}
+
+fn fs() -> (Option<tempfile::TempDir>, Arc<dyn VaultStore>) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FsVaultStore::open(dir.path()).unwrap();
+    (Some(dir), Arc::new(store))
+}
+
+contract_tests!(memory_store, memory());
+contract_tests!(fs_store, fs());
+contract_tests!(fs_inline_baseline, {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn VaultStore> =
+        Arc::new(FsVaultStore::open_inline_baseline(dir.path()).unwrap());
+    (Some(dir), store)
+});
+
+mod memory_faults {
+    use super::*;
+
+    #[test]
+    fn a_failed_sync_leaves_nothing() {
+        let store = MemoryVaultStore::new();
+        store.fail_next_sync();
+        assert!(matches!(
+            store.put_certificate(id(1), &body(1), &[("a", b"e")]),
+            Err(StoreError::Io(_))
+        ));
+        assert_eq!(store.get_ciphertext(id(1)).unwrap(), None);
+        put(&store, 1, &["importer"]);
+        store.fail_next_sync();
+        assert!(store.add_envelope(id(1), "customs", b"c").is_err());
+        assert_eq!(store.get_envelope(id(1), "customs").unwrap(), None);
+        store.fail_next_sync();
+        assert!(store.purge(id(1)).is_err());
+        assert_eq!(store.get_ciphertext(id(1)).unwrap(), Some(body(1)));
+        store.fail_next_sync();
+        assert!(store.remove_envelope(id(1), "importer").is_err());
+        assert_eq!(store.list_recipients(id(1)).unwrap(), ["importer"]);
+    }
+}
+
+mod fs_only {
+    use super::*;
+
+    fn segment_files(dir: &Path) -> Vec<std::path::PathBuf> {
+        let mut files: Vec<_> = std::fs::read_dir(dir.join("segments"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        files
+    }
+
+    #[test]
+    fn reopen_keeps_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = FsVaultStore::open(dir.path()).unwrap();
+            put(&store, 1, &["importer", "customs"]);
+            put(&store, 2, &["importer"]);
+            store.add_envelope(id(2), "broker", b"broker").unwrap();
+            store.remove_envelope(id(1), "customs").unwrap();
+            store.purge(id(2)).unwrap();
+        }
+        let store = FsVaultStore::open(dir.path()).unwrap();
+        assert_eq!(store.get_ciphertext(id(1)).unwrap(), Some(body(1)));
+        assert_eq!(store.list_recipients(id(1)).unwrap(), ["importer"]);
+        assert_eq!(store.get_ciphertext(id(2)).unwrap(), None);
+        assert!(matches!(
+            store.put_certificate(id(2), b"x", &[]),
+            Err(StoreError::Purged(_))
+        ));
+        put(&store, 3, &["customs"]);
+        assert_eq!(store.get_ciphertext(id(3)).unwrap(), Some(body(3)));
+    }
+
+    #[test]
+    fn a_corrupted_segment_byte_is_detected() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsVaultStore::open(dir.path()).unwrap();
+        put(&store, 1, &["importer"]);
+        put(&store, 2, &["importer"]);
+        let segment = &segment_files(dir.path())[0];
+        let mut bytes = std::fs::read(segment).unwrap();
+        // Inside the first record's body (28-byte header).
+        bytes[28 + 4000] ^= 0x01;
+        std::fs::write(segment, &bytes).unwrap();
+        let err = store.get_ciphertext(id(1)).unwrap_err();
+        assert!(matches!(err, StoreError::Corrupt(_)), "{err}");
+        assert_eq!(store.get_ciphertext(id(2)).unwrap(), Some(body(2)));
+    }
+
+    #[test]
+    fn a_torn_tail_is_ignored_and_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = FsVaultStore::open(dir.path()).unwrap();
+            put(&store, 1, &["importer"]);
+        }
+        // A crash during an unacknowledged append leaves a partial record that no index entry names.
+        let segment = segment_files(dir.path())[0].clone();
+        let mut bytes = std::fs::read(&segment).unwrap();
+        bytes.extend_from_slice(&b"TLV1"[..]);
+        bytes.extend_from_slice(&[0x55; 300]);
+        std::fs::write(&segment, &bytes).unwrap();
+        let store = FsVaultStore::open(dir.path()).unwrap();
+        put(&store, 2, &["importer"]);
+        assert_eq!(store.get_ciphertext(id(1)).unwrap(), Some(body(1)));
+        assert_eq!(store.get_ciphertext(id(2)).unwrap(), Some(body(2)));
+    }
+
+    #[test]
+    fn purge_overwrites_the_ciphertext_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsVaultStore::open(dir.path()).unwrap();
+        put(&store, 1, &["importer"]);
+        put(&store, 2, &["importer"]);
+        store.purge(id(1)).unwrap();
+        let all: Vec<u8> = segment_files(dir.path())
+            .iter()
+            .flat_map(|f| std::fs::read(f).unwrap())
+            .collect();
+        let contains = |needle: &[u8]| all.windows(needle.len()).any(|w| w == needle);
+        assert!(
+            !contains(&body(1)[100..164]),
+            "purged bytes still in a segment"
+        );
+        assert!(contains(&body(2)[100..164]));
+    }
+
+    #[test]
+    fn an_interrupted_purge_is_finished_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = FsVaultStore::open(dir.path()).unwrap();
+            put(&store, 1, &["importer", "customs"]);
+        }
+        {
+            // A crash right after the purge intent became durable: only the intent is on disk.
+            let db = sled::open(dir.path().join("index")).unwrap();
+            let mut key = vec![b'p'];
+            key.extend_from_slice(&id(1));
+            db.insert(key, &[]).unwrap();
+            db.flush().unwrap();
+        }
+        let store = FsVaultStore::open(dir.path()).unwrap();
+        assert_eq!(store.get_ciphertext(id(1)).unwrap(), None);
+        assert!(store.list_recipients(id(1)).unwrap().is_empty());
+        assert!(matches!(store.purge(id(1)), Err(StoreError::Purged(_))));
+        let segment = std::fs::read(&segment_files(dir.path())[0]).unwrap();
+        assert!(!segment.windows(64).any(|w| w == &body(1)[100..164]));
+    }
+}
