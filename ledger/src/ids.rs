@@ -190,6 +190,26 @@ impl FromStr for Role {
     }
 }
 
+/// Ids and roles travel in JSON (key files, disclosures) as their text forms, validated on the way in.
+macro_rules! serde_as_text {
+    ($($t:ty),*) => {$(
+        impl serde::Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_str(self)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+                text.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    )*};
+}
+
+serde_as_text!(PartyId, CertId, Role);
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
