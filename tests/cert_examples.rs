@@ -136,7 +136,10 @@ fn rules_for(body: &Value) -> Vec<(String, String)> {
 }
 
 fn expect(list: &[(&str, &str)]) -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> = list.iter().map(|(p, r)| ((*p).to_owned(), (*r).to_owned())).collect();
+    let mut v: Vec<(String, String)> = list
+        .iter()
+        .map(|(p, r)| ((*p).to_owned(), (*r).to_owned()))
+        .collect();
     v.sort();
     v
 }
@@ -158,7 +161,10 @@ fn regime_specific_values() {
     usmca["goods"][1]["origin_criterion"] = json!("F");
     assert_eq!(
         rules_for(&usmca),
-        expect(&[("/goods/0/country_of_origin", "origin.country"), ("/goods/1/origin_criterion", "origin.criterion")])
+        expect(&[
+            ("/goods/0/country_of_origin", "origin.country"),
+            ("/goods/1/origin_criterion", "origin.criterion")
+        ])
     );
 
     // A USMCA producer may be a list; an empty list says nothing.
@@ -176,14 +182,23 @@ fn regime_specific_values() {
     usmca.as_object_mut().unwrap().remove("exporter");
     assert_eq!(rules_for(&usmca), expect(&[]));
     usmca["certifier"]["role"] = json!("IMPORTER");
-    assert_eq!(rules_for(&usmca), expect(&[("/exporter", "party.required-for-role")]));
+    assert_eq!(
+        rules_for(&usmca),
+        expect(&[("/exporter", "party.required-for-role")])
+    );
 
     // CAFTA-DR: e-mail "if any"; the rule of origin is required; the producer must be in a Party.
     let mut cafta = load(&examples_dir().join("cafta-dr.json"));
     cafta["importer"].as_object_mut().unwrap().remove("email");
-    cafta["goods"][1].as_object_mut().unwrap().remove("rule_of_origin");
+    cafta["goods"][1]
+        .as_object_mut()
+        .unwrap()
+        .remove("rule_of_origin");
     cafta["exporter"]["address"]["country"] = json!("PA");
-    assert_eq!(rules_for(&cafta), expect(&[("/goods/1/rule_of_origin", "field.required")]));
+    assert_eq!(
+        rules_for(&cafta),
+        expect(&[("/goods/1/rule_of_origin", "field.required")])
+    );
 
     // null stands for an absent field.
     let mut cafta = load(&examples_dir().join("cafta-dr.json"));

@@ -12,6 +12,7 @@ mod nafta434;
 mod party;
 mod rules;
 mod signature;
+mod taxid;
 mod usmca;
 mod violation;
 mod walk;
@@ -32,8 +33,9 @@ pub use nafta434::{
     NaftaSignature, NetCost,
 };
 pub use party::{Address, Party};
-pub use rules::{Period, TaxId, TaxScheme};
+pub use rules::Period;
 pub use signature::Signature;
+pub use taxid::{TaxId, TaxScheme};
 pub use usmca::{
     Certifier, CertifierRole, Language, USMCA_SCHEMA, UsmcaCertificate, UsmcaCountry,
     UsmcaCriterion, UsmcaGood, UsmcaProducer, UsmcaProducerWithheld,
@@ -91,7 +93,8 @@ impl fmt::Display for Regime {
 
 /// A validated certificate body. It serializes back to the JSON it was read from (field order aside).
 ///
-/// The body is a trade secret, so `Debug` shows only the regime and the number of goods.
+/// The body is a trade secret, so `Debug` shows only the regime and the number of goods. Deserializing with serde
+/// checks shapes only, none of the rules: read untrusted bodies with [`validate`].
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "regime")]
 pub enum Certificate {

@@ -9,7 +9,7 @@ use super::rules::{Period, blanket, email, hs_code, period, phone};
 use super::signature::{signature_date, statement};
 use super::usmca::USMCA_TERRITORY;
 use super::violation::Report;
-use super::walk::{Fields, choice, choice_as, list, long, short};
+use super::walk::{Fields, choice, choice_as, choice_said, list, long, short};
 
 /// The schema identifier this module validates.
 pub const NAFTA_434_SCHEMA: &str = "tradeledger/nafta-434/v1";
@@ -241,15 +241,27 @@ pub(crate) fn read(
     let exporter = f.required(report, "exporter", |r, p, v| party(r, p, v, PARTY));
     let blanket_period = f.optional(report, "blanket_period", blanket);
     let producer = f.required(report, "producer", |r, p, v| match v {
-        Value::String(_) => {
-            choice_as(r, p, v, &PRODUCER_LITERALS, "party.literal").map(NaftaProducer::Literal)
-        }
+        Value::String(_) => choice_said(
+            r,
+            p,
+            v,
+            &PRODUCER_LITERALS,
+            "party.literal",
+            "expected a party or one of",
+        )
+        .map(NaftaProducer::Literal),
         _ => party(r, p, v, PARTY).map(|p| NaftaProducer::Party(Box::new(p))),
     });
     let importer = f.required(report, "importer", |r, p, v| match v {
-        Value::String(_) => {
-            choice_as(r, p, v, &IMPORTER_LITERALS, "party.literal").map(NaftaImporter::Literal)
-        }
+        Value::String(_) => choice_said(
+            r,
+            p,
+            v,
+            &IMPORTER_LITERALS,
+            "party.literal",
+            "expected a party or one of",
+        )
+        .map(NaftaImporter::Literal),
         _ => party(r, p, v, PARTY).map(|p| NaftaImporter::Party(Box::new(p))),
     });
     let goods = f.required(report, "goods", |r, p, v| list(r, p, v, good));

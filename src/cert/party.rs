@@ -3,7 +3,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::rules::{TaxId, country, email, phone, tax_id};
+use super::rules::{country, email, phone};
+use super::taxid::{TaxId, tax_id};
 use super::violation::Report;
 use super::walk::{Fields, short};
 

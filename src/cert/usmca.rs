@@ -9,7 +9,7 @@ use super::party::{Address, Party, PartySpec, Territory, address, party};
 use super::rules::{Period, blanket, email, hs_code, phone};
 use super::signature::{Signature, signature};
 use super::violation::Report;
-use super::walk::{Fields, choice, choice_as, list, long, short};
+use super::walk::{Fields, choice, choice_as, choice_said, list, long, short};
 
 /// The schema identifier this module validates.
 pub const USMCA_SCHEMA: &str = "tradeledger/usmca/v1";
@@ -301,8 +301,15 @@ fn certifier(report: &mut Report, pointer: &str, value: &Value) -> Option<Certif
 
 fn producer(report: &mut Report, pointer: &str, value: &Value) -> Option<UsmcaProducer> {
     match value {
-        Value::String(_) => choice_as(report, pointer, value, &WITHHELD, "party.literal")
-            .map(UsmcaProducer::Withheld),
+        Value::String(_) => choice_said(
+            report,
+            pointer,
+            value,
+            &WITHHELD,
+            "party.literal",
+            "expected a party, a list of parties or",
+        )
+        .map(UsmcaProducer::Withheld),
         Value::Array(_) => list(report, pointer, value, |r, p, v| party(r, p, v, PARTY))
             .map(UsmcaProducer::Several),
         _ => party(report, pointer, value, PARTY).map(UsmcaProducer::One),

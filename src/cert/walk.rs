@@ -230,6 +230,18 @@ pub(crate) fn choice_as<T: Copy>(
     choices: &[(&str, T)],
     rule: &'static str,
 ) -> Option<T> {
+    choice_said(report, pointer, value, choices, rule, "expected one of")
+}
+
+/// [`choice_as`] with the message's lead-in, for fields where the strings are one alternative among others.
+pub(crate) fn choice_said<T: Copy>(
+    report: &mut Report,
+    pointer: &str,
+    value: &Value,
+    choices: &[(&str, T)],
+    rule: &'static str,
+    lead: &str,
+) -> Option<T> {
     let s = string(report, pointer, value)?;
     let found = choices.iter().find(|(name, _)| *name == s).map(|(_, v)| *v);
     if found.is_none() {
@@ -237,11 +249,7 @@ pub(crate) fn choice_as<T: Copy>(
             .iter()
             .map(|(name, _)| format!("\"{name}\""))
             .collect();
-        report.add(
-            pointer,
-            rule,
-            format!("expected one of {}", names.join(", ")),
-        );
+        report.add(pointer, rule, format!("{lead} {}", names.join(", ")));
     }
     found
 }
