@@ -111,6 +111,11 @@ impl NoteSigner {
         Ok(signer)
     }
 
+    /// The Ed25519 key itself, for a service that signs other messages (domain-separated) with it.
+    pub fn signing_key(&self) -> &SigningKey {
+        &self.key
+    }
+
     /// The signer key text (see [`NoteSigner::from_signer_key`]). It is secret: store it like a private key.
     pub fn to_signer_key(&self) -> Zeroizing<String> {
         let mut raw = Zeroizing::new([0u8; 33]);

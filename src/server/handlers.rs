@@ -13,6 +13,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use ledger::{CertId, Entry, Hash, PartyId, SignedEntry};
+use vault::VaultStore as _;
 
 use super::error::ApiError;
 use super::policy;
@@ -34,19 +35,19 @@ pub async fn enroll(
     let body = signed::body(body)?;
     blocking(move || {
         let caller = signed::authenticate(&state, &method, &uri, &headers, &body)?;
-        policy::may_enroll(&state, &caller)?;
         let request: EnrollRequest = signed::json(&body)?;
         let entry = signed::caller_entry(&state, &caller, &request.entry.0)?;
-        let Entry::Enrollment(enrollment) = entry.entry() else {
+        let Entry::Enrollment { party, role, signing_key, .. } = entry.entry() else {
             return Err(ApiError::bad_request("wrong_entry_kind", "expected an enrollment entry"));
         };
-        if enrollment.party.as_str() == LOG_PARTY {
+        if party.as_str() == LOG_PARTY {
             return Err(ApiError::bad_request("reserved_party_id", "that party id is reserved for the log"));
         }
-        if ed25519_dalek::VerifyingKey::from_bytes(&enrollment.signing_key).is_err() {
+        policy::may_enroll(&state, &caller, party, *role)?;
+        if ed25519_dalek::VerifyingKey::from_bytes(signing_key).is_err() {
             return Err(ApiError::bad_request("bad_public_key", "the signing key is not a valid Ed25519 key"));
         }
-        if state.registry.read().map_err(|_| ApiError::internal())?.party(&enrollment.party).is_some() {
+        if state.registry.read().map_err(|_| ApiError::internal())?.party(party).is_some() {
             return Err(ApiError::conflict("already_enrolled", "that party is already enrolled"));
         }
         let index = state.append(&entry)?;
@@ -70,24 +71,30 @@ pub async fn register(
         let caller = signed::authenticate(&state, &method, &uri, &headers, &body)?;
         let request: RegisterRequest = signed::json(&body)?;
         let entry = signed::caller_entry(&state, &caller, &request.entry.0)?;
-        let Entry::Registration(registration) = entry.entry() else {
+        let Entry::Registration { cert_id, registrant, grants, .. } = entry.entry() else {
             return Err(ApiError::bad_request("wrong_entry_kind", "expected a registration entry"));
         };
-        let cert_id = registration.cert_id;
-        check_envelopes(&caller, &registration.grants, &request.envelopes)?;
+        if registrant != &caller.id {
+            return Err(ApiError::forbidden("registrant_mismatch", "a party registers in its own name only"));
+        }
+        let cert_id = *cert_id;
+        check_envelopes(&caller, grants, &request.envelopes)?;
         let recipients = recipient_roles(&state, &request.envelopes)?;
-        policy::may_register(&state, &caller, &recipients)?;
+        policy::may_register(&state, &caller, &cert_id, &recipients)?;
         if state.registry.read().map_err(|_| ApiError::internal())?.certificate(&cert_id).is_some() {
             return Err(ApiError::conflict("already_registered", "a certificate with that id exists"));
         }
-        let envelopes: Vec<(String, Vec<u8>)> = request
+        let framed: Vec<Vec<u8>> = request.envelopes.iter().map(|e| frame(&e.grant.0, &e.envelope.0)).collect();
+        let envelopes: Vec<(&str, &[u8])> = request
             .envelopes
             .iter()
-            .map(|e| (e.party.clone(), frame(&e.grant.0, &e.envelope.0)))
+            .zip(&framed)
+            .map(|(e, f)| (e.party.as_str(), f.as_slice()))
             .collect();
-        state.vault.put_certificate(&cert_id, &request.ciphertext.0, &envelopes).map_err(vault_error)?;
+        let id = *cert_id.as_bytes();
+        state.vault.put_certificate(id, &request.ciphertext.0, &envelopes).map_err(vault_error)?;
         let index = state.append(&entry).inspect_err(|_| {
-            let _ = state.vault.purge(&cert_id);
+            let _ = state.vault.purge(id);
         })?;
         state.metrics.registrations.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(Json(Registered { cert_id: cert_id.to_string(), index }))
@@ -112,21 +119,25 @@ pub async fn grant(
         let caller = signed::authenticate(&state, &method, &uri, &headers, &body)?;
         let request: GrantRequest = signed::json(&body)?;
         let entry = signed::caller_entry(&state, &caller, &request.entry.0)?;
-        let Entry::Grant(grant) = entry.entry() else {
+        let Entry::Grant { cert_id: granted, grant, .. } = entry.entry() else {
             return Err(ApiError::bad_request("wrong_entry_kind", "expected a grant entry"));
         };
-        same_certificate(&grant.cert_id, &cert_id)?;
-        if grant.grant.as_slice() != request.envelope.grant.0.as_slice() {
+        same_certificate(granted, &cert_id)?;
+        if grant.as_slice() != request.envelope.grant.0.as_slice() {
             return Err(ApiError::bad_request("grant_mismatch", "the envelope's grant commitment differs from the entry's"));
         }
         let grantee = recipient_roles(&state, std::slice::from_ref(&request.envelope))?;
-        policy::may_grant(&state, &caller, &cert_id, &grantee[0])?;
-        state
-            .vault
-            .add_envelope(&cert_id, &request.envelope.party, &frame(&request.envelope.grant.0, &request.envelope.envelope.0))
-            .map_err(vault_error)?;
+        let grantee = grantee.first().ok_or_else(ApiError::internal)?;
+        policy::may_grant(&state, &caller, &cert_id, grantee)?;
+        let id = *cert_id.as_bytes();
+        let party = request.envelope.party.as_str();
+        if state.vault.get_envelope(id, party).map_err(vault_error)?.is_some() {
+            return Err(ApiError::conflict("already_granted", "that party already holds a grant"));
+        }
+        let framed = frame(&request.envelope.grant.0, &request.envelope.envelope.0);
+        state.vault.add_envelope(id, party, &framed).map_err(vault_error)?;
         let index = state.append(&entry).inspect_err(|_| {
-            let _ = state.vault.remove_envelope(&cert_id, &request.envelope.party);
+            let _ = state.vault.remove_envelope(id, party);
         })?;
         Ok(Json(Appended { index }))
     })
@@ -148,23 +159,26 @@ pub async fn revoke(
         let caller = signed::authenticate(&state, &method, &uri, &headers, &body)?;
         let request: RevokeRequest = signed::json(&body)?;
         let entry = signed::caller_entry(&state, &caller, &request.entry.0)?;
-        let Entry::Revocation(revocation) = entry.entry() else {
+        let Entry::Revocation { cert_id: revoked, grant: revoked_grant, .. } = entry.entry() else {
             return Err(ApiError::bad_request("wrong_entry_kind", "expected a revocation entry"));
         };
-        same_certificate(&revocation.cert_id, &cert_id)?;
-        policy::may_manage(&state, &caller, policy::Manage::Revoke, &cert_id)?;
+        same_certificate(revoked, &cert_id)?;
+        let revokee = PartyId::new(&request.party)
+            .map_err(|_| ApiError::bad_request("bad_party_id", "malformed party id"))?;
+        policy::may_revoke(&state, &caller, &cert_id, &revokee)?;
+        let id = *cert_id.as_bytes();
         let stored = state
             .vault
-            .get_envelope(&cert_id, &request.party)
+            .get_envelope(id, revokee.as_str())
             .map_err(vault_error)?
             .ok_or_else(|| ApiError::not_found("not_granted", "that party holds no grant for this certificate"))?;
         let (grant, _) = unframe(&stored)?;
-        if grant != revocation.grant {
+        if &grant != revoked_grant {
             return Err(ApiError::bad_request("grant_mismatch", "the entry's grant commitment is not that party's"));
         }
-        state.vault.remove_envelope(&cert_id, &request.party).map_err(vault_error)?;
+        state.vault.remove_envelope(id, revokee.as_str()).map_err(vault_error)?;
         let index = state.append(&entry).inspect_err(|_| {
-            let _ = state.vault.add_envelope(&cert_id, &request.party, &stored);
+            let _ = state.vault.add_envelope(id, revokee.as_str(), &stored);
         })?;
         Ok(Json(Appended { index }))
     })
@@ -186,12 +200,12 @@ pub async fn purge(
         let caller = signed::authenticate(&state, &method, &uri, &headers, &body)?;
         let request: PurgeRequest = signed::json(&body)?;
         let entry = signed::caller_entry(&state, &caller, &request.entry.0)?;
-        let Entry::Purge(purge) = entry.entry() else {
+        let Entry::Purge { cert_id: purged, .. } = entry.entry() else {
             return Err(ApiError::bad_request("wrong_entry_kind", "expected a purge entry"));
         };
-        same_certificate(&purge.cert_id, &cert_id)?;
-        policy::may_manage(&state, &caller, policy::Manage::Purge, &cert_id)?;
-        state.vault.purge(&cert_id).map_err(vault_error)?;
+        same_certificate(purged, &cert_id)?;
+        policy::may_purge(&state, &caller, &cert_id)?;
+        state.vault.purge(*cert_id.as_bytes()).map_err(vault_error)?;
         let index = state.append(&entry)?;
         Ok(Json(Appended { index }))
     })
@@ -215,22 +229,24 @@ pub async fn sealed(
         let cert_id = parse_cert_id(&id)?;
         let caller = signed::authenticate(&state, &method, &uri, &headers, &body)?;
         let registration_index = policy::may_fetch(&state, &caller, &cert_id)?;
+        let id = *cert_id.as_bytes();
         let stored = state
             .vault
-            .get_envelope(&cert_id, caller.id.as_str())
+            .get_envelope(id, caller.id.as_str())
             .map_err(vault_error)?
             .ok_or_else(|| ApiError::forbidden("not_granted", "no active grant for this party"))?;
         let (grant, envelope) = unframe(&stored)?;
         let ciphertext = state
             .vault
-            .get_ciphertext(&cert_id)
+            .get_ciphertext(id)
             .map_err(vault_error)?
             .ok_or_else(|| ApiError::new(StatusCode::GONE, "purged", "the certificate body was purged"))?;
         let receipt = SignedEntry::sign(
-            Entry::access_receipt(cert_id, grant, now_ms()),
+            Entry::AccessReceipt { cert_id, grant, time_ms: now_ms() },
             PartyId::new(LOG_PARTY).map_err(|_| ApiError::internal())?,
             state.log_key.signing_key(),
-        );
+        )
+        .map_err(|_| ApiError::internal())?;
         let receipt_index = state.append(&receipt)?;
         state.metrics.envelopes_released.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(Json(Sealed {
@@ -307,7 +323,18 @@ fn unframe(stored: &[u8]) -> Result<(Hash, &[u8]), ApiError> {
     Ok((grant, envelope))
 }
 
-fn vault_error(error: vault::Error) -> ApiError {
-    tracing::error!(error = %error, "vault operation failed");
-    ApiError::unavailable()
+fn vault_error(error: vault::StoreError) -> ApiError {
+    use vault::StoreError as E;
+    match error {
+        E::TooLarge => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "ciphertext or envelope too large"),
+        E::InvalidParty => ApiError::bad_request("bad_party_id", "malformed recipient party id"),
+        E::DuplicateRecipient(_) => ApiError::bad_request("duplicate_recipient", "each recipient may appear once"),
+        E::AlreadyExists(_) => ApiError::conflict("already_registered", "a certificate with that id exists"),
+        E::NotFound(_) => ApiError::not_found("unknown_certificate", "no such certificate in the vault"),
+        E::Purged(_) => ApiError::new(StatusCode::GONE, "purged", "the certificate body was purged"),
+        other => {
+            tracing::error!(error = %other, "vault operation failed");
+            ApiError::unavailable()
+        }
+    }
 }

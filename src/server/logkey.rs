@@ -1,16 +1,23 @@
 //! The log's Ed25519 key: generated at first start into `DATA/log.key` (C2SP signer-key text, mode 0600), its
 //! verifier key written to `DATA/log.vkey` on every start.
+//!
+//! The same key signs checkpoints (as a signed note) and the log's own entries (the operator's enrollment,
+//! access receipts). The two messages cannot be confused: an entry signature covers
+//! `tradeledger/entry/v1\n` followed by binary, a note signature covers a checkpoint's text, which begins with
+//! the origin line.
 
 use std::io::Write as _;
 use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::Path;
 
 use anyhow::Context as _;
-use ledger::{NoteSigner, NoteVerifier};
+use ed25519_dalek::SigningKey;
+use ledger::NoteSigner;
 
 /// The log's signing key and its public verifier key.
 pub struct LogKey {
-    signer: NoteSigner,
+    origin: String,
+    key: SigningKey,
     vkey: String,
 }
 
@@ -26,26 +33,28 @@ impl LogKey {
                 key_path.display(),
                 mode & 0o777
             );
-            let text = std::fs::read_to_string(&key_path)
-                .with_context(|| format!("reading {}", key_path.display()))?;
-            let signer = NoteSigner::from_skey(text.trim_end())
-                .with_context(|| format!("{} is not a signer key", key_path.display()))?;
+            let text = zeroize::Zeroizing::new(
+                std::fs::read_to_string(&key_path).with_context(|| format!("reading {}", key_path.display()))?,
+            );
+            let signer = NoteSigner::from_signer_key(text.trim_end())
+                .map_err(|_| anyhow::anyhow!("{} is not a signer key", key_path.display()))?;
             anyhow::ensure!(
                 signer.name() == origin,
-                "{} signs for origin {:?}, not {origin:?}",
+                "{} signs for origin {:?}, not {origin:?}: pass --origin {:?}",
                 key_path.display(),
+                signer.name(),
                 signer.name()
             );
             signer
         } else {
-            let signer = NoteSigner::generate(origin).context("generating the log key")?;
+            let signer = NoteSigner::generate(origin).map_err(|e| anyhow::anyhow!("bad origin {origin:?}: {e}"))?;
             let mut file = std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
                 .mode(0o600)
                 .open(&key_path)
                 .with_context(|| format!("creating {}", key_path.display()))?;
-            file.write_all(signer.to_skey().as_bytes())?;
+            file.write_all(signer.to_signer_key().as_bytes())?;
             file.write_all(b"\n")?;
             file.sync_all()?;
             std::fs::File::open(data)?.sync_all()?;
@@ -54,26 +63,22 @@ impl LogKey {
         let vkey = signer.verifier().to_vkey();
         std::fs::write(data.join("log.vkey"), format!("{vkey}\n"))
             .with_context(|| format!("writing {}", data.join("log.vkey").display()))?;
-        Ok(LogKey { signer, vkey })
+        let key = signer.signing_key().clone();
+        Ok(LogKey { origin: origin.to_owned(), key, vkey })
     }
 
-    /// The signer of checkpoints.
+    /// A signer of checkpoints with this key.
     pub fn note_signer(&self) -> NoteSigner {
-        self.signer.clone()
+        NoteSigner::from_key(&self.origin, self.key.clone()).expect("the origin was accepted when the key was loaded")
     }
 
     /// The Ed25519 key that signs the log's own entries.
-    pub fn signing_key(&self) -> &ed25519_dalek::SigningKey {
-        self.signer.signing_key()
+    pub fn signing_key(&self) -> &SigningKey {
+        &self.key
     }
 
     /// The verifier key text (C2SP vkey).
     pub fn vkey(&self) -> &str {
         &self.vkey
-    }
-
-    /// The verifier of checkpoints.
-    pub fn verifier(&self) -> NoteVerifier {
-        self.signer.verifier()
     }
 }

@@ -74,6 +74,8 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown)
         .await
         .context("serving HTTP")?;
+    // Every request task holding the state has finished; what remains is ours to close.
+    let state = Arc::try_unwrap(state).map_err(|_| anyhow::anyhow!("requests still hold the state at shutdown"))?;
     tokio::task::spawn_blocking(move || state.close())
         .await
         .context("closing the stores")??;

@@ -2,92 +2,127 @@
 //! registry and the vault. Handlers never build Cedar requests themselves.
 
 use ledger::{CertId, PartyId, Role};
+use vault::VaultStore as _;
 
 use super::error::ApiError;
+use super::registry::Registry;
 use super::signed::Caller;
 use super::state::AppState;
-use crate::authz::{Action, CertificateFacts, PartyFacts};
+use crate::authz::{self, Action, CertificateInfo, PartyInfo};
 
-/// The registrant-only actions on an existing certificate.
-#[derive(Debug, Clone, Copy)]
-pub enum Manage {
-    /// Remove a reader.
-    Revoke,
-    /// Delete the body and every envelope.
-    Purge,
+/// May the caller enroll `party` with `role`? (Only the operator.)
+pub fn may_enroll(state: &AppState, caller: &Caller, party: &PartyId, role: Role) -> Result<(), ApiError> {
+    let party = party_info(party, role)?;
+    decide(state, caller, &Action::Enroll { party: &party })
 }
 
-/// May the caller enroll parties? (Only the operator.)
-pub fn may_enroll(state: &AppState, caller: &Caller) -> Result<(), ApiError> {
-    decide(state, caller, Action::Enroll, None, &[])
-}
-
-/// May the caller register a certificate for these recipients?
-pub fn may_register(state: &AppState, caller: &Caller, recipients: &[(PartyId, Role)]) -> Result<(), ApiError> {
-    decide(state, caller, Action::Register, None, recipients)
-}
-
-/// May the caller grant this certificate to `grantee`?
-pub fn may_grant(state: &AppState, caller: &Caller, cert_id: &CertId, grantee: &(PartyId, Role)) -> Result<(), ApiError> {
-    let facts = certificate_facts(state, cert_id)?;
-    decide(state, caller, Action::Grant, Some(&facts), std::slice::from_ref(grantee))
-}
-
-/// May the caller revoke or purge this certificate?
-pub fn may_manage(state: &AppState, caller: &Caller, what: Manage, cert_id: &CertId) -> Result<(), ApiError> {
-    let facts = certificate_facts(state, cert_id)?;
-    let action = match what {
-        Manage::Revoke => Action::Revoke,
-        Manage::Purge => Action::Purge,
+/// May the caller register `cert_id` for these recipients (the caller's own envelope excluded)?
+pub fn may_register(
+    state: &AppState,
+    caller: &Caller,
+    cert_id: &CertId,
+    recipients: &[(PartyId, Role)],
+) -> Result<(), ApiError> {
+    let certificate = CertificateInfo {
+        id: cert_id.to_string(),
+        registrant: caller.id.to_string(),
+        recipients: recipients
+            .iter()
+            .filter(|(id, _)| id != &caller.id)
+            .map(|(id, role)| party_info(id, *role))
+            .collect::<Result<_, _>>()?,
+        purged: false,
     };
-    decide(state, caller, action, Some(&facts), &[])
+    decide(state, caller, &Action::Register { certificate: &certificate })
+}
+
+/// May the caller grant `cert_id` to `grantee`?
+pub fn may_grant(state: &AppState, caller: &Caller, cert_id: &CertId, grantee: &(PartyId, Role)) -> Result<(), ApiError> {
+    let (certificate, _) = certificate_info(state, cert_id)?;
+    let grantee = party_info(&grantee.0, grantee.1)?;
+    decide(state, caller, &Action::Grant { certificate: &certificate, grantee: &grantee })
+}
+
+/// May the caller revoke `revokee`'s grant on `cert_id`?
+pub fn may_revoke(state: &AppState, caller: &Caller, cert_id: &CertId, revokee: &PartyId) -> Result<(), ApiError> {
+    let (certificate, _) = certificate_info(state, cert_id)?;
+    let role = role_of(state, revokee)?;
+    let revokee = party_info(revokee, role)?;
+    decide(state, caller, &Action::Revoke { certificate: &certificate, revokee: &revokee })
+}
+
+/// May the caller purge `cert_id`?
+pub fn may_purge(state: &AppState, caller: &Caller, cert_id: &CertId) -> Result<(), ApiError> {
+    let (certificate, _) = certificate_info(state, cert_id)?;
+    decide(state, caller, &Action::Purge { certificate: &certificate })
 }
 
 /// May the caller fetch the ciphertext and its own envelope? Returns the registration entry's index.
 pub fn may_fetch(state: &AppState, caller: &Caller, cert_id: &CertId) -> Result<u64, ApiError> {
-    let facts = certificate_facts(state, cert_id)?;
-    decide(state, caller, Action::FetchEnvelope, Some(&facts), &[])?;
-    Ok(facts.registration_index)
+    let (certificate, registration_index) = certificate_info(state, cert_id)?;
+    decide(state, caller, &Action::FetchCiphertext { certificate: &certificate })?;
+    decide(state, caller, &Action::FetchEnvelope { certificate: &certificate })?;
+    Ok(registration_index)
 }
 
-fn certificate_facts(state: &AppState, cert_id: &CertId) -> Result<CertificateFacts, ApiError> {
-    let cert = state
-        .registry
-        .read()
-        .map_err(|_| ApiError::internal())?
+/// The certificate as the policies see it, and the index of its registration entry.
+fn certificate_info(state: &AppState, cert_id: &CertId) -> Result<(CertificateInfo, u64), ApiError> {
+    let registry = state.registry.read().map_err(|_| ApiError::internal())?;
+    let cert = registry
         .certificate(cert_id)
-        .cloned()
         .ok_or_else(|| ApiError::not_found("unknown_certificate", "no such certificate"))?;
-    let recipients = if cert.purged {
+    let holders = if cert.purged {
         Vec::new()
     } else {
-        state.vault.list_recipients(cert_id).map_err(|e| {
+        state.vault.list_recipients(*cert_id.as_bytes()).map_err(|e| {
             tracing::error!(error = %e, "listing recipients failed");
             ApiError::unavailable()
         })?
     };
-    Ok(CertificateFacts {
+    let recipients = holders
+        .iter()
+        .filter(|holder| holder.as_str() != cert.registrant.as_str())
+        .filter_map(|holder| recipient(&registry, holder))
+        .collect();
+    let info = CertificateInfo {
+        id: cert_id.to_string(),
         registrant: cert.registrant.to_string(),
         recipients,
         purged: cert.purged,
-        registration_index: cert.registration_index,
-    })
+    };
+    Ok((info, cert.registration_index))
 }
 
-fn decide(
-    state: &AppState,
-    caller: &Caller,
-    action: Action,
-    certificate: Option<&CertificateFacts>,
-    counterparts: &[(PartyId, Role)],
-) -> Result<(), ApiError> {
-    let principal = PartyFacts { id: caller.id.to_string(), role: caller.party.role.to_string() };
-    let others: Vec<PartyFacts> = counterparts
-        .iter()
-        .map(|(id, role)| PartyFacts { id: id.to_string(), role: role.to_string() })
-        .collect();
-    state.authz.authorize(&principal, action, certificate, &others).map_err(|denied| {
-        tracing::debug!(party = %caller.id, ?action, reason = %denied, "request denied by policy");
-        ApiError::forbidden(denied.code(), denied.to_string())
+fn recipient(registry: &Registry, holder: &str) -> Option<PartyInfo> {
+    let id = PartyId::new(holder).ok()?;
+    let role = registry.party(&id)?.role;
+    party_info(&id, role).ok()
+}
+
+fn role_of(state: &AppState, party: &PartyId) -> Result<Role, ApiError> {
+    state
+        .registry
+        .read()
+        .map_err(|_| ApiError::internal())?
+        .party(party)
+        .map(|p| p.role)
+        .ok_or_else(|| ApiError::bad_request("unknown_party", format!("party {party} is not enrolled")))
+}
+
+/// The ledger's role as the authorizer names it: both spell roles the same way.
+fn party_info(id: &PartyId, role: Role) -> Result<PartyInfo, ApiError> {
+    let role: authz::Role = role.as_str().parse().map_err(|_| ApiError::internal())?;
+    Ok(PartyInfo { id: id.to_string(), role })
+}
+
+fn decide(state: &AppState, caller: &Caller, action: &Action<'_>) -> Result<(), ApiError> {
+    let principal = party_info(&caller.id, caller.party.role)?;
+    state.authz.authorize(Some(&principal), action).map_err(|denied| {
+        tracing::debug!(party = %caller.id, action = action.name(), reason = %denied, "request denied by policy");
+        let message = match denied.policies() {
+            [] => denied.to_string(),
+            rules => format!("{denied}: {}", rules.join(", ")),
+        };
+        ApiError::forbidden(denied.code(), message)
     })
 }

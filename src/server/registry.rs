@@ -57,18 +57,15 @@ impl Registry {
     /// Takes an entry that is now durable in the log at `index` into account.
     pub fn apply(&mut self, index: u64, entry: &SignedEntry) {
         match entry.entry() {
-            Entry::Enrollment(e) => {
-                let Ok(signing_key) = ed25519_dalek::VerifyingKey::from_bytes(&e.signing_key) else {
+            Entry::Enrollment { party, role, signing_key, .. } => {
+                let Ok(signing_key) = ed25519_dalek::VerifyingKey::from_bytes(signing_key) else {
                     return; // the service never appends an enrollment with an invalid key
                 };
-                self.parties.insert(
-                    e.party.clone(),
-                    Party { role: e.role, signing_key, enrollment_index: index },
-                );
+                self.parties.insert(party.clone(), Party { role: *role, signing_key, enrollment_index: index });
             }
-            Entry::Registration(r) => {
+            Entry::Registration { cert_id, .. } => {
                 self.certificates.insert(
-                    r.cert_id,
+                    *cert_id,
                     Certificate {
                         registrant: entry.signer().clone(),
                         registration_index: index,
@@ -77,13 +74,13 @@ impl Registry {
                     },
                 );
             }
-            Entry::Purge(p) => {
-                if let Some(cert) = self.certificates.get_mut(&p.cert_id) {
+            Entry::Purge { cert_id, .. } => {
+                if let Some(cert) = self.certificates.get_mut(cert_id) {
                     cert.purged = true;
                 }
             }
-            Entry::AccessReceipt(a) => {
-                if let Some(cert) = self.certificates.get_mut(&a.cert_id) {
+            Entry::AccessReceipt { cert_id, .. } => {
+                if let Some(cert) = self.certificates.get_mut(cert_id) {
                     cert.accesses += 1;
                 }
             }

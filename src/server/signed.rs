@@ -40,15 +40,15 @@ pub fn authenticate(
     body: &[u8],
 ) -> Result<Caller, ApiError> {
     let registry = state.registry.read().map_err(|_| ApiError::internal())?;
-    let lookup = |id: &str| {
-        PartyId::new(id)
+    let lookup = |id: &httpsig::PartyId| {
+        PartyId::new(id.as_ref())
             .ok()
             .and_then(|id| registry.party(&id).map(|p| p.signing_key))
     };
-    let now = std::time::SystemTime::now();
-    let id = httpsig::verify_request(method.as_str(), uri.path(), headers, body, now, lookup, &state.replay)
+    let target = uri.path_and_query().map_or(uri.path(), |t| t.as_str());
+    let id = httpsig::verify_request(method.as_str(), target, headers, body, httpsig::unix_now(), lookup, &state.replay)
         .map_err(sig_error)?;
-    let id = PartyId::new(&id).map_err(|_| ApiError::internal())?;
+    let id = PartyId::new(id.as_ref()).map_err(|_| ApiError::internal())?;
     let party = registry.party(&id).cloned().ok_or_else(ApiError::internal)?;
     Ok(Caller { id, party })
 }

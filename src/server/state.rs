@@ -15,7 +15,7 @@ use super::logkey::LogKey;
 use super::metrics::Metrics;
 use super::registry::Registry;
 use crate::authz::Authorizer;
-use crate::httpsig::ReplayGuard;
+use crate::httpsig::{ReplayConfig, ReplayGuard};
 
 /// The party id under which the log itself signs the entries it makes (the operator's enrollment, access
 /// receipts). No party can be enrolled under it.
@@ -49,10 +49,10 @@ impl AppState {
         let log_key = LogKey::load_or_create(&config.data, &config.origin)?;
         let store = ledger::FsStore::open(config.data.join("log")).context("opening the log store")?;
         let log = ledger::Log::open(store, log_key.note_signer(), &config.origin).context("opening the log")?;
-        let vault = vault::FsVaultStore::open(config.data.join("vault")).context("opening the vault")?;
+        let vault = vault::FsVaultStore::open(&config.data.join("vault")).context("opening the vault")?;
         let authz = Authorizer::load(&config.policies)
             .with_context(|| format!("loading policies from {}", config.policies.display()))?;
-        let replay = ReplayGuard::new(config.max_skew);
+        let replay = ReplayGuard::new(ReplayConfig { max_skew_secs: config.max_skew.as_secs(), ..ReplayConfig::default() });
         let state = AppState {
             config,
             log,
@@ -72,15 +72,18 @@ impl AppState {
     fn bootstrap(&self) -> anyhow::Result<()> {
         if self.log.size() == 0 {
             let operator = &self.config.operator;
-            let enrollment = Entry::enrollment(
-                operator.id.clone(),
-                Role::Operator,
-                operator.signing_key,
-                operator.encryption_key,
-                now_ms(),
-            );
-            let log_party = PartyId::new(LOG_PARTY).expect("\"log\" is a valid party id");
-            let signed = SignedEntry::sign(enrollment, log_party, self.log_key.signing_key());
+            anyhow::ensure!(operator.role == Role::Operator, "the operator's key file must have the role operator");
+            let enrollment = Entry::Enrollment {
+                party: operator.id.clone(),
+                role: Role::Operator,
+                signing_key: operator.signing_key.to_bytes(),
+                encryption_key: operator.encryption_key.to_bytes(),
+                replaces: None,
+                time_ms: now_ms(),
+            };
+            let log_party = PartyId::new(LOG_PARTY).context("the log's party id")?;
+            let signed = SignedEntry::sign(enrollment, log_party, self.log_key.signing_key())
+                .context("signing the operator's enrollment")?;
             self.log.append(signed.encode()).context("enrolling the operator")?;
         }
         let mut registry = self.registry.write().map_err(|_| anyhow::anyhow!("registry lock poisoned"))?;
@@ -94,7 +97,7 @@ impl AppState {
             .context("the log has no enrollment for the configured operator")?;
         anyhow::ensure!(
             operator.role == Role::Operator
-                && operator.signing_key.to_bytes() == self.config.operator.signing_key,
+                && operator.signing_key == self.config.operator.signing_key,
             "the configured operator key differs from the operator enrolled in this log"
         );
         Ok(())
@@ -114,8 +117,8 @@ impl AppState {
     }
 
     /// Flushes and closes the stores at shutdown.
-    pub fn close(&self) -> anyhow::Result<()> {
-        self.vault.flush().context("flushing the vault")?;
+    pub fn close(self) -> anyhow::Result<()> {
+        drop(self.vault);
         self.log.close().context("closing the log")?;
         Ok(())
     }
@@ -137,6 +140,7 @@ pub async fn count_and_trace(State(state): State<Arc<AppState>>, request: Reques
     let response = next.run(request).await;
     let status = response.status().as_u16();
     state.metrics.count_status(status);
-    tracing::info!(%method, %path, status, micros = started.elapsed().as_micros() as u64, "request");
+    let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    tracing::info!(%method, %path, status, micros, "request");
     response
 }
