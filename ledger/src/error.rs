@@ -97,4 +97,34 @@ pub enum Error {
     /// An entry's signature does not verify under the given key.
     #[error("entry signature does not verify")]
     BadEntrySignature,
+
+    // ---- Storage and the log ----
+    /// The storage backend failed to read, write or sync (the operation names what it was doing).
+    #[error("storage {op} failed: {source}")]
+    Io {
+        /// What the store was doing, e.g. "sync journal".
+        op: &'static str,
+        /// The underlying I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Stored data does not match its hashes, or the store is inconsistent: it is reported, never served.
+    #[error("storage is corrupted: {0}")]
+    Corrupted(String),
+    /// A tile, bundle, entry or tree size beyond the log's durable size was requested.
+    #[error("{what} {requested} is beyond the log (size {size})")]
+    BeyondLog {
+        /// What was requested: "entry", "tree size", "tile", "entry bundle".
+        what: &'static str,
+        /// The requested index or size.
+        requested: u64,
+        /// The durable size of the log.
+        size: u64,
+    },
+    /// A partial tile or bundle width of 0 was requested (C2SP tlog-tiles widths are 1..=255).
+    #[error("partial width must be between 1 and 255")]
+    InvalidWidth,
+    /// A storage failure stopped the log's writer; appends are refused until the log is reopened.
+    #[error("the log stopped after a storage failure; reopen it to recover")]
+    LogFailed,
 }
