@@ -4,7 +4,7 @@
 
 pub mod api;
 pub mod authz;
+pub mod cert;
 pub mod httpsig;
 pub mod server;
 pub mod tilepath;
-pub mod cert;

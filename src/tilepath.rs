@@ -40,7 +40,9 @@ impl TileRef {
         };
         let (index_part, partial) = match tail.split_once(".p/") {
             Some((index, width)) => {
-                let width = u8::try_from(parse_decimal(width)?).ok().filter(|w| *w >= 1)?;
+                let width = u8::try_from(parse_decimal(width)?)
+                    .ok()
+                    .filter(|w| *w >= 1)?;
                 (index, Some(width))
             }
             None => (tail, None),
@@ -66,7 +68,13 @@ fn encode_index(mut index: u64) -> String {
         .iter()
         .rev()
         .enumerate()
-        .map(|(i, g)| if i == last { format!("{g:03}") } else { format!("x{g:03}") })
+        .map(|(i, g)| {
+            if i == last {
+                format!("{g:03}")
+            } else {
+                format!("x{g:03}")
+            }
+        })
         .collect::<Vec<_>>()
         .join("/")
 }
@@ -106,10 +114,18 @@ mod tests {
 
     #[test]
     fn spec_example_round_trips() {
-        let tile = TileRef { level: Some(0), index: 1_234_067, partial: None };
+        let tile = TileRef {
+            level: Some(0),
+            index: 1_234_067,
+            partial: None,
+        };
         assert_eq!(tile.path(), "tile/0/x001/x234/067");
         assert_eq!(TileRef::parse("0/x001/x234/067"), Some(tile));
-        let bundle = TileRef { level: None, index: 5, partial: Some(112) };
+        let bundle = TileRef {
+            level: None,
+            index: 5,
+            partial: Some(112),
+        };
         assert_eq!(bundle.path(), "tile/entries/005.p/112");
         assert_eq!(TileRef::parse("entries/005.p/112"), Some(bundle));
     }
@@ -117,8 +133,20 @@ mod tests {
     #[test]
     fn non_canonical_paths_are_rejected() {
         for bad in [
-            "00/000", "64/000", "0/1", "0/0001", "0/001/002", "0/x000/001", "0/000.p/0",
-            "0/000.p/256", "0/000.p/08", "0/x1/000", "entries/", "0/", "0/-01", "x/000",
+            "00/000",
+            "64/000",
+            "0/1",
+            "0/0001",
+            "0/001/002",
+            "0/x000/001",
+            "0/000.p/0",
+            "0/000.p/256",
+            "0/000.p/08",
+            "0/x1/000",
+            "entries/",
+            "0/",
+            "0/-01",
+            "x/000",
             "0/x018446744/x073/709/551/616",
         ] {
             assert_eq!(TileRef::parse(bad), None, "{bad}");

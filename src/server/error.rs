@@ -38,7 +38,11 @@ pub struct ErrorDetail {
 impl ApiError {
     /// An error with the given status, code and message.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into() }
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
     }
 
     /// 400: the request is malformed.
@@ -63,19 +67,30 @@ impl ApiError {
 
     /// 500: something failed on our side; the detail is in the server log, not in the answer.
     pub fn internal() -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error",
+        )
     }
 
     /// 503: storage is failing; the request had no effect and may be retried.
     pub fn unavailable() -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "storage unavailable, retry later")
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "storage unavailable, retry later",
+        )
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
-            error: ErrorDetail { code: self.code.to_owned(), message: self.message },
+            error: ErrorDetail {
+                code: self.code.to_owned(),
+                message: self.message,
+            },
         };
         (self.status, Json(body)).into_response()
     }

@@ -20,12 +20,15 @@ use super::policy;
 use super::read::{blocking, parse_cert_id};
 use super::signed::{self, Caller};
 use super::state::{AppState, LOG_PARTY, now_ms};
-use crate::api::{Appended, B64, EnrollRequest, EnvelopeUpload, GrantRequest, PurgeRequest, RegisterRequest, Registered, RevokeRequest, Sealed};
+use crate::api::{
+    Appended, B64, EnrollRequest, EnvelopeUpload, GrantRequest, PurgeRequest, RegisterRequest,
+    Registered, RevokeRequest, Sealed,
+};
 
 type Answer<T> = Result<Json<T>, ApiError>;
 
 /// `POST /v1/parties`: the operator enrolls a party.
-pub async fn enroll(
+pub(super) async fn enroll(
     State(state): State<Arc<AppState>>,
     method: Method,
     uri: Uri,
@@ -37,18 +40,42 @@ pub async fn enroll(
         let caller = signed::authenticate(&state, &method, &uri, &headers, &body)?;
         let request: EnrollRequest = signed::json(&body)?;
         let entry = signed::caller_entry(&state, &caller, &request.entry.0)?;
-        let Entry::Enrollment { party, role, signing_key, .. } = entry.entry() else {
-            return Err(ApiError::bad_request("wrong_entry_kind", "expected an enrollment entry"));
+        let Entry::Enrollment {
+            party,
+            role,
+            signing_key,
+            ..
+        } = entry.entry()
+        else {
+            return Err(ApiError::bad_request(
+                "wrong_entry_kind",
+                "expected an enrollment entry",
+            ));
         };
         if party.as_str() == LOG_PARTY {
-            return Err(ApiError::bad_request("reserved_party_id", "that party id is reserved for the log"));
+            return Err(ApiError::bad_request(
+                "reserved_party_id",
+                "that party id is reserved for the log",
+            ));
         }
         policy::may_enroll(&state, &caller, party, *role)?;
         if ed25519_dalek::VerifyingKey::from_bytes(signing_key).is_err() {
-            return Err(ApiError::bad_request("bad_public_key", "the signing key is not a valid Ed25519 key"));
+            return Err(ApiError::bad_request(
+                "bad_public_key",
+                "the signing key is not a valid Ed25519 key",
+            ));
         }
-        if state.registry.read().map_err(|_| ApiError::internal())?.party(party).is_some() {
-            return Err(ApiError::conflict("already_enrolled", "that party is already enrolled"));
+        if state
+            .registry
+            .read()
+            .map_err(|_| ApiError::internal())?
+            .party(party)
+            .is_some()
+        {
+            return Err(ApiError::conflict(
+                "already_enrolled",
+                "that party is already enrolled",
+            ));
         }
         let index = state.append(&entry)?;
         Ok(Json(Appended { index }))
@@ -57,7 +84,7 @@ pub async fn enroll(
 }
 
 /// `POST /v1/certificates`: a registrant stores a sealed certificate and logs its registration.
-pub async fn register(
+pub(super) async fn register(
     State(state): State<Arc<AppState>>,
     method: Method,
     uri: Uri,
@@ -71,20 +98,45 @@ pub async fn register(
         let caller = signed::authenticate(&state, &method, &uri, &headers, &body)?;
         let request: RegisterRequest = signed::json(&body)?;
         let entry = signed::caller_entry(&state, &caller, &request.entry.0)?;
-        let Entry::Registration { cert_id, registrant, grants, .. } = entry.entry() else {
-            return Err(ApiError::bad_request("wrong_entry_kind", "expected a registration entry"));
+        let Entry::Registration {
+            cert_id,
+            registrant,
+            grants,
+            ..
+        } = entry.entry()
+        else {
+            return Err(ApiError::bad_request(
+                "wrong_entry_kind",
+                "expected a registration entry",
+            ));
         };
         if registrant != &caller.id {
-            return Err(ApiError::forbidden("registrant_mismatch", "a party registers in its own name only"));
+            return Err(ApiError::forbidden(
+                "registrant_mismatch",
+                "a party registers in its own name only",
+            ));
         }
         let cert_id = *cert_id;
         check_envelopes(&caller, grants, &request.envelopes)?;
         let recipients = recipient_roles(&state, &request.envelopes)?;
         policy::may_register(&state, &caller, &cert_id, &recipients)?;
-        if state.registry.read().map_err(|_| ApiError::internal())?.certificate(&cert_id).is_some() {
-            return Err(ApiError::conflict("already_registered", "a certificate with that id exists"));
+        if state
+            .registry
+            .read()
+            .map_err(|_| ApiError::internal())?
+            .certificate(&cert_id)
+            .is_some()
+        {
+            return Err(ApiError::conflict(
+                "already_registered",
+                "a certificate with that id exists",
+            ));
         }
-        let framed: Vec<Vec<u8>> = request.envelopes.iter().map(|e| frame(&e.grant.0, &e.envelope.0)).collect();
+        let framed: Vec<Vec<u8>> = request
+            .envelopes
+            .iter()
+            .map(|e| frame(&e.grant.0, &e.envelope.0))
+            .collect();
         let envelopes: Vec<(&str, &[u8])> = request
             .envelopes
             .iter()
@@ -92,20 +144,32 @@ pub async fn register(
             .map(|(e, f)| (e.party.as_str(), f.as_slice()))
             .collect();
         let id = *cert_id.as_bytes();
-        state.vault.put_certificate(id, &request.ciphertext.0, &envelopes).map_err(vault_error)?;
+        state
+            .vault
+            .put_certificate(id, &request.ciphertext.0, &envelopes)
+            .map_err(vault_error)?;
         let index = state.append(&entry).inspect_err(|_| {
             let _ = state.vault.purge(id);
         })?;
-        state.metrics.registrations.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Ok(Json(Registered { cert_id: cert_id.to_string(), index }))
+        state
+            .metrics
+            .registrations
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(Json(Registered {
+            cert_id: cert_id.to_string(),
+            index,
+        }))
     })
     .await?;
-    metrics_state.metrics.register_latency.observe(started.elapsed());
+    metrics_state
+        .metrics
+        .register_latency
+        .observe(started.elapsed());
     answer
 }
 
 /// `POST /v1/certificates/{id}/grants`: the registrant adds a reader.
-pub async fn grant(
+pub(super) async fn grant(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
     method: Method,
@@ -119,23 +183,45 @@ pub async fn grant(
         let caller = signed::authenticate(&state, &method, &uri, &headers, &body)?;
         let request: GrantRequest = signed::json(&body)?;
         let entry = signed::caller_entry(&state, &caller, &request.entry.0)?;
-        let Entry::Grant { cert_id: granted, grant, .. } = entry.entry() else {
-            return Err(ApiError::bad_request("wrong_entry_kind", "expected a grant entry"));
+        let Entry::Grant {
+            cert_id: granted,
+            grant,
+            ..
+        } = entry.entry()
+        else {
+            return Err(ApiError::bad_request(
+                "wrong_entry_kind",
+                "expected a grant entry",
+            ));
         };
         same_certificate(granted, &cert_id)?;
         if grant.as_slice() != request.envelope.grant.0.as_slice() {
-            return Err(ApiError::bad_request("grant_mismatch", "the envelope's grant commitment differs from the entry's"));
+            return Err(ApiError::bad_request(
+                "grant_mismatch",
+                "the envelope's grant commitment differs from the entry's",
+            ));
         }
         let grantee = recipient_roles(&state, std::slice::from_ref(&request.envelope))?;
         let grantee = grantee.first().ok_or_else(ApiError::internal)?;
         policy::may_grant(&state, &caller, &cert_id, grantee)?;
         let id = *cert_id.as_bytes();
         let party = request.envelope.party.as_str();
-        if state.vault.get_envelope(id, party).map_err(vault_error)?.is_some() {
-            return Err(ApiError::conflict("already_granted", "that party already holds a grant"));
+        if state
+            .vault
+            .get_envelope(id, party)
+            .map_err(vault_error)?
+            .is_some()
+        {
+            return Err(ApiError::conflict(
+                "already_granted",
+                "that party already holds a grant",
+            ));
         }
         let framed = frame(&request.envelope.grant.0, &request.envelope.envelope.0);
-        state.vault.add_envelope(id, party, &framed).map_err(vault_error)?;
+        state
+            .vault
+            .add_envelope(id, party, &framed)
+            .map_err(vault_error)?;
         let index = state.append(&entry).inspect_err(|_| {
             let _ = state.vault.remove_envelope(id, party);
         })?;
@@ -145,7 +231,7 @@ pub async fn grant(
 }
 
 /// `POST /v1/certificates/{id}/revocations`: the registrant removes a reader.
-pub async fn revoke(
+pub(super) async fn revoke(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
     method: Method,
@@ -159,8 +245,16 @@ pub async fn revoke(
         let caller = signed::authenticate(&state, &method, &uri, &headers, &body)?;
         let request: RevokeRequest = signed::json(&body)?;
         let entry = signed::caller_entry(&state, &caller, &request.entry.0)?;
-        let Entry::Revocation { cert_id: revoked, grant: revoked_grant, .. } = entry.entry() else {
-            return Err(ApiError::bad_request("wrong_entry_kind", "expected a revocation entry"));
+        let Entry::Revocation {
+            cert_id: revoked,
+            grant: revoked_grant,
+            ..
+        } = entry.entry()
+        else {
+            return Err(ApiError::bad_request(
+                "wrong_entry_kind",
+                "expected a revocation entry",
+            ));
         };
         same_certificate(revoked, &cert_id)?;
         let revokee = PartyId::new(&request.party)
@@ -171,12 +265,23 @@ pub async fn revoke(
             .vault
             .get_envelope(id, revokee.as_str())
             .map_err(vault_error)?
-            .ok_or_else(|| ApiError::not_found("not_granted", "that party holds no grant for this certificate"))?;
+            .ok_or_else(|| {
+                ApiError::not_found(
+                    "not_granted",
+                    "that party holds no grant for this certificate",
+                )
+            })?;
         let (grant, _) = unframe(&stored)?;
         if &grant != revoked_grant {
-            return Err(ApiError::bad_request("grant_mismatch", "the entry's grant commitment is not that party's"));
+            return Err(ApiError::bad_request(
+                "grant_mismatch",
+                "the entry's grant commitment is not that party's",
+            ));
         }
-        state.vault.remove_envelope(id, revokee.as_str()).map_err(vault_error)?;
+        state
+            .vault
+            .remove_envelope(id, revokee.as_str())
+            .map_err(vault_error)?;
         let index = state.append(&entry).inspect_err(|_| {
             let _ = state.vault.add_envelope(id, revokee.as_str(), &stored);
         })?;
@@ -186,7 +291,7 @@ pub async fn revoke(
 }
 
 /// `POST /v1/certificates/{id}/purge`: the registrant deletes the body and every envelope for good.
-pub async fn purge(
+pub(super) async fn purge(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
     method: Method,
@@ -200,12 +305,21 @@ pub async fn purge(
         let caller = signed::authenticate(&state, &method, &uri, &headers, &body)?;
         let request: PurgeRequest = signed::json(&body)?;
         let entry = signed::caller_entry(&state, &caller, &request.entry.0)?;
-        let Entry::Purge { cert_id: purged, .. } = entry.entry() else {
-            return Err(ApiError::bad_request("wrong_entry_kind", "expected a purge entry"));
+        let Entry::Purge {
+            cert_id: purged, ..
+        } = entry.entry()
+        else {
+            return Err(ApiError::bad_request(
+                "wrong_entry_kind",
+                "expected a purge entry",
+            ));
         };
         same_certificate(purged, &cert_id)?;
         policy::may_purge(&state, &caller, &cert_id)?;
-        state.vault.purge(*cert_id.as_bytes()).map_err(vault_error)?;
+        state
+            .vault
+            .purge(*cert_id.as_bytes())
+            .map_err(vault_error)?;
         let index = state.append(&entry)?;
         Ok(Json(Appended { index }))
     })
@@ -214,7 +328,7 @@ pub async fn purge(
 
 /// `GET /v1/certificates/{id}/sealed`: a grantee fetches the ciphertext and its own envelope; the release is
 /// logged as an access receipt before anything is returned.
-pub async fn sealed(
+pub(super) async fn sealed(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
     method: Method,
@@ -240,15 +354,28 @@ pub async fn sealed(
             .vault
             .get_ciphertext(id)
             .map_err(vault_error)?
-            .ok_or_else(|| ApiError::new(StatusCode::GONE, "purged", "the certificate body was purged"))?;
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::GONE,
+                    "purged",
+                    "the certificate body was purged",
+                )
+            })?;
         let receipt = SignedEntry::sign(
-            Entry::AccessReceipt { cert_id, grant, time_ms: now_ms() },
+            Entry::AccessReceipt {
+                cert_id,
+                grant,
+                time_ms: now_ms(),
+            },
             PartyId::new(LOG_PARTY).map_err(|_| ApiError::internal())?,
             state.log_key.signing_key(),
         )
         .map_err(|_| ApiError::internal())?;
         let receipt_index = state.append(&receipt)?;
-        state.metrics.envelopes_released.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        state
+            .metrics
+            .envelopes_released
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(Json(Sealed {
             ciphertext: B64(ciphertext),
             envelope: B64(envelope.to_vec()),
@@ -258,13 +385,20 @@ pub async fn sealed(
         }))
     })
     .await?;
-    metrics_state.metrics.open_latency.observe(started.elapsed());
+    metrics_state
+        .metrics
+        .open_latency
+        .observe(started.elapsed());
     answer
 }
 
 /// The registrant's envelopes must match the entry's grant commitments one to one, include its own, and name
 /// each party once.
-fn check_envelopes(caller: &Caller, grants: &[Hash], envelopes: &[EnvelopeUpload]) -> Result<(), ApiError> {
+fn check_envelopes(
+    caller: &Caller,
+    grants: &[Hash],
+    envelopes: &[EnvelopeUpload],
+) -> Result<(), ApiError> {
     let uploaded: Vec<&[u8]> = envelopes.iter().map(|e| e.grant.0.as_slice()).collect();
     let logged: Vec<&[u8]> = grants.iter().map(|g| g.as_slice()).collect();
     if uploaded != logged {
@@ -276,25 +410,38 @@ fn check_envelopes(caller: &Caller, grants: &[Hash], envelopes: &[EnvelopeUpload
     let mut parties: Vec<&str> = envelopes.iter().map(|e| e.party.as_str()).collect();
     parties.sort_unstable();
     if parties.windows(2).any(|w| w[0] == w[1]) {
-        return Err(ApiError::bad_request("duplicate_recipient", "each recipient may appear once"));
+        return Err(ApiError::bad_request(
+            "duplicate_recipient",
+            "each recipient may appear once",
+        ));
     }
     if !parties.contains(&caller.id.as_str()) {
-        return Err(ApiError::bad_request("missing_own_envelope", "the registrant must keep an envelope of its own"));
+        return Err(ApiError::bad_request(
+            "missing_own_envelope",
+            "the registrant must keep an envelope of its own",
+        ));
     }
     Ok(())
 }
 
 /// The enrolled recipients of some envelopes, with their roles.
-fn recipient_roles(state: &AppState, envelopes: &[EnvelopeUpload]) -> Result<Vec<(PartyId, ledger::Role)>, ApiError> {
+fn recipient_roles(
+    state: &AppState,
+    envelopes: &[EnvelopeUpload],
+) -> Result<Vec<(PartyId, ledger::Role)>, ApiError> {
     let registry = state.registry.read().map_err(|_| ApiError::internal())?;
     envelopes
         .iter()
         .map(|e| {
-            let id = PartyId::new(&e.party)
-                .map_err(|_| ApiError::bad_request("bad_party_id", "malformed recipient party id"))?;
-            let party = registry
-                .party(&id)
-                .ok_or_else(|| ApiError::bad_request("unknown_recipient", format!("recipient {id} is not enrolled")))?;
+            let id = PartyId::new(&e.party).map_err(|_| {
+                ApiError::bad_request("bad_party_id", "malformed recipient party id")
+            })?;
+            let party = registry.party(&id).ok_or_else(|| {
+                ApiError::bad_request(
+                    "unknown_recipient",
+                    format!("recipient {id} is not enrolled"),
+                )
+            })?;
             Ok((id, party.role))
         })
         .collect()
@@ -304,7 +451,10 @@ fn same_certificate(entry: &CertId, path: &CertId) -> Result<(), ApiError> {
     if entry == path {
         Ok(())
     } else {
-        Err(ApiError::bad_request("cert_id_mismatch", "the entry names another certificate than the path"))
+        Err(ApiError::bad_request(
+            "cert_id_mismatch",
+            "the entry names another certificate than the path",
+        ))
     }
 }
 
@@ -326,12 +476,26 @@ fn unframe(stored: &[u8]) -> Result<(Hash, &[u8]), ApiError> {
 fn vault_error(error: vault::StoreError) -> ApiError {
     use vault::StoreError as E;
     match error {
-        E::TooLarge => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "ciphertext or envelope too large"),
+        E::TooLarge => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            "ciphertext or envelope too large",
+        ),
         E::InvalidParty => ApiError::bad_request("bad_party_id", "malformed recipient party id"),
-        E::DuplicateRecipient(_) => ApiError::bad_request("duplicate_recipient", "each recipient may appear once"),
-        E::AlreadyExists(_) => ApiError::conflict("already_registered", "a certificate with that id exists"),
-        E::NotFound(_) => ApiError::not_found("unknown_certificate", "no such certificate in the vault"),
-        E::Purged(_) => ApiError::new(StatusCode::GONE, "purged", "the certificate body was purged"),
+        E::DuplicateRecipient(_) => {
+            ApiError::bad_request("duplicate_recipient", "each recipient may appear once")
+        }
+        E::AlreadyExists(_) => {
+            ApiError::conflict("already_registered", "a certificate with that id exists")
+        }
+        E::NotFound(_) => {
+            ApiError::not_found("unknown_certificate", "no such certificate in the vault")
+        }
+        E::Purged(_) => ApiError::new(
+            StatusCode::GONE,
+            "purged",
+            "the certificate body was purged",
+        ),
         other => {
             tracing::error!(error = %other, "vault operation failed");
             ApiError::unavailable()

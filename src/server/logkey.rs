@@ -34,7 +34,8 @@ impl LogKey {
                 mode & 0o777
             );
             let text = zeroize::Zeroizing::new(
-                std::fs::read_to_string(&key_path).with_context(|| format!("reading {}", key_path.display()))?,
+                std::fs::read_to_string(&key_path)
+                    .with_context(|| format!("reading {}", key_path.display()))?,
             );
             let signer = NoteSigner::from_signer_key(text.trim_end())
                 .map_err(|_| anyhow::anyhow!("{} is not a signer key", key_path.display()))?;
@@ -47,7 +48,8 @@ impl LogKey {
             );
             signer
         } else {
-            let signer = NoteSigner::generate(origin).map_err(|e| anyhow::anyhow!("bad origin {origin:?}: {e}"))?;
+            let signer = NoteSigner::generate(origin)
+                .map_err(|e| anyhow::anyhow!("bad origin {origin:?}: {e}"))?;
             let mut file = std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
@@ -64,12 +66,17 @@ impl LogKey {
         std::fs::write(data.join("log.vkey"), format!("{vkey}\n"))
             .with_context(|| format!("writing {}", data.join("log.vkey").display()))?;
         let key = signer.signing_key().clone();
-        Ok(LogKey { origin: origin.to_owned(), key, vkey })
+        Ok(LogKey {
+            origin: origin.to_owned(),
+            key,
+            vkey,
+        })
     }
 
     /// A signer of checkpoints with this key.
     pub fn note_signer(&self) -> NoteSigner {
-        NoteSigner::from_key(&self.origin, self.key.clone()).expect("the origin was accepted when the key was loaded")
+        NoteSigner::from_key(&self.origin, self.key.clone())
+            .expect("the origin was accepted when the key was loaded")
     }
 
     /// The Ed25519 key that signs the log's own entries.

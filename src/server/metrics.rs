@@ -5,7 +5,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Upper bounds of the latency histogram buckets, in seconds.
-const BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
 
 /// A latency histogram with fixed buckets.
 #[derive(Default)]
@@ -38,7 +40,11 @@ impl Histogram {
         let sum = self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
         let _ = writeln!(out, "{name}_bucket{{{labels}le=\"+Inf\"}} {count}");
         let _ = writeln!(out, "{name}_sum{{{}}} {sum}", labels.trim_end_matches(','));
-        let _ = writeln!(out, "{name}_count{{{}}} {count}", labels.trim_end_matches(','));
+        let _ = writeln!(
+            out,
+            "{name}_count{{{}}} {count}",
+            labels.trim_end_matches(',')
+        );
     }
 }
 
@@ -66,28 +72,54 @@ impl Metrics {
     pub fn render(&self, log_size: u64) -> String {
         let mut out = String::new();
         let counter = |out: &mut String, name: &str, help: &str, value: u64| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+            );
         };
-        let _ = writeln!(out, "# HELP tradeledger_requests_total Requests answered, by status class.");
+        let _ = writeln!(
+            out,
+            "# HELP tradeledger_requests_total Requests answered, by status class."
+        );
         let _ = writeln!(out, "# TYPE tradeledger_requests_total counter");
         for (class, value) in [
             ("2xx", &self.requests_ok),
             ("4xx", &self.requests_client_error),
             ("5xx", &self.requests_server_error),
         ] {
-            let _ = writeln!(out, "tradeledger_requests_total{{class=\"{class}\"}} {}", value.load(Ordering::Relaxed));
+            let _ = writeln!(
+                out,
+                "tradeledger_requests_total{{class=\"{class}\"}} {}",
+                value.load(Ordering::Relaxed)
+            );
         }
-        counter(&mut out, "tradeledger_registrations_total", "Certificates registered.", self.registrations.load(Ordering::Relaxed));
+        counter(
+            &mut out,
+            "tradeledger_registrations_total",
+            "Certificates registered.",
+            self.registrations.load(Ordering::Relaxed),
+        );
         counter(
             &mut out,
             "tradeledger_envelopes_released_total",
             "Envelopes released to grantees (each logged as an access receipt).",
             self.envelopes_released.load(Ordering::Relaxed),
         );
-        let _ = writeln!(out, "# HELP tradeledger_log_size Entries in the log's latest checkpoint.\n# TYPE tradeledger_log_size gauge\ntradeledger_log_size {log_size}");
+        let _ = writeln!(
+            out,
+            "# HELP tradeledger_log_size Entries in the log's latest checkpoint.\n# TYPE tradeledger_log_size gauge\ntradeledger_log_size {log_size}"
+        );
         for (name, help, histogram) in [
-            ("tradeledger_register_seconds", "Latency of certificate registrations.", &self.register_latency),
-            ("tradeledger_open_seconds", "Latency of envelope releases.", &self.open_latency),
+            (
+                "tradeledger_register_seconds",
+                "Latency of certificate registrations.",
+                &self.register_latency,
+            ),
+            (
+                "tradeledger_open_seconds",
+                "Latency of envelope releases.",
+                &self.open_latency,
+            ),
         ] {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
             histogram.render(&mut out, name, "");

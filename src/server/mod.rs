@@ -75,7 +75,8 @@ pub async fn serve(
         .await
         .context("serving HTTP")?;
     // Every request task holding the state has finished; what remains is ours to close.
-    let state = Arc::try_unwrap(state).map_err(|_| anyhow::anyhow!("requests still hold the state at shutdown"))?;
+    let state = Arc::try_unwrap(state)
+        .map_err(|_| anyhow::anyhow!("requests still hold the state at shutdown"))?;
     tokio::task::spawn_blocking(move || state.close())
         .await
         .context("closing the stores")??;
@@ -104,7 +105,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(read::metrics))
         .fallback(|| async { ApiError::not_found("no_such_route", "no such route") })
         .layer(DefaultBodyLimit::max(max_body))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), state::count_and_trace))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            state::count_and_trace,
+        ))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             axum::response::IntoResponse::into_response(ApiError::internal())
         }))

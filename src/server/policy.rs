@@ -11,13 +11,18 @@ use super::state::AppState;
 use crate::authz::{self, Action, CertificateInfo, PartyInfo};
 
 /// May the caller enroll `party` with `role`? (Only the operator.)
-pub fn may_enroll(state: &AppState, caller: &Caller, party: &PartyId, role: Role) -> Result<(), ApiError> {
+pub(super) fn may_enroll(
+    state: &AppState,
+    caller: &Caller,
+    party: &PartyId,
+    role: Role,
+) -> Result<(), ApiError> {
     let party = party_info(party, role)?;
     decide(state, caller, &Action::Enroll { party: &party })
 }
 
 /// May the caller register `cert_id` for these recipients (the caller's own envelope excluded)?
-pub fn may_register(
+pub(super) fn may_register(
     state: &AppState,
     caller: &Caller,
     cert_id: &CertId,
@@ -33,40 +38,99 @@ pub fn may_register(
             .collect::<Result<_, _>>()?,
         purged: false,
     };
-    decide(state, caller, &Action::Register { certificate: &certificate })
+    decide(
+        state,
+        caller,
+        &Action::Register {
+            certificate: &certificate,
+        },
+    )
 }
 
 /// May the caller grant `cert_id` to `grantee`?
-pub fn may_grant(state: &AppState, caller: &Caller, cert_id: &CertId, grantee: &(PartyId, Role)) -> Result<(), ApiError> {
+pub(super) fn may_grant(
+    state: &AppState,
+    caller: &Caller,
+    cert_id: &CertId,
+    grantee: &(PartyId, Role),
+) -> Result<(), ApiError> {
     let (certificate, _) = certificate_info(state, cert_id)?;
     let grantee = party_info(&grantee.0, grantee.1)?;
-    decide(state, caller, &Action::Grant { certificate: &certificate, grantee: &grantee })
+    decide(
+        state,
+        caller,
+        &Action::Grant {
+            certificate: &certificate,
+            grantee: &grantee,
+        },
+    )
 }
 
 /// May the caller revoke `revokee`'s grant on `cert_id`?
-pub fn may_revoke(state: &AppState, caller: &Caller, cert_id: &CertId, revokee: &PartyId) -> Result<(), ApiError> {
+pub(super) fn may_revoke(
+    state: &AppState,
+    caller: &Caller,
+    cert_id: &CertId,
+    revokee: &PartyId,
+) -> Result<(), ApiError> {
     let (certificate, _) = certificate_info(state, cert_id)?;
     let role = role_of(state, revokee)?;
     let revokee = party_info(revokee, role)?;
-    decide(state, caller, &Action::Revoke { certificate: &certificate, revokee: &revokee })
+    decide(
+        state,
+        caller,
+        &Action::Revoke {
+            certificate: &certificate,
+            revokee: &revokee,
+        },
+    )
 }
 
 /// May the caller purge `cert_id`?
-pub fn may_purge(state: &AppState, caller: &Caller, cert_id: &CertId) -> Result<(), ApiError> {
+pub(super) fn may_purge(
+    state: &AppState,
+    caller: &Caller,
+    cert_id: &CertId,
+) -> Result<(), ApiError> {
     let (certificate, _) = certificate_info(state, cert_id)?;
-    decide(state, caller, &Action::Purge { certificate: &certificate })
+    decide(
+        state,
+        caller,
+        &Action::Purge {
+            certificate: &certificate,
+        },
+    )
 }
 
 /// May the caller fetch the ciphertext and its own envelope? Returns the registration entry's index.
-pub fn may_fetch(state: &AppState, caller: &Caller, cert_id: &CertId) -> Result<u64, ApiError> {
+pub(super) fn may_fetch(
+    state: &AppState,
+    caller: &Caller,
+    cert_id: &CertId,
+) -> Result<u64, ApiError> {
     let (certificate, registration_index) = certificate_info(state, cert_id)?;
-    decide(state, caller, &Action::FetchCiphertext { certificate: &certificate })?;
-    decide(state, caller, &Action::FetchEnvelope { certificate: &certificate })?;
+    decide(
+        state,
+        caller,
+        &Action::FetchCiphertext {
+            certificate: &certificate,
+        },
+    )?;
+    decide(
+        state,
+        caller,
+        &Action::FetchEnvelope {
+            certificate: &certificate,
+        },
+    )?;
     Ok(registration_index)
 }
 
 /// The certificate as the policies see it, and the index of its registration entry.
-fn certificate_info(state: &AppState, cert_id: &CertId) -> Result<(CertificateInfo, u64), ApiError> {
+fn certificate_info(
+    state: &AppState,
+    cert_id: &CertId,
+) -> Result<(CertificateInfo, u64), ApiError> {
     let registry = state.registry.read().map_err(|_| ApiError::internal())?;
     let cert = registry
         .certificate(cert_id)
@@ -74,10 +138,13 @@ fn certificate_info(state: &AppState, cert_id: &CertId) -> Result<(CertificateIn
     let holders = if cert.purged {
         Vec::new()
     } else {
-        state.vault.list_recipients(*cert_id.as_bytes()).map_err(|e| {
-            tracing::error!(error = %e, "listing recipients failed");
-            ApiError::unavailable()
-        })?
+        state
+            .vault
+            .list_recipients(*cert_id.as_bytes())
+            .map_err(|e| {
+                tracing::error!(error = %e, "listing recipients failed");
+                ApiError::unavailable()
+            })?
     };
     let recipients = holders
         .iter()
@@ -106,13 +173,18 @@ fn role_of(state: &AppState, party: &PartyId) -> Result<Role, ApiError> {
         .map_err(|_| ApiError::internal())?
         .party(party)
         .map(|p| p.role)
-        .ok_or_else(|| ApiError::bad_request("unknown_party", format!("party {party} is not enrolled")))
+        .ok_or_else(|| {
+            ApiError::bad_request("unknown_party", format!("party {party} is not enrolled"))
+        })
 }
 
 /// The ledger's role as the authorizer names it: both spell roles the same way.
 fn party_info(id: &PartyId, role: Role) -> Result<PartyInfo, ApiError> {
     let role: authz::Role = role.as_str().parse().map_err(|_| ApiError::internal())?;
-    Ok(PartyInfo { id: id.to_string(), role })
+    Ok(PartyInfo {
+        id: id.to_string(),
+        role,
+    })
 }
 
 fn decide(state: &AppState, caller: &Caller, action: &Action<'_>) -> Result<(), ApiError> {

@@ -11,7 +11,9 @@ use serde::Deserialize;
 
 use super::error::ApiError;
 use super::state::AppState;
-use crate::api::{B64, CertificateInfo, ConsistencyProof, EntryRecord, InclusionProof, PartyRecord};
+use crate::api::{
+    B64, CertificateInfo, ConsistencyProof, EntryRecord, InclusionProof, PartyRecord,
+};
 use crate::tilepath::TileRef;
 
 const TEXT: &str = "text/plain; charset=utf-8";
@@ -21,19 +23,34 @@ const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const MUTABLE: &str = "no-cache";
 
 /// `GET /checkpoint`.
-pub async fn checkpoint(State(state): State<Arc<AppState>>) -> Response {
+pub(super) async fn checkpoint(State(state): State<Arc<AppState>>) -> Response {
     let note = state.log.checkpoint();
-    ([(header::CONTENT_TYPE, TEXT), (header::CACHE_CONTROL, MUTABLE)], note).into_response()
+    (
+        [
+            (header::CONTENT_TYPE, TEXT),
+            (header::CACHE_CONTROL, MUTABLE),
+        ],
+        note,
+    )
+        .into_response()
 }
 
 /// `GET /log.vkey`: the log's verifier key. Clients pin it out of band; this copy is a convenience.
-pub async fn vkey(State(state): State<Arc<AppState>>) -> Response {
-    ([(header::CONTENT_TYPE, TEXT)], format!("{}\n", state.log_key.vkey())).into_response()
+pub(super) async fn vkey(State(state): State<Arc<AppState>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, TEXT)],
+        format!("{}\n", state.log_key.vkey()),
+    )
+        .into_response()
 }
 
 /// `GET /tile/<L>/<N>[.p/<W>]` and `GET /tile/entries/<N>[.p/<W>]`.
-pub async fn tile(State(state): State<Arc<AppState>>, Path(rest): Path<String>) -> Result<Response, ApiError> {
-    let tile = TileRef::parse(&rest).ok_or_else(|| ApiError::bad_request("bad_tile_path", "malformed tile path"))?;
+pub(super) async fn tile(
+    State(state): State<Arc<AppState>>,
+    Path(rest): Path<String>,
+) -> Result<Response, ApiError> {
+    let tile = TileRef::parse(&rest)
+        .ok_or_else(|| ApiError::bad_request("bad_tile_path", "malformed tile path"))?;
     let bytes = blocking(move || match tile.level {
         Some(level) => state.log.read_tile(level, tile.index, tile.partial),
         None => state.log.read_entry_bundle(tile.index, tile.partial),
@@ -43,70 +60,109 @@ pub async fn tile(State(state): State<Arc<AppState>>, Path(rest): Path<String>) 
         tracing::debug!(error = %e, path = %rest, "tile not served");
         ApiError::not_found("no_such_tile", "no such tile")
     })?;
-    let cache = if tile.partial.is_some() { MUTABLE } else { IMMUTABLE };
-    Ok(([(header::CONTENT_TYPE, OCTETS), (header::CACHE_CONTROL, cache)], bytes).into_response())
+    let cache = if tile.partial.is_some() {
+        MUTABLE
+    } else {
+        IMMUTABLE
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, OCTETS),
+            (header::CACHE_CONTROL, cache),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 /// `GET /v1/entries/{index}`.
-pub async fn entry(State(state): State<Arc<AppState>>, Path(index): Path<String>) -> Result<Json<EntryRecord>, ApiError> {
+pub(super) async fn entry(
+    State(state): State<Arc<AppState>>,
+    Path(index): Path<String>,
+) -> Result<Json<EntryRecord>, ApiError> {
     let index = parse_u64(&index, "index")?;
     let bytes = blocking(move || state.log.entry(index))
         .await?
         .map_err(|_| ApiError::not_found("no_such_entry", "no entry at that index"))?;
-    Ok(Json(EntryRecord { index, entry: B64(bytes) }))
+    Ok(Json(EntryRecord {
+        index,
+        entry: B64(bytes),
+    }))
 }
 
 /// Query of `GET /v1/proof/inclusion`.
 #[derive(Deserialize)]
-pub struct InclusionQuery {
+pub(super) struct InclusionQuery {
     index: u64,
     size: u64,
 }
 
 /// `GET /v1/proof/inclusion?index=I&size=S`.
-pub async fn inclusion(
+pub(super) async fn inclusion(
     State(state): State<Arc<AppState>>,
     query: Result<Query<InclusionQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<InclusionProof>, ApiError> {
-    let Query(InclusionQuery { index, size }) =
-        query.map_err(|_| ApiError::bad_request("bad_query", "expected ?index=I&size=S (decimal)"))?;
+    let Query(InclusionQuery { index, size }) = query
+        .map_err(|_| ApiError::bad_request("bad_query", "expected ?index=I&size=S (decimal)"))?;
     if index >= size || size > state.log.size() {
-        return Err(ApiError::bad_request("bad_proof_range", "need index < size <= current tree size"));
+        return Err(ApiError::bad_request(
+            "bad_proof_range",
+            "need index < size <= current tree size",
+        ));
     }
-    let proof = blocking(move || state.log.inclusion_proof(index, size)).await?.map_err(|e| {
-        tracing::error!(error = %e, "inclusion proof failed");
-        ApiError::internal()
-    })?;
-    Ok(Json(InclusionProof { index, size, proof: proof.into_iter().map(|h| B64(h.to_vec())).collect() }))
+    let proof = blocking(move || state.log.inclusion_proof(index, size))
+        .await?
+        .map_err(|e| {
+            tracing::error!(error = %e, "inclusion proof failed");
+            ApiError::internal()
+        })?;
+    Ok(Json(InclusionProof {
+        index,
+        size,
+        proof: proof.into_iter().map(|h| B64(h.to_vec())).collect(),
+    }))
 }
 
 /// Query of `GET /v1/proof/consistency`.
 #[derive(Deserialize)]
-pub struct ConsistencyQuery {
+pub(super) struct ConsistencyQuery {
     old: u64,
     new: u64,
 }
 
 /// `GET /v1/proof/consistency?old=M&new=N`.
-pub async fn consistency(
+pub(super) async fn consistency(
     State(state): State<Arc<AppState>>,
     query: Result<Query<ConsistencyQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<ConsistencyProof>, ApiError> {
     let Query(ConsistencyQuery { old, new }) =
         query.map_err(|_| ApiError::bad_request("bad_query", "expected ?old=M&new=N (decimal)"))?;
     if old > new || new > state.log.size() {
-        return Err(ApiError::bad_request("bad_proof_range", "need old <= new <= current tree size"));
+        return Err(ApiError::bad_request(
+            "bad_proof_range",
+            "need old <= new <= current tree size",
+        ));
     }
-    let proof = blocking(move || state.log.consistency_proof(old, new)).await?.map_err(|e| {
-        tracing::error!(error = %e, "consistency proof failed");
-        ApiError::internal()
-    })?;
-    Ok(Json(ConsistencyProof { old, new, proof: proof.into_iter().map(|h| B64(h.to_vec())).collect() }))
+    let proof = blocking(move || state.log.consistency_proof(old, new))
+        .await?
+        .map_err(|e| {
+            tracing::error!(error = %e, "consistency proof failed");
+            ApiError::internal()
+        })?;
+    Ok(Json(ConsistencyProof {
+        old,
+        new,
+        proof: proof.into_iter().map(|h| B64(h.to_vec())).collect(),
+    }))
 }
 
 /// `GET /v1/parties/{id}`.
-pub async fn party(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<PartyRecord>, ApiError> {
-    let id = PartyId::new(&id).map_err(|_| ApiError::bad_request("bad_party_id", "malformed party id"))?;
+pub(super) async fn party(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<PartyRecord>, ApiError> {
+    let id = PartyId::new(&id)
+        .map_err(|_| ApiError::bad_request("bad_party_id", "malformed party id"))?;
     let index = state
         .registry
         .read()
@@ -114,12 +170,17 @@ pub async fn party(State(state): State<Arc<AppState>>, Path(id): Path<String>) -
         .party(&id)
         .map(|p| p.enrollment_index)
         .ok_or_else(|| ApiError::not_found("unknown_party", "no such party"))?;
-    let bytes = blocking(move || state.log.entry(index)).await?.map_err(|_| ApiError::internal())?;
-    Ok(Json(PartyRecord { index, entry: B64(bytes) }))
+    let bytes = blocking(move || state.log.entry(index))
+        .await?
+        .map_err(|_| ApiError::internal())?;
+    Ok(Json(PartyRecord {
+        index,
+        entry: B64(bytes),
+    }))
 }
 
 /// `GET /v1/certificates/{id}`.
-pub async fn certificate(
+pub(super) async fn certificate(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
 ) -> Result<Json<CertificateInfo>, ApiError> {
@@ -137,24 +198,28 @@ pub async fn certificate(
 }
 
 /// `GET /metrics`.
-pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+pub(super) async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let body = state.metrics.render(state.log.size());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 
 /// Parses a certificate id from a path segment.
-pub fn parse_cert_id(text: &str) -> Result<CertId, ApiError> {
-    text.parse()
-        .map_err(|_| ApiError::bad_request("bad_cert_id", "a certificate id is 32 lowercase hex digits"))
+pub(super) fn parse_cert_id(text: &str) -> Result<CertId, ApiError> {
+    text.parse().map_err(|_| {
+        ApiError::bad_request("bad_cert_id", "a certificate id is 32 lowercase hex digits")
+    })
 }
 
 fn parse_u64(text: &str, what: &str) -> Result<u64, ApiError> {
-    text.parse()
-        .map_err(|_| ApiError::bad_request("bad_number", format!("{what} must be a decimal number")))
+    text.parse().map_err(|_| {
+        ApiError::bad_request("bad_number", format!("{what} must be a decimal number"))
+    })
 }
 
 /// Runs blocking store work on the blocking pool.
-pub async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+pub(super) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(work).await.map_err(|e| {
         tracing::error!(error = %e, "blocking task failed");
         ApiError::internal()

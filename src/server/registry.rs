@@ -57,11 +57,23 @@ impl Registry {
     /// Takes an entry that is now durable in the log at `index` into account.
     pub fn apply(&mut self, index: u64, entry: &SignedEntry) {
         match entry.entry() {
-            Entry::Enrollment { party, role, signing_key, .. } => {
+            Entry::Enrollment {
+                party,
+                role,
+                signing_key,
+                ..
+            } => {
                 let Ok(signing_key) = ed25519_dalek::VerifyingKey::from_bytes(signing_key) else {
                     return; // the service never appends an enrollment with an invalid key
                 };
-                self.parties.insert(party.clone(), Party { role: *role, signing_key, enrollment_index: index });
+                self.parties.insert(
+                    party.clone(),
+                    Party {
+                        role: *role,
+                        signing_key,
+                        enrollment_index: index,
+                    },
+                );
             }
             Entry::Registration { cert_id, .. } => {
                 self.certificates.insert(

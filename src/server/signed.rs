@@ -12,7 +12,7 @@ use super::state::{AppState, now_ms};
 use crate::httpsig::{self, SigError};
 
 /// The authenticated sender of a request.
-pub struct Caller {
+pub(super) struct Caller {
     /// Its party id.
     pub id: PartyId,
     /// What the registry knows of it.
@@ -20,7 +20,7 @@ pub struct Caller {
 }
 
 /// Turns a body that could not be read (too large, broken connection) into an error answer.
-pub fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+pub(super) fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     body.map_err(|rejection| match rejection.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -32,7 +32,7 @@ pub fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
 }
 
 /// Verifies the request signature and returns the enrolled party that made it.
-pub fn authenticate(
+pub(super) fn authenticate(
     state: &AppState,
     method: &Method,
     uri: &Uri,
@@ -46,10 +46,21 @@ pub fn authenticate(
             .and_then(|id| registry.party(&id).map(|p| p.signing_key))
     };
     let target = uri.path_and_query().map_or(uri.path(), |t| t.as_str());
-    let id = httpsig::verify_request(method.as_str(), target, headers, body, httpsig::unix_now(), lookup, &state.replay)
-        .map_err(sig_error)?;
+    let id = httpsig::verify_request(
+        method.as_str(),
+        target,
+        headers,
+        body,
+        httpsig::unix_now(),
+        lookup,
+        &state.replay,
+    )
+    .map_err(sig_error)?;
     let id = PartyId::new(id.as_ref()).map_err(|_| ApiError::internal())?;
-    let party = registry.party(&id).cloned().ok_or_else(ApiError::internal)?;
+    let party = registry
+        .party(&id)
+        .cloned()
+        .ok_or_else(ApiError::internal)?;
     Ok(Caller { id, party })
 }
 
@@ -59,30 +70,49 @@ fn sig_error(error: SigError) -> ApiError {
 }
 
 /// Parses a JSON body, naming where it is malformed but never echoing its content.
-pub fn json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+pub(super) fn json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| {
         let what = match e.classify() {
-            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => "malformed JSON",
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                "malformed JSON"
+            }
             serde_json::error::Category::Data => "JSON of the wrong shape",
             serde_json::error::Category::Io => "unreadable JSON",
         };
-        ApiError::bad_request("malformed_json", format!("{what} at line {} column {}", e.line(), e.column()))
+        ApiError::bad_request(
+            "malformed_json",
+            format!("{what} at line {} column {}", e.line(), e.column()),
+        )
     })
 }
 
 /// Decodes an entry the caller made: well-formed, signed by the caller, with a current timestamp.
-pub fn caller_entry(state: &AppState, caller: &Caller, bytes: &[u8]) -> Result<SignedEntry, ApiError> {
-    let entry = SignedEntry::decode(bytes)
-        .map_err(|e| ApiError::bad_request("malformed_entry", format!("entry does not decode: {e}")))?;
+pub(super) fn caller_entry(
+    state: &AppState,
+    caller: &Caller,
+    bytes: &[u8],
+) -> Result<SignedEntry, ApiError> {
+    let entry = SignedEntry::decode(bytes).map_err(|e| {
+        ApiError::bad_request("malformed_entry", format!("entry does not decode: {e}"))
+    })?;
     if entry.signer() != &caller.id {
-        return Err(ApiError::forbidden("entry_signer_mismatch", "the entry must be signed by the requesting party"));
+        return Err(ApiError::forbidden(
+            "entry_signer_mismatch",
+            "the entry must be signed by the requesting party",
+        ));
     }
-    entry
-        .verify(&caller.party.signing_key)
-        .map_err(|_| ApiError::bad_request("bad_entry_signature", "the entry's signature does not verify"))?;
+    entry.verify(&caller.party.signing_key).map_err(|_| {
+        ApiError::bad_request(
+            "bad_entry_signature",
+            "the entry's signature does not verify",
+        )
+    })?;
     let skew = u64::try_from(state.config.max_skew.as_millis()).unwrap_or(u64::MAX);
     if entry.entry().time_ms().abs_diff(now_ms()) > skew {
-        return Err(ApiError::bad_request("stale_entry", "the entry's time is too far from the server's clock"));
+        return Err(ApiError::bad_request(
+            "stale_entry",
+            "the entry's time is too far from the server's clock",
+        ));
     }
     Ok(entry)
 }

@@ -19,7 +19,7 @@ use crate::httpsig::{ReplayConfig, ReplayGuard};
 
 /// The party id under which the log itself signs the entries it makes (the operator's enrollment, access
 /// receipts). No party can be enrolled under it.
-pub const LOG_PARTY: &str = "log";
+pub(super) const LOG_PARTY: &str = "log";
 
 /// Everything a request handler needs.
 pub struct AppState {
@@ -47,12 +47,18 @@ impl AppState {
         std::fs::create_dir_all(&config.data)
             .with_context(|| format!("creating data directory {}", config.data.display()))?;
         let log_key = LogKey::load_or_create(&config.data, &config.origin)?;
-        let store = ledger::FsStore::open(config.data.join("log")).context("opening the log store")?;
-        let log = ledger::Log::open(store, log_key.note_signer(), &config.origin).context("opening the log")?;
-        let vault = vault::FsVaultStore::open(&config.data.join("vault")).context("opening the vault")?;
+        let store =
+            ledger::FsStore::open(config.data.join("log")).context("opening the log store")?;
+        let log = ledger::Log::open(store, log_key.note_signer(), &config.origin)
+            .context("opening the log")?;
+        let vault =
+            vault::FsVaultStore::open(&config.data.join("vault")).context("opening the vault")?;
         let authz = Authorizer::load(&config.policies)
             .with_context(|| format!("loading policies from {}", config.policies.display()))?;
-        let replay = ReplayGuard::new(ReplayConfig { max_skew_secs: config.max_skew.as_secs(), ..ReplayConfig::default() });
+        let replay = ReplayGuard::new(ReplayConfig {
+            max_skew_secs: config.max_skew.as_secs(),
+            ..ReplayConfig::default()
+        });
         let state = AppState {
             config,
             log,
@@ -72,7 +78,10 @@ impl AppState {
     fn bootstrap(&self) -> anyhow::Result<()> {
         if self.log.size() == 0 {
             let operator = &self.config.operator;
-            anyhow::ensure!(operator.role == Role::Operator, "the operator's key file must have the role operator");
+            anyhow::ensure!(
+                operator.role == Role::Operator,
+                "the operator's key file must have the role operator"
+            );
             let enrollment = Entry::Enrollment {
                 party: operator.id.clone(),
                 role: Role::Operator,
@@ -84,12 +93,21 @@ impl AppState {
             let log_party = PartyId::new(LOG_PARTY).context("the log's party id")?;
             let signed = SignedEntry::sign(enrollment, log_party, self.log_key.signing_key())
                 .context("signing the operator's enrollment")?;
-            self.log.append(signed.encode()).context("enrolling the operator")?;
+            self.log
+                .append(signed.encode())
+                .context("enrolling the operator")?;
         }
-        let mut registry = self.registry.write().map_err(|_| anyhow::anyhow!("registry lock poisoned"))?;
+        let mut registry = self
+            .registry
+            .write()
+            .map_err(|_| anyhow::anyhow!("registry lock poisoned"))?;
         for index in 0..self.log.size() {
-            let bytes = self.log.entry(index).with_context(|| format!("reading log entry {index}"))?;
-            let entry = SignedEntry::decode(&bytes).with_context(|| format!("decoding log entry {index}"))?;
+            let bytes = self
+                .log
+                .entry(index)
+                .with_context(|| format!("reading log entry {index}"))?;
+            let entry = SignedEntry::decode(&bytes)
+                .with_context(|| format!("decoding log entry {index}"))?;
             registry.apply(index, &entry);
         }
         let operator = registry
@@ -125,7 +143,7 @@ impl AppState {
 }
 
 /// Milliseconds since the Unix epoch.
-pub fn now_ms() -> u64 {
+pub(super) fn now_ms() -> u64 {
     let since = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
@@ -133,7 +151,11 @@ pub fn now_ms() -> u64 {
 }
 
 /// Counts every answer by status class and logs one structured line per request (never a body).
-pub async fn count_and_trace(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+pub(super) async fn count_and_trace(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let started = Instant::now();
