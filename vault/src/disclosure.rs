@@ -6,7 +6,7 @@ use ledger::{Hash, leaf_hash, verify_inclusion};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::commit::leaf_data;
+use crate::commit::write_leaf_data;
 use crate::{CertId, Error, Result, canonical};
 
 /// The disclosure format version.
@@ -79,10 +79,9 @@ impl Disclosure {
             if out_of_order {
                 return Err(named("fields are not in strictly increasing leaf order"));
             }
-            let encoded = canonical::encode_leaf_value(&field.value)
-                .map_err(|_| named("value is not a leaf value"))?;
-            let data = leaf_data(&field.pointer, &field.salt, &encoded)
-                .map_err(|_| named("pointer too long"))?;
+            let mut data = Vec::new();
+            write_leaf_data(&mut data, &field.pointer, &field.salt, &field.value)
+                .map_err(|e| named(&e.to_string()))?;
             verify_inclusion(
                 &leaf_hash(&data),
                 field.leaf_index,
