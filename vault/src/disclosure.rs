@@ -18,7 +18,8 @@ const DISCLOSURE_VERSION: u8 = 1;
 pub struct Disclosure {
     /// Format version, 1.
     pub version: u8,
-    /// The certificate the fields belong to.
+    /// The certificate the fields belong to (32 lowercase hex digits in JSON).
+    #[serde(with = "cert_id_hex")]
     pub cert_id: CertId,
     /// The number of leaves in the document's commitment tree.
     pub tree_size: u64,
@@ -115,6 +116,21 @@ impl Disclosure {
             what: "disclosure",
             reason: e.to_string(),
         })
+    }
+}
+
+mod cert_id_hex {
+    use ledger::CertId;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(id: &CertId, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(id)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<CertId, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse()
+            .map_err(|_| serde::de::Error::custom("expected 32 lowercase hex digits"))
     }
 }
 

@@ -193,8 +193,8 @@ pub struct PartyPublic {
 #[serde(deny_unknown_fields)]
 struct PubFile {
     version: u8,
-    party: PartyId,
-    role: Role,
+    party: String,
+    role: String,
     signing_key: String,
     encryption_key: String,
 }
@@ -203,8 +203,8 @@ impl From<PartyPublic> for PubFile {
     fn from(public: PartyPublic) -> PubFile {
         PubFile {
             version: PUB_VERSION,
-            party: public.id,
-            role: public.role,
+            party: public.id.to_string(),
+            role: public.role.to_string(),
             signing_key: hex::encode(public.signing_key.as_bytes()),
             encryption_key: hex::encode(public.encryption_key.as_bytes()),
         }
@@ -229,8 +229,8 @@ impl TryFrom<PubFile> for PartyPublic {
         hex::decode_to_slice(&file.encryption_key, &mut encryption)
             .map_err(|_| malformed("encryption_key is not 64 hex digits"))?;
         Ok(PartyPublic {
-            id: file.party,
-            role: file.role,
+            id: PartyId::new(&file.party).map_err(|_| malformed("invalid party id"))?,
+            role: file.role.parse().map_err(|_| malformed("unknown role"))?,
             signing_key: VerifyingKey::from_bytes(&signing)
                 .map_err(|_| malformed("signing_key is not an Ed25519 point"))?,
             encryption_key: PublicKey::from(encryption),

@@ -11,8 +11,9 @@ pub use disclosure::{DisclosedField, Disclosure};
 pub use envelope::{ENVELOPE_LEN, ENVELOPE_VERSION, unwrap, wrap};
 pub use error::{Error, Result};
 pub use grant::{GrantSalt, grant_commitment};
-pub use ids::{CertId, PartyId, Role};
 pub use keys::{PartyKeys, PartyPublic};
+/// Identifiers shared with the log (re-exported from the ledger crate).
+pub use ledger::{CertId, PartyId, Role};
 pub use seal::{BODY_VERSION, DataKey, OpenedBody, open_body, seal_body};
 
 mod canonical;
@@ -22,6 +23,5 @@ mod disclosure;
 mod envelope;
 mod error;
 mod grant;
-mod ids;
 mod keys;
 mod seal;
