@@ -1,6 +1,8 @@
 //! Canonical forms of a JSON body: its leaves keyed by RFC 6901 JSON pointer, the byte encoding of a leaf
 //! value, and canonical JSON text. Key order and whitespace never change any of them.
 
+use std::io::Write as _;
+
 use serde_json::Value;
 
 use crate::{Error, Result};
@@ -77,32 +79,40 @@ pub(crate) fn is_valid_pointer(pointer: &str) -> bool {
 /// other number: the 8 bytes of its IEEE 754 binary64 value, big-endian; string: its UTF-8 bytes;
 /// empty object / empty array: nothing.
 ///
-/// A non-empty object or array is not a leaf value and is refused.
-pub(crate) fn encode_leaf_value(value: &Value) -> Result<Vec<u8>> {
-    Ok(match value {
-        Value::Null => vec![TAG_NULL],
-        Value::Bool(b) => vec![TAG_BOOL, u8::from(*b)],
+/// A non-empty object or array is not a leaf value and is refused. Appends to `out`.
+pub(crate) fn encode_leaf_value(value: &Value, out: &mut Vec<u8>) -> Result<()> {
+    match value {
+        Value::Null => out.push(TAG_NULL),
+        Value::Bool(b) => out.extend_from_slice(&[TAG_BOOL, u8::from(*b)]),
         Value::Number(n) => {
+            // Writing into a Vec cannot fail.
             if let Some(i) = n.as_i64() {
-                [&[TAG_INTEGER][..], i.to_string().as_bytes()].concat()
+                out.push(TAG_INTEGER);
+                let _ = write!(out, "{i}");
             } else if let Some(u) = n.as_u64() {
-                [&[TAG_INTEGER][..], u.to_string().as_bytes()].concat()
+                out.push(TAG_INTEGER);
+                let _ = write!(out, "{u}");
             } else {
                 let f = n.as_f64().ok_or_else(|| {
                     Error::Canonical("number is neither integer nor binary64".into())
                 })?;
-                [&[TAG_FLOAT][..], &f.to_be_bytes()].concat()
+                out.push(TAG_FLOAT);
+                out.extend_from_slice(&f.to_be_bytes());
             }
         }
-        Value::String(s) => [&[TAG_STRING][..], s.as_bytes()].concat(),
-        Value::Object(map) if map.is_empty() => vec![TAG_EMPTY_OBJECT],
-        Value::Array(items) if items.is_empty() => vec![TAG_EMPTY_ARRAY],
+        Value::String(s) => {
+            out.push(TAG_STRING);
+            out.extend_from_slice(s.as_bytes());
+        }
+        Value::Object(map) if map.is_empty() => out.push(TAG_EMPTY_OBJECT),
+        Value::Array(items) if items.is_empty() => out.push(TAG_EMPTY_ARRAY),
         Value::Object(_) | Value::Array(_) => {
             return Err(Error::Canonical(
                 "a non-empty object or array is not a leaf value".into(),
             ));
         }
-    })
+    }
+    Ok(())
 }
 
 /// Canonical JSON text: object members sorted by the UTF-8 bytes of their keys, no insignificant
@@ -176,6 +186,12 @@ mod tests {
         assert_eq!(got, want);
         assert_eq!(leaves(&json!("scalar")).len(), 1);
         assert_eq!(leaves(&json!("scalar"))[0].0, "");
+    }
+
+    fn encode_leaf_value(value: &Value) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        super::encode_leaf_value(value, &mut out)?;
+        Ok(out)
     }
 
     #[test]

@@ -58,23 +58,25 @@ impl FieldSalts {
     }
 }
 
-/// The leaf data of one field: "tradeledger/field/v1" || u16 BE pointer length || pointer || salt (32) ||
-/// encoded value. Its RFC 6962 leaf hash is `SHA-256(0x00 || leaf data)`.
-pub(crate) fn leaf_data(pointer: &str, salt: &[u8; 32], encoded_value: &[u8]) -> Result<Vec<u8>> {
+/// Writes the leaf data of one field into `out` (cleared first): "tradeledger/field/v1" || u16 BE pointer
+/// length || pointer || salt (32) || encoded value. Its RFC 6962 leaf hash is `SHA-256(0x00 || leaf data)`.
+pub(crate) fn write_leaf_data(
+    out: &mut Vec<u8>,
+    pointer: &str,
+    salt: &[u8; 32],
+    value: &Value,
+) -> Result<()> {
     let len = u16::try_from(pointer.len()).map_err(|_| {
         Error::Canonical(format!(
-            "JSON pointer longer than 65535 bytes: {:.64}...",
-            pointer
+            "JSON pointer longer than 65535 bytes: {pointer:.64}..."
         ))
     })?;
-    let mut data =
-        Vec::with_capacity(FIELD_TAG.len() + 2 + pointer.len() + 32 + encoded_value.len());
-    data.extend_from_slice(FIELD_TAG);
-    data.extend_from_slice(&len.to_be_bytes());
-    data.extend_from_slice(pointer.as_bytes());
-    data.extend_from_slice(salt);
-    data.extend_from_slice(encoded_value);
-    Ok(data)
+    out.clear();
+    out.extend_from_slice(FIELD_TAG);
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(pointer.as_bytes());
+    out.extend_from_slice(salt);
+    canonical::encode_leaf_value(value, out)
 }
 
 /// A document committed to: the Merkle tree over its salted leaves, able to produce disclosures.
@@ -90,12 +92,10 @@ pub fn commit<'a>(body: &'a Value, master_salt: &MasterSalt) -> Result<DocumentC
     let leaves = canonical::leaves(body);
     let salts = FieldSalts::new(master_salt);
     let mut tree = MemoryTree::new();
+    // One buffer for every leaf: the commitment is on both the seal and the open path.
+    let mut data = Vec::with_capacity(256);
     for (pointer, value) in &leaves {
-        let data = leaf_data(
-            pointer,
-            &salts.salt(pointer),
-            &canonical::encode_leaf_value(value)?,
-        )?;
+        write_leaf_data(&mut data, pointer, &salts.salt(pointer), value)?;
         tree.push(leaf_hash(&data));
     }
     Ok(DocumentCommitment {

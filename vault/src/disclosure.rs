@@ -6,7 +6,7 @@ use ledger::{Hash, leaf_hash, verify_inclusion};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::commit::leaf_data;
+use crate::commit::write_leaf_data;
 use crate::{CertId, Error, Result, canonical};
 
 /// The disclosure format version.
@@ -18,7 +18,8 @@ const DISCLOSURE_VERSION: u8 = 1;
 pub struct Disclosure {
     /// Format version, 1.
     pub version: u8,
-    /// The certificate the fields belong to.
+    /// The certificate the fields belong to (32 lowercase hex digits in JSON).
+    #[serde(with = "cert_id_hex")]
     pub cert_id: CertId,
     /// The number of leaves in the document's commitment tree.
     pub tree_size: u64,
@@ -79,10 +80,9 @@ impl Disclosure {
             if out_of_order {
                 return Err(named("fields are not in strictly increasing leaf order"));
             }
-            let encoded = canonical::encode_leaf_value(&field.value)
-                .map_err(|_| named("value is not a leaf value"))?;
-            let data = leaf_data(&field.pointer, &field.salt, &encoded)
-                .map_err(|_| named("pointer too long"))?;
+            let mut data = Vec::new();
+            write_leaf_data(&mut data, &field.pointer, &field.salt, &field.value)
+                .map_err(|e| named(&e.to_string()))?;
             verify_inclusion(
                 &leaf_hash(&data),
                 field.leaf_index,
@@ -116,6 +116,21 @@ impl Disclosure {
             what: "disclosure",
             reason: e.to_string(),
         })
+    }
+}
+
+mod cert_id_hex {
+    use ledger::CertId;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(id: &CertId, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(id)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<CertId, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse()
+            .map_err(|_| serde::de::Error::custom("expected 32 lowercase hex digits"))
     }
 }
 

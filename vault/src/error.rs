@@ -40,9 +40,6 @@ pub enum Error {
     /// A party id does not follow the party id rules.
     #[error("invalid party id: {0}")]
     InvalidPartyId(String),
-    /// A role name is not one of the known roles.
-    #[error("unknown role {0:?}")]
-    UnknownRole(String),
     /// A key file is readable by group or others; it is refused without being read.
     #[error(
         "key file {path} has mode {mode:o}: readable by group or others; run `chmod 600` on it"

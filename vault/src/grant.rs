@@ -57,7 +57,7 @@ mod tests {
 
     #[test]
     fn matches_the_documented_layout() {
-        let cert = CertId::from_bytes([0x11; 16]);
+        let cert = CertId([0x11; 16]);
         let party = PartyId::new("cbp").unwrap();
         let salt = GrantSalt::from_bytes([0x22; 32]);
         let mut preimage = b"tradeledger/grant/v1\x00".to_vec();
@@ -71,12 +71,12 @@ mod tests {
 
     #[test]
     fn every_input_changes_the_commitment() {
-        let cert = CertId::from_bytes([1; 16]);
+        let cert = CertId([1; 16]);
         let party = PartyId::new("acme").unwrap();
         let salt = GrantSalt::from_bytes([2; 32]);
         let base = grant_commitment(&cert, &party, &salt).unwrap();
         let others = [
-            grant_commitment(&CertId::from_bytes([3; 16]), &party, &salt).unwrap(),
+            grant_commitment(&CertId([3; 16]), &party, &salt).unwrap(),
             grant_commitment(&cert, &PartyId::new("acmf").unwrap(), &salt).unwrap(),
             grant_commitment(&cert, &party, &GrantSalt::from_bytes([4; 32])).unwrap(),
         ];

@@ -14,6 +14,8 @@ use zeroize::Zeroizing;
 use crate::{Error, PartyId, Result, Role};
 
 const KEY_FILE_HEADER: &str = "tradeledger-party-key/v1";
+/// Key files are about 250 bytes; anything much larger is not one.
+const MAX_KEY_FILE_LEN: u64 = 4096;
 /// Public identity format version in `.pub` files.
 const PUB_VERSION: u8 = 1;
 
@@ -114,17 +116,27 @@ impl PartyKeys {
             path: path.to_owned(),
             source,
         };
-        let mut file = File::open(path).map_err(io)?;
+        let file = File::open(path).map_err(io)?;
         // fstat on the open handle, so the file checked is the file read.
-        let mode = file.metadata().map_err(io)?.permissions().mode();
+        let metadata = file.metadata().map_err(io)?;
+        let mode = metadata.permissions().mode();
         if mode & 0o077 != 0 {
             return Err(Error::KeyFilePermissions {
                 path: path.to_owned(),
                 mode: mode & 0o7777,
             });
         }
-        let mut text = Zeroizing::new(String::new());
-        file.read_to_string(&mut text)
+        if metadata.len() > MAX_KEY_FILE_LEN {
+            return Err(Error::KeyFileMalformed {
+                path: path.to_owned(),
+                reason: "larger than any key file",
+            });
+        }
+        // Sized up front so the secret text is never reallocated, leaving unzeroized copies behind.
+        let capacity = usize::try_from(MAX_KEY_FILE_LEN).unwrap_or(4096) + 1;
+        let mut text = Zeroizing::new(String::with_capacity(capacity));
+        file.take(MAX_KEY_FILE_LEN)
+            .read_to_string(&mut text)
             .map_err(|_| Error::KeyFileMalformed {
                 path: path.to_owned(),
                 reason: "not UTF-8 text",
@@ -193,8 +205,8 @@ pub struct PartyPublic {
 #[serde(deny_unknown_fields)]
 struct PubFile {
     version: u8,
-    party: PartyId,
-    role: Role,
+    party: String,
+    role: String,
     signing_key: String,
     encryption_key: String,
 }
@@ -203,8 +215,8 @@ impl From<PartyPublic> for PubFile {
     fn from(public: PartyPublic) -> PubFile {
         PubFile {
             version: PUB_VERSION,
-            party: public.id,
-            role: public.role,
+            party: public.id.to_string(),
+            role: public.role.to_string(),
             signing_key: hex::encode(public.signing_key.as_bytes()),
             encryption_key: hex::encode(public.encryption_key.as_bytes()),
         }
@@ -229,8 +241,8 @@ impl TryFrom<PubFile> for PartyPublic {
         hex::decode_to_slice(&file.encryption_key, &mut encryption)
             .map_err(|_| malformed("encryption_key is not 64 hex digits"))?;
         Ok(PartyPublic {
-            id: file.party,
-            role: file.role,
+            id: PartyId::new(&file.party).map_err(|_| malformed("invalid party id"))?,
+            role: file.role.parse().map_err(|_| malformed("unknown role"))?,
             signing_key: VerifyingKey::from_bytes(&signing)
                 .map_err(|_| malformed("signing_key is not an Ed25519 point"))?,
             encryption_key: PublicKey::from(encryption),

@@ -11,8 +11,9 @@ pub use disclosure::{DisclosedField, Disclosure};
 pub use envelope::{ENVELOPE_LEN, ENVELOPE_VERSION, unwrap, wrap};
 pub use error::{Error, Result};
 pub use grant::{GrantSalt, grant_commitment};
-pub use ids::{CertId, PartyId, Role};
 pub use keys::{PartyKeys, PartyPublic};
+/// Identifiers shared with the log (re-exported from the ledger crate).
+pub use ledger::{CertId, PartyId, Role};
 pub use seal::{BODY_VERSION, DataKey, OpenedBody, open_body, seal_body};
 pub use store::{
     FsVaultStore, HexId, MAX_ENVELOPE_LEN, MAX_PARTY_LEN, MemoryVaultStore, NewCertificate,
@@ -26,7 +27,6 @@ mod disclosure;
 mod envelope;
 mod error;
 mod grant;
-mod ids;
 mod keys;
 mod seal;
 mod store;

@@ -133,7 +133,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn cert(n: u8) -> CertId {
-        CertId::from_bytes([n; 16])
+        CertId([n; 16])
     }
 
     #[test]

@@ -37,6 +37,7 @@ fn python() -> String {
 fn run(script: &str, request: &Value) -> Result<Value, String> {
     let mut child = Command::new(python())
         .arg(interop_dir().join(script))
+        .env("PYTHONDONTWRITEBYTECODE", "1")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
