@@ -748,3 +748,38 @@ fn roles_parse_from_their_names() {
     }
     assert!("Customs".parse::<Role>().is_err());
 }
+
+#[test]
+fn the_readme_example_loads_and_works() {
+    let readme = std::fs::read_to_string(default_dir().join("README.md")).unwrap();
+    let start = readme.find("```cedar\n").unwrap() + "```cedar\n".len();
+    let snippet = &readme[start..start + readme[start..].find("```").unwrap()];
+    let authz = Authorizer::load(policy_dir(&[("suspend.cedar", snippet)]).path()).unwrap();
+    let w = world();
+    let normal = cert(&w.other_importer, &[&w.cbp], false);
+    check(
+        &authz,
+        "suspended registers",
+        Some(&w.other_importer),
+        Action::Register {
+            certificate: &normal,
+        },
+        Forbid(Some("suspend-globex")),
+    );
+    check(
+        &authz,
+        "suspended reads log",
+        Some(&w.other_importer),
+        Action::ReadLog,
+        Allow,
+    );
+    check(
+        &authz,
+        "others unaffected",
+        Some(&w.cbp),
+        Action::FetchEnvelope {
+            certificate: &normal,
+        },
+        Allow,
+    );
+}
