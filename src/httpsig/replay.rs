@@ -47,6 +47,7 @@ pub struct ReplayGuard {
     shards: Vec<Mutex<HashMap<String, PartyNonces>>>,
     total: AtomicUsize,
     last_sweep: AtomicU64,
+    not_before: u64,
 }
 
 #[derive(Default)]
@@ -98,7 +99,25 @@ impl ReplayGuard {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             total: AtomicUsize::new(0),
             last_sweep: AtomicU64::new(0),
+            not_before: 0,
         }
+    }
+
+    /// Refuses, as stale, every request created before `unix_secs`.
+    ///
+    /// The guard lives in memory: a server that restarts forgets the nonces of the last window, so it should build
+    /// its guard with `refuse_created_before(start time)`; then nothing signed before the restart is accepted
+    /// after it, and nothing can be replayed across it.
+    #[must_use]
+    pub fn refuse_created_before(mut self, unix_secs: u64) -> Self {
+        self.not_before = unix_secs;
+        self
+    }
+
+    /// True if a request created at `created` is acceptable at `now`: within the skew window and not older than
+    /// the guard's floor.
+    pub(crate) fn is_fresh(&self, created: u64, now: u64) -> bool {
+        created >= self.not_before && now.abs_diff(created) <= self.config.max_skew_secs
     }
 
     /// The limits this guard enforces.

@@ -252,6 +252,21 @@ fn stale_requests() {
 }
 
 #[test]
+fn requests_signed_before_a_restart_are_refused() {
+    let headers = signed("POST", "/p", BODY);
+    let before = ReplayGuard::default();
+    assert!(verify_request("POST", "/p", &headers, BODY, NOW, lookup, &before).is_ok());
+    // The server restarts at NOW + 5 and forgets; the replay falls before its floor.
+    let after = ReplayGuard::default().refuse_created_before(NOW + 5);
+    assert_eq!(
+        verify_request("POST", "/p", &headers, BODY, NOW + 6, lookup, &after),
+        Err(SigError::StaleRequest)
+    );
+    let fresh = to_map(sign_request("POST", "/p", BODY, "importer-1", &key(1), NOW + 6).unwrap());
+    assert!(verify_request("POST", "/p", &fresh, BODY, NOW + 6, lookup, &after).is_ok());
+}
+
+#[test]
 fn unknown_party() {
     let headers = to_map(sign_request("POST", "/p", BODY, "mallory", &key(9), NOW).unwrap());
     assert_eq!(
@@ -478,4 +493,61 @@ proptest! {
         let headers = signed("PUT", &target, &body);
         prop_assert_eq!(verify("PUT", &target, &headers, &body, NOW).unwrap(), "importer-1");
     }
+}
+
+/// The worked example of docs/api.md, "Request signatures". It was produced by an independent Python signer
+/// written from that document alone (hashlib + cryptography's Ed25519), so it pins the wire format.
+#[test]
+fn documented_example() {
+    let seed: [u8; 32] = std::array::from_fn(|i| u8::try_from(i).unwrap());
+    let key = SigningKey::from_bytes(&seed);
+    assert_eq!(
+        hex::encode(key.verifying_key().as_bytes()),
+        "03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8"
+    );
+    let target = "/v1/certificates/00112233445566778899aabbccddeeff/grants?dry_run=1";
+    let body = br#"{"to":"cbp"}"#;
+    let expected = [
+        (
+            "content-digest",
+            "sha-256=:qzNf/L5VSlDilygoN8xshJyRlXUArKSvw2S3NE6aQeU=:",
+        ),
+        (
+            "signature-input",
+            r#"sig1=("@method" "@path" "@query" "content-digest");created=1790000000;nonce="dGVzdC1ub25jZS0xMjM0NQ";keyid="acme-imports";alg="ed25519""#,
+        ),
+        (
+            "signature",
+            "sig1=:hKPYQejrW2dK4JPYzFThedQhAlPzMrNWb+jH+Gk3IDuKq4xw9oAMU8ZXjeKoTnet+VbGA1fqyLU8z2MFrN/TBA==:",
+        ),
+    ];
+    let ours = sign_with_nonce(
+        "POST",
+        target,
+        body,
+        "acme-imports",
+        &key,
+        1_790_000_000,
+        "dGVzdC1ub25jZS0xMjM0NQ",
+    )
+    .unwrap();
+    let ours: Vec<(&str, &str)> = ours.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    assert_eq!(ours, expected);
+
+    let mut headers = HeaderMap::new();
+    for (name, value) in expected {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    let vkey = key.verifying_key();
+    let lookup = |p: &PartyId| (p == "acme-imports").then_some(vkey);
+    let party = verify_request(
+        "POST",
+        target,
+        &headers,
+        body,
+        1_790_000_000,
+        lookup,
+        &ReplayGuard::default(),
+    );
+    assert_eq!(party.unwrap(), "acme-imports");
 }

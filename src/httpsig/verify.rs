@@ -19,7 +19,8 @@ const NONCE_LEN: std::ops::RangeInclusive<usize> = 16..=64;
 ///
 /// `target` is the request target in origin form (path plus `?query` if any, as received); `now` is the server's
 /// time in Unix seconds. Checks, in order: both signature headers present and well formed per the profile of
-/// docs/api.md; `created` within `guard.config().max_skew_secs` of `now`; `Content-Digest` matches the body;
+/// docs/api.md; `created` within `guard.config().max_skew_secs` of `now` and not before the guard's
+/// [`refuse_created_before`](ReplayGuard::refuse_created_before) floor; `Content-Digest` matches the body;
 /// `keyid` names a party `key_lookup` knows; the Ed25519 signature verifies (strictly) over the signature base;
 /// the (party, nonce) pair was not seen before. The nonce is recorded only once everything else passed.
 ///
@@ -43,7 +44,7 @@ where
     let signature = parse_signature(&signature, &label)?;
     let profile = Profile::from_params(&covered, &params)?;
 
-    if now.abs_diff(profile.created) > guard.config().max_skew_secs {
+    if !guard.is_fresh(profile.created, now) {
         return Err(SigError::StaleRequest);
     }
 
