@@ -1,6 +1,11 @@
 //! tradeledger's verifiable append-only log.
 //!
 //! The public interface is:
-pub use merkle::{Hash, empty_root, leaf_hash, node_hash};
+pub use error::Error;
+pub use merkle::{
+    Hash, MemoryTree, NodeSource, consistency_proof, empty_root, inclusion_proof, leaf_hash,
+    node_hash, tree_root, verify_consistency, verify_inclusion,
+};
 
+mod error;
 mod merkle;
