@@ -1,0 +1,200 @@
+//! The replay guard: remembers every (party, nonce) accepted within the clock-skew window, in bounded memory.
+
+use std::collections::hash_map::RandomState;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::BuildHasher as _;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use sha2::{Digest as _, Sha256};
+
+use super::SigError;
+
+const SHARDS: usize = 16;
+
+/// Limits of a [`ReplayGuard`] and the clock-skew window of [`verify_request`](super::verify_request).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplayConfig {
+    /// A request is accepted only if `|now - created| <= max_skew_secs`. A nonce is remembered until
+    /// `created + max_skew_secs`, after which the request is stale anyway. Default 300.
+    pub max_skew_secs: u64,
+    /// Most nonces remembered for one party; beyond it that party's requests are refused until old ones expire.
+    /// This bounds one party's sustained rate to about `max_entries_per_party / max_skew_secs` requests/s.
+    /// Default 1,000,000.
+    pub max_entries_per_party: usize,
+    /// Most nonces remembered overall (about 50 bytes each). Default 4,000,000.
+    pub max_entries_total: usize,
+}
+
+impl Default for ReplayConfig {
+    fn default() -> Self {
+        Self {
+            max_skew_secs: 300,
+            max_entries_per_party: 1_000_000,
+            max_entries_total: 4_000_000,
+        }
+    }
+}
+
+/// Remembers accepted (party, nonce) pairs until they can no longer be replayed; thread-safe (`&self`).
+///
+/// Under memory pressure it refuses new requests ([`SigError::ReplayCacheFull`]) rather than forgetting a nonce
+/// that is still inside the window. Nonces are kept as 128-bit SHA-256 prefixes, per party, sharded by party so
+/// concurrent requests of different parties rarely contend.
+pub struct ReplayGuard {
+    config: ReplayConfig,
+    hasher: RandomState,
+    shards: Vec<Mutex<HashMap<String, PartyNonces>>>,
+    total: AtomicUsize,
+    last_sweep: AtomicU64,
+}
+
+#[derive(Default)]
+struct PartyNonces {
+    seen: HashSet<[u8; 16]>,
+    /// Nonces by the second after which they expire.
+    by_expiry: BTreeMap<u64, Vec<[u8; 16]>>,
+}
+
+impl PartyNonces {
+    /// Drops nonces whose expiry is before `now`; returns how many.
+    fn expire(&mut self, now: u64) -> usize {
+        let mut removed = 0;
+        while let Some(entry) = self.by_expiry.first_entry() {
+            if *entry.key() >= now {
+                break;
+            }
+            for nonce in entry.remove() {
+                if self.seen.remove(&nonce) {
+                    removed += 1;
+                }
+            }
+        }
+        removed
+    }
+}
+
+impl std::fmt::Debug for ReplayGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReplayGuard")
+            .field("config", &self.config)
+            .field("entries", &self.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for ReplayGuard {
+    fn default() -> Self {
+        Self::new(ReplayConfig::default())
+    }
+}
+
+impl ReplayGuard {
+    /// A guard with these limits.
+    pub fn new(config: ReplayConfig) -> Self {
+        Self {
+            config,
+            hasher: RandomState::new(),
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            total: AtomicUsize::new(0),
+            last_sweep: AtomicU64::new(0),
+        }
+    }
+
+    /// The limits this guard enforces.
+    pub fn config(&self) -> &ReplayConfig {
+        &self.config
+    }
+
+    /// How many nonces are remembered now.
+    pub fn len(&self) -> usize {
+        self.total.load(Ordering::Relaxed)
+    }
+
+    /// True if no nonce is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn shard(&self, party: &str) -> MutexGuard<'_, HashMap<String, PartyNonces>> {
+        let h = self.hasher.hash_one(party);
+        let index = usize::try_from(h % SHARDS as u64).unwrap_or(0);
+        // A panic while holding the lock cannot leave a half-updated entry behind (every update is a single
+        // insert or remove), so a poisoned lock is safe to keep using.
+        self.shards[index]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records `(party, nonce)` for a request created at `created`; refuses it if already recorded.
+    ///
+    /// Call only after the request's signature verified, so that forged requests cannot fill the cache.
+    pub(crate) fn check_and_insert(
+        &self,
+        party: &str,
+        nonce: &str,
+        created: u64,
+        now: u64,
+    ) -> Result<(), SigError> {
+        self.maybe_sweep(now);
+        let key: [u8; 16] = {
+            let digest = Sha256::digest(nonce.as_bytes());
+            let mut k = [0u8; 16];
+            k.copy_from_slice(&digest[..16]);
+            k
+        };
+        let expiry = created.saturating_add(self.config.max_skew_secs);
+        let mut shard = self.shard(party);
+        let entry = shard.entry(party.to_owned()).or_default();
+        let removed = entry.expire(now);
+        self.total.fetch_sub(removed, Ordering::Relaxed);
+        if entry.seen.contains(&key) {
+            return Err(SigError::ReplayedRequest);
+        }
+        if entry.seen.len() >= self.config.max_entries_per_party {
+            return Err(SigError::ReplayCacheFull);
+        }
+        if self.total.load(Ordering::Relaxed) >= self.config.max_entries_total {
+            drop(shard);
+            self.sweep(now);
+            shard = self.shard(party);
+            if self.total.load(Ordering::Relaxed) >= self.config.max_entries_total {
+                return Err(SigError::ReplayCacheFull);
+            }
+        }
+        let entry = shard.entry(party.to_owned()).or_default();
+        // Re-check: the lock was released during the sweep, and another thread may have recorded the nonce.
+        if !entry.seen.insert(key) {
+            return Err(SigError::ReplayedRequest);
+        }
+        entry.by_expiry.entry(expiry).or_default().push(key);
+        self.total.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Sweeps every party once per window, so that parties that went quiet release their memory.
+    fn maybe_sweep(&self, now: u64) {
+        let last = self.last_sweep.load(Ordering::Relaxed);
+        if now > last.saturating_add(self.config.max_skew_secs)
+            && self
+                .last_sweep
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            self.sweep(now);
+        }
+    }
+
+    /// Drops every expired nonce, and parties left with none.
+    fn sweep(&self, now: u64) {
+        for shard in &self.shards {
+            let mut shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut removed = 0;
+            shard.retain(|_, nonces| {
+                removed += nonces.expire(now);
+                !nonces.seen.is_empty()
+            });
+            self.total.fetch_sub(removed, Ordering::Relaxed);
+        }
+    }
+}

@@ -1,0 +1,481 @@
+#![allow(clippy::unwrap_used)]
+
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use http::{HeaderMap, HeaderName, HeaderValue};
+use proptest::prelude::*;
+
+use super::sign::sign_with_nonce;
+use super::*;
+
+const NOW: u64 = 1_790_000_000;
+const BODY: &[u8] = br#"{"cert_id":"00112233445566778899aabbccddeeff"}"#;
+
+fn key(seed: u8) -> SigningKey {
+    SigningKey::from_bytes(&[seed; 32])
+}
+
+fn lookup(party: &PartyId) -> Option<VerifyingKey> {
+    match party.as_str() {
+        "importer-1" => Some(key(1).verifying_key()),
+        "customs-cbp" => Some(key(2).verifying_key()),
+        _ => None,
+    }
+}
+
+fn to_map(pairs: Vec<(HeaderName, String)>) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (name, value) in pairs {
+        map.append(name, HeaderValue::from_str(&value).unwrap());
+    }
+    map
+}
+
+fn signed(method: &str, target: &str, body: &[u8]) -> HeaderMap {
+    to_map(sign_request(method, target, body, "importer-1", &key(1), NOW).unwrap())
+}
+
+fn verify(
+    method: &str,
+    target: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: u64,
+) -> Result<PartyId, SigError> {
+    verify_request(
+        method,
+        target,
+        headers,
+        body,
+        now,
+        lookup,
+        &ReplayGuard::default(),
+    )
+}
+
+fn with_header(mut headers: HeaderMap, name: &'static str, value: &str) -> HeaderMap {
+    headers.insert(name, HeaderValue::from_str(value).unwrap());
+    headers
+}
+
+#[test]
+fn round_trip() {
+    let headers = signed("POST", "/v1/certificates", BODY);
+    assert_eq!(
+        verify("POST", "/v1/certificates", &headers, BODY, NOW).unwrap(),
+        "importer-1"
+    );
+    let headers = signed("GET", "/v1/certificates/abc/ciphertext?x=1", b"");
+    assert_eq!(
+        verify(
+            "GET",
+            "/v1/certificates/abc/ciphertext?x=1",
+            &headers,
+            b"",
+            NOW
+        )
+        .unwrap(),
+        "importer-1"
+    );
+}
+
+#[test]
+fn headers_have_the_documented_shape() {
+    let pairs = sign_with_nonce(
+        "POST",
+        "/v1/x",
+        b"",
+        "importer-1",
+        &key(1),
+        NOW,
+        "AAAAAAAAAAAAAAAAAAAAAA",
+    )
+    .unwrap();
+    let names: Vec<_> = pairs.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["content-digest", "signature-input", "signature"]);
+    assert_eq!(
+        pairs[0].1,
+        "sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:"
+    );
+    assert_eq!(
+        pairs[1].1,
+        r#"sig1=("@method" "@path" "@query" "content-digest");created=1790000000;nonce="AAAAAAAAAAAAAAAAAAAAAA";keyid="importer-1";alg="ed25519""#
+    );
+    assert!(pairs[2].1.starts_with("sig1=:") && pairs[2].1.ends_with(':'));
+}
+
+#[test]
+fn accepts_reordered_components_and_whitespace() {
+    // Another implementation may list the components in another order and add optional whitespace; the base is
+    // built from the list as received, re-serialized canonically (RFC 9421 §2.3).
+    let nonce = "AAAAAAAAAAAAAAAAAAAAAA";
+    let input = format!(
+        r#"sig1=("content-digest" "@query" "@path" "@method");keyid="importer-1";created={NOW};alg="ed25519";nonce="{nonce}""#
+    );
+    let digest = "sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:";
+    let base = format!(
+        "\"content-digest\": {digest}\n\"@query\": ?\n\"@path\": /v1/x\n\"@method\": GET\n\"@signature-params\": {}",
+        input.strip_prefix("sig1=").unwrap()
+    );
+    use base64::Engine as _;
+    use ed25519_dalek::Signer as _;
+    let sig =
+        base64::engine::general_purpose::STANDARD.encode(key(1).sign(base.as_bytes()).to_bytes());
+    let mut headers = HeaderMap::new();
+    headers.insert("content-digest", HeaderValue::from_str(digest).unwrap());
+    headers.insert(
+        "signature-input",
+        HeaderValue::from_str(&input.replace("sig1=(", "sig1=( ")).unwrap(),
+    );
+    headers.insert(
+        "signature",
+        HeaderValue::from_str(&format!("sig1=:{sig}:")).unwrap(),
+    );
+    assert_eq!(
+        verify("GET", "/v1/x", &headers, b"", NOW).unwrap(),
+        "importer-1"
+    );
+}
+
+#[test]
+fn missing_headers() {
+    let headers = signed("POST", "/p", BODY);
+    for name in ["signature", "signature-input"] {
+        let mut h = headers.clone();
+        h.remove(name);
+        assert_eq!(
+            verify("POST", "/p", &h, BODY, NOW),
+            Err(SigError::MissingSignature),
+            "{name}"
+        );
+    }
+    let mut h = headers.clone();
+    h.remove("content-digest");
+    assert_eq!(
+        verify("POST", "/p", &h, BODY, NOW),
+        Err(SigError::DigestMismatch)
+    );
+}
+
+#[test]
+fn tampering_is_detected() {
+    let headers = signed("POST", "/v1/certificates?a=1", BODY);
+    let ok = |m: &str, t: &str, b: &[u8]| verify(m, t, &headers, b, NOW);
+    assert_eq!(
+        ok("PUT", "/v1/certificates?a=1", BODY),
+        Err(SigError::BadSignature)
+    );
+    assert_eq!(
+        ok("POST", "/v1/certificateZ?a=1", BODY),
+        Err(SigError::BadSignature)
+    );
+    assert_eq!(
+        ok("POST", "/v1/certificates?a=2", BODY),
+        Err(SigError::BadSignature)
+    );
+    assert_eq!(
+        ok("POST", "/v1/certificates", BODY),
+        Err(SigError::BadSignature)
+    );
+    assert_eq!(
+        ok("POST", "/v1/certificates?a=1", b"{}"),
+        Err(SigError::DigestMismatch)
+    );
+
+    // A new body with a matching digest: the digest is signed, so the signature breaks.
+    let h = with_header(
+        headers.clone(),
+        "content-digest",
+        &base::content_digest(b"{}"),
+    );
+    assert_eq!(
+        verify("POST", "/v1/certificates?a=1", &h, b"{}", NOW),
+        Err(SigError::BadSignature)
+    );
+
+    // A changed `created` (still in the window) breaks the signature.
+    let input = headers["signature-input"]
+        .to_str()
+        .unwrap()
+        .replace(&NOW.to_string(), &(NOW + 1).to_string());
+    let h = with_header(headers.clone(), "signature-input", &input);
+    assert_eq!(
+        verify("POST", "/v1/certificates?a=1", &h, BODY, NOW),
+        Err(SigError::BadSignature)
+    );
+
+    // Another party's keyid over the same signature.
+    let input = headers["signature-input"]
+        .to_str()
+        .unwrap()
+        .replace("importer-1", "customs-cbp");
+    let h = with_header(headers.clone(), "signature-input", &input);
+    assert_eq!(
+        verify("POST", "/v1/certificates?a=1", &h, BODY, NOW),
+        Err(SigError::BadSignature)
+    );
+
+    // A flipped signature byte.
+    let sig = headers["signature"].to_str().unwrap();
+    let flipped = if sig.as_bytes()[8] == b'A' {
+        sig.replacen('A', "B", 1)
+    } else {
+        format!("sig1=:A{}", &sig[7..])
+    };
+    let h = with_header(headers.clone(), "signature", &flipped);
+    assert!(matches!(
+        verify("POST", "/v1/certificates?a=1", &h, BODY, NOW),
+        Err(SigError::BadSignature | SigError::MalformedSignature)
+    ));
+}
+
+#[test]
+fn stale_requests() {
+    let headers = signed("POST", "/p", BODY);
+    assert!(verify("POST", "/p", &headers, BODY, NOW + 300).is_ok());
+    assert!(verify("POST", "/p", &headers, BODY, NOW - 300).is_ok());
+    assert_eq!(
+        verify("POST", "/p", &headers, BODY, NOW + 301),
+        Err(SigError::StaleRequest)
+    );
+    assert_eq!(
+        verify("POST", "/p", &headers, BODY, NOW - 301),
+        Err(SigError::StaleRequest)
+    );
+    let guard = ReplayGuard::new(ReplayConfig {
+        max_skew_secs: 5,
+        ..ReplayConfig::default()
+    });
+    assert_eq!(
+        verify_request("POST", "/p", &headers, BODY, NOW + 6, lookup, &guard),
+        Err(SigError::StaleRequest)
+    );
+}
+
+#[test]
+fn unknown_party() {
+    let headers = to_map(sign_request("POST", "/p", BODY, "mallory", &key(9), NOW).unwrap());
+    assert_eq!(
+        verify("POST", "/p", &headers, BODY, NOW),
+        Err(SigError::UnknownParty)
+    );
+}
+
+#[test]
+fn signed_with_the_wrong_key() {
+    let headers = to_map(sign_request("POST", "/p", BODY, "importer-1", &key(2), NOW).unwrap());
+    assert_eq!(
+        verify("POST", "/p", &headers, BODY, NOW),
+        Err(SigError::BadSignature)
+    );
+}
+
+#[test]
+fn replays_are_refused() {
+    let guard = ReplayGuard::default();
+    let headers = signed("POST", "/p", BODY);
+    assert!(verify_request("POST", "/p", &headers, BODY, NOW, lookup, &guard).is_ok());
+    assert_eq!(
+        verify_request("POST", "/p", &headers, BODY, NOW + 10, lookup, &guard),
+        Err(SigError::ReplayedRequest)
+    );
+    // The same nonce from another party is another request.
+    let n = "AAAAAAAAAAAAAAAAAAAAAA";
+    let a = to_map(sign_with_nonce("POST", "/p", BODY, "importer-1", &key(1), NOW, n).unwrap());
+    let b = to_map(sign_with_nonce("POST", "/p", BODY, "customs-cbp", &key(2), NOW, n).unwrap());
+    assert!(verify_request("POST", "/p", &a, BODY, NOW, lookup, &guard).is_ok());
+    assert!(verify_request("POST", "/p", &b, BODY, NOW, lookup, &guard).is_ok());
+    // A failed verification does not consume the nonce.
+    let c = to_map(
+        sign_with_nonce(
+            "POST",
+            "/p",
+            BODY,
+            "customs-cbp",
+            &key(2),
+            NOW,
+            "BBBBBBBBBBBBBBBBBBBBBA",
+        )
+        .unwrap(),
+    );
+    assert_eq!(
+        verify_request("PUT", "/p", &c, BODY, NOW, lookup, &guard),
+        Err(SigError::BadSignature)
+    );
+    assert!(verify_request("POST", "/p", &c, BODY, NOW, lookup, &guard).is_ok());
+}
+
+#[test]
+fn replay_guard_expires_and_refuses_under_pressure() {
+    let guard = ReplayGuard::new(ReplayConfig {
+        max_skew_secs: 10,
+        max_entries_per_party: 3,
+        max_entries_total: 5,
+    });
+    for i in 0..3 {
+        guard
+            .check_and_insert("a", &format!("n{i}"), NOW, NOW)
+            .unwrap();
+    }
+    assert_eq!(
+        guard.check_and_insert("a", "n3", NOW, NOW),
+        Err(SigError::ReplayCacheFull)
+    );
+    guard.check_and_insert("b", "n0", NOW, NOW).unwrap();
+    guard.check_and_insert("c", "n0", NOW, NOW).unwrap();
+    assert_eq!(
+        guard.check_and_insert("d", "n0", NOW, NOW),
+        Err(SigError::ReplayCacheFull)
+    );
+    assert_eq!(guard.len(), 5);
+    // Still inside the window: still remembered.
+    assert_eq!(
+        guard.check_and_insert("a", "n0", NOW, NOW + 10),
+        Err(SigError::ReplayedRequest)
+    );
+    // Past created + skew: forgotten, memory released, new requests accepted.
+    guard
+        .check_and_insert("d", "n0", NOW + 11, NOW + 11)
+        .unwrap();
+    assert_eq!(guard.len(), 1);
+    guard
+        .check_and_insert("a", "n3", NOW + 11, NOW + 11)
+        .unwrap();
+}
+
+#[test]
+fn replay_guard_is_thread_safe() {
+    let guard = std::sync::Arc::new(ReplayGuard::default());
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let guard = guard.clone();
+            std::thread::spawn(move || {
+                (0..1000)
+                    .filter(|i| {
+                        guard
+                            .check_and_insert(&format!("p{}", i % 7), &format!("n{i}"), NOW, NOW)
+                            .is_ok()
+                    })
+                    .count()
+            })
+        })
+        .collect();
+    let accepted: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    // Four threads race on the same 1000 (party, nonce) pairs: each pair is accepted exactly once.
+    assert_eq!(accepted, 1000);
+    assert_eq!(guard.len(), 1000);
+}
+
+#[test]
+fn profile_violations_are_malformed() {
+    let headers = signed("POST", "/p", BODY);
+    let input = headers["signature-input"].to_str().unwrap().to_owned();
+    let cases = [
+        input.replace(r#"alg="ed25519""#, r#"alg="rsa-pss-sha512""#),
+        input.replace(r#";alg="ed25519""#, ""),
+        input.replace(r#" "content-digest""#, ""),
+        input.replace(r#""@query""#, r#""@authority""#),
+        input.replace(r#""@path""#, r#""@path" "@path""#),
+        input.replace(r#";keyid="importer-1""#, r#";keyid="""#),
+        input.replace("created=", "created=-"),
+        format!("{input};expires={}", NOW + 10),
+        format!("{input}, sig2=(\"@method\")"),
+        input.replace("sig1=", "sig2="),
+        input.replace("nonce=\"", "nonce=\"!"),
+        input
+            .replace("created=", "created=\"")
+            .replacen(";nonce", "\";nonce", 1),
+    ];
+    for case in cases {
+        let h = with_header(headers.clone(), "signature-input", &case);
+        assert_eq!(
+            verify("POST", "/p", &h, BODY, NOW),
+            Err(SigError::MalformedSignature),
+            "{case}"
+        );
+    }
+    let short_nonce =
+        to_map(sign_with_nonce("POST", "/p", BODY, "importer-1", &key(1), NOW, "AAAA").unwrap());
+    assert_eq!(
+        verify("POST", "/p", &short_nonce, BODY, NOW),
+        Err(SigError::MalformedSignature)
+    );
+    let h = with_header(headers.clone(), "signature", "sig1=:AAAA:");
+    assert_eq!(
+        verify("POST", "/p", &h, BODY, NOW),
+        Err(SigError::MalformedSignature)
+    );
+    let h = with_header(headers.clone(), "signature", "sig1=\"x\"");
+    assert_eq!(
+        verify("POST", "/p", &h, BODY, NOW),
+        Err(SigError::MalformedSignature)
+    );
+    let h = with_header(headers, "content-digest", "sha-512=:AAAA:");
+    assert_eq!(
+        verify("POST", "/p", &h, BODY, NOW),
+        Err(SigError::DigestMismatch)
+    );
+}
+
+#[test]
+fn signer_refuses_unusable_inputs() {
+    assert!(sign_request("POST", "/p", b"", "", &key(1), NOW).is_err());
+    assert!(sign_request("POST", "/p", b"", "caf\u{e9}", &key(1), NOW).is_err());
+    assert!(sign_request("POST", "/p\n", b"", "importer-1", &key(1), NOW).is_err());
+}
+
+#[test]
+fn errors_have_stable_codes_and_no_secrets() {
+    let all = [
+        (SigError::BadSignature, "bad_signature"),
+        (SigError::StaleRequest, "stale_request"),
+        (SigError::ReplayedRequest, "replayed_request"),
+        (SigError::UnknownParty, "unknown_party"),
+        (SigError::MissingSignature, "missing_signature"),
+        (SigError::MalformedSignature, "malformed_signature"),
+        (SigError::DigestMismatch, "digest_mismatch"),
+        (SigError::ReplayCacheFull, "replay_cache_full"),
+    ];
+    for (err, code) in all {
+        assert_eq!(err.code(), code);
+        assert!(!err.to_string().is_empty() && err.to_string().len() < 80);
+    }
+}
+
+proptest! {
+    #[test]
+    fn arbitrary_headers_never_panic(
+        input in ".{0,300}",
+        signature in ".{0,200}",
+        digest in ".{0,120}",
+        target in ".{0,60}",
+    ) {
+        let mut headers = HeaderMap::new();
+        for (name, value) in [("signature-input", &input), ("signature", &signature), ("content-digest", &digest)] {
+            if let Ok(v) = HeaderValue::from_str(value) {
+                headers.insert(name, v);
+            }
+        }
+        let _ = verify_request("POST", &target, &headers, BODY, NOW, lookup, &ReplayGuard::default());
+    }
+
+    #[test]
+    fn mutated_valid_headers_never_verify_or_panic(pos in 0usize..400, byte in 0x20u8..0x7f) {
+        let headers = signed("POST", "/p", BODY);
+        let input = headers["signature-input"].to_str().unwrap();
+        let mut bytes = input.as_bytes().to_vec();
+        let i = pos % bytes.len();
+        prop_assume!(bytes[i] != byte);
+        bytes[i] = byte;
+        let mutated = String::from_utf8(bytes).unwrap();
+        let h = with_header(headers.clone(), "signature-input", &mutated);
+        // Every byte of Signature-Input is either signed or checked against the profile: no mutation verifies.
+        prop_assert!(verify("POST", "/p", &h, BODY, NOW).is_err());
+    }
+
+    #[test]
+    fn round_trip_any_target_and_body(path in "/[a-zA-Z0-9/_.~%-]{0,40}", query in proptest::option::of("[a-zA-Z0-9=&%]{0,20}"), body in proptest::collection::vec(any::<u8>(), 0..256)) {
+        let target = match &query { Some(q) => format!("{path}?{q}"), None => path.clone() };
+        let headers = signed("PUT", &target, &body);
+        prop_assert_eq!(verify("PUT", &target, &headers, &body, NOW).unwrap(), "importer-1");
+    }
+}

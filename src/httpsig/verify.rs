@@ -1,0 +1,193 @@
+//! The server side: verifies a signed request and names the party that signed it.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ed25519_dalek::{Signature, VerifyingKey};
+use http::HeaderMap;
+use subtle::ConstantTimeEq as _;
+
+use super::base::{self, ALG, COMPONENTS, ComponentValues};
+use super::sfv::{self, BareItem, Item, MemberValue, Params};
+use super::{PartyId, ReplayGuard, SigError};
+
+/// Longest accepted `keyid`, in bytes.
+const MAX_KEYID_LEN: usize = 256;
+/// Accepted nonce sizes after base64url decoding: at least 128 bits, at most 512.
+const NONCE_LEN: std::ops::RangeInclusive<usize> = 16..=64;
+
+/// Verifies the signature of a request and returns the id of the party that signed it.
+///
+/// `target` is the request target in origin form (path plus `?query` if any, as received); `now` is the server's
+/// time in Unix seconds. Checks, in order: both signature headers present and well formed per the profile of
+/// docs/api.md; `created` within `guard.config().max_skew_secs` of `now`; `Content-Digest` matches the body;
+/// `keyid` names a party `key_lookup` knows; the Ed25519 signature verifies (strictly) over the signature base;
+/// the (party, nonce) pair was not seen before. The nonce is recorded only once everything else passed.
+///
+/// # Errors
+/// A [`SigError`] naming the first check that failed. Never panics, whatever the headers hold.
+pub fn verify_request<F>(
+    method: &str,
+    target: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: u64,
+    key_lookup: F,
+    guard: &ReplayGuard,
+) -> Result<PartyId, SigError>
+where
+    F: Fn(&PartyId) -> Option<VerifyingKey>,
+{
+    let input = field(headers, "signature-input")?.ok_or(SigError::MissingSignature)?;
+    let signature = field(headers, "signature")?.ok_or(SigError::MissingSignature)?;
+    let (label, covered, params) = parse_signature_input(&input)?;
+    let signature = parse_signature(&signature, &label)?;
+    let profile = Profile::from_params(&covered, &params)?;
+
+    if now.abs_diff(profile.created) > guard.config().max_skew_secs {
+        return Err(SigError::StaleRequest);
+    }
+
+    let digest_field = field(headers, "content-digest")?.ok_or(SigError::DigestMismatch)?;
+    check_digest(&digest_field, body)?;
+
+    let key = key_lookup(&profile.keyid).ok_or(SigError::UnknownParty)?;
+    let values = ComponentValues::new(method, target, &digest_field);
+    let signature_base =
+        base::signature_base(&covered, &params, &values).ok_or(SigError::MalformedSignature)?;
+    key.verify_strict(signature_base.as_bytes(), &signature)
+        .map_err(|_| SigError::BadSignature)?;
+
+    guard.check_and_insert(&profile.keyid, &profile.nonce, profile.created, now)?;
+    Ok(profile.keyid)
+}
+
+/// A field's value, its lines combined with ", " (RFC 9110 §5.3) and trimmed; `None` if absent.
+fn field(headers: &HeaderMap, name: &str) -> Result<Option<String>, SigError> {
+    let mut combined: Option<String> = None;
+    for value in headers.get_all(name) {
+        let text = value
+            .to_str()
+            .map_err(|_| SigError::MalformedSignature)?
+            .trim();
+        match combined.as_mut() {
+            Some(c) => {
+                c.push_str(", ");
+                c.push_str(text);
+            }
+            None => combined = Some(text.to_owned()),
+        }
+    }
+    Ok(combined)
+}
+
+fn parse_signature_input(input: &str) -> Result<(String, Vec<Item>, Params), SigError> {
+    let dict = sfv::parse_dictionary(input).map_err(|_| SigError::MalformedSignature)?;
+    // Exactly one signature: this profile has no use for several, and a second one would be ignored unverified.
+    let mut members = dict.into_iter();
+    match (members.next(), members.next()) {
+        (Some((label, MemberValue::InnerList(items, params))), None) => Ok((label, items, params)),
+        (None, _) => Err(SigError::MissingSignature),
+        _ => Err(SigError::MalformedSignature),
+    }
+}
+
+fn parse_signature(field: &str, label: &str) -> Result<Signature, SigError> {
+    let dict = sfv::parse_dictionary(field).map_err(|_| SigError::MalformedSignature)?;
+    let mut members = dict.into_iter();
+    match (members.next(), members.next()) {
+        (
+            Some((
+                l,
+                MemberValue::Item(Item {
+                    value: BareItem::Bytes(bytes),
+                    params,
+                }),
+            )),
+            None,
+        ) if l == label && params.is_empty() => {
+            Signature::from_slice(&bytes).map_err(|_| SigError::MalformedSignature)
+        }
+        (None, _) => Err(SigError::MissingSignature),
+        _ => Err(SigError::MalformedSignature),
+    }
+}
+
+/// The signature parameters, checked against the profile.
+struct Profile {
+    created: u64,
+    nonce: String,
+    keyid: String,
+}
+
+impl Profile {
+    fn from_params(covered: &[Item], params: &Params) -> Result<Self, SigError> {
+        let malformed = SigError::MalformedSignature;
+        // Exactly the four components, each once, in any order, none with parameters.
+        if covered.len() != COMPONENTS.len() {
+            return Err(malformed);
+        }
+        for component in COMPONENTS {
+            let count = covered
+                .iter()
+                .filter(|i| {
+                    i.params.is_empty() && i.value == BareItem::String(component.to_owned())
+                })
+                .count();
+            if count != 1 {
+                return Err(malformed);
+            }
+        }
+        let (mut created, mut nonce, mut keyid, mut alg) = (None, None, None, None);
+        for (key, value) in params {
+            match (key.as_str(), value) {
+                ("created", BareItem::Integer(n)) => created = u64::try_from(*n).ok(),
+                ("nonce", BareItem::String(s)) => nonce = Some(s),
+                ("keyid", BareItem::String(s)) => keyid = Some(s),
+                ("alg", BareItem::String(s)) => alg = Some(s),
+                // `expires`, `tag` and anything else are not part of the profile.
+                _ => return Err(malformed),
+            }
+        }
+        let (Some(created), Some(nonce), Some(keyid), Some(alg)) = (created, nonce, keyid, alg)
+        else {
+            return Err(malformed);
+        };
+        if alg != ALG || keyid.is_empty() || keyid.len() > MAX_KEYID_LEN {
+            return Err(malformed);
+        }
+        let nonce_ok = nonce.len() <= 88
+            && URL_SAFE_NO_PAD
+                .decode(nonce)
+                .is_ok_and(|n| NONCE_LEN.contains(&n.len()));
+        if !nonce_ok {
+            return Err(malformed);
+        }
+        Ok(Self {
+            created,
+            nonce: nonce.clone(),
+            keyid: keyid.clone(),
+        })
+    }
+}
+
+/// Compares the `sha-256` member of `Content-Digest` with the body's SHA-256 in constant time (RFC 9530 §2).
+/// Other algorithms may be listed alongside and are ignored.
+fn check_digest(field: &str, body: &[u8]) -> Result<(), SigError> {
+    let dict = sfv::parse_dictionary(field).map_err(|_| SigError::DigestMismatch)?;
+    let claimed = dict
+        .iter()
+        .find_map(|(k, v)| match v {
+            MemberValue::Item(Item {
+                value: BareItem::Bytes(b),
+                ..
+            }) if k == "sha-256" => Some(b),
+            _ => None,
+        })
+        .ok_or(SigError::DigestMismatch)?;
+    let actual = base::body_sha256(body);
+    if bool::from(actual.as_slice().ct_eq(claimed.as_slice())) {
+        Ok(())
+    } else {
+        Err(SigError::DigestMismatch)
+    }
+}
