@@ -2,4 +2,9 @@
 //!
 //! The library target exists so that end-to-end tests drive the same client code as the CLI.
 
+pub mod api;
+pub mod cli;
+pub mod client;
+pub mod config;
 pub mod httpsig;
+pub mod tilepath;
