@@ -2,7 +2,12 @@
 //! envelopes, salted field commitments with selective disclosure, grant commitments and party keys.
 //!
 //! The public interface is:
-pub use commit::MasterSalt;
+pub use canonical::canonical_json;
+pub use certificate::{
+    Opened, Sealed, SealedEnvelope, open_certificate, rewrap_for, seal_certificate,
+};
+pub use commit::{DocumentCommitment, MasterSalt, commit};
+pub use disclosure::{DisclosedField, Disclosure};
 pub use envelope::{ENVELOPE_LEN, ENVELOPE_VERSION, unwrap, wrap};
 pub use error::{Error, Result};
 pub use grant::{GrantSalt, grant_commitment};
@@ -10,7 +15,10 @@ pub use ids::{CertId, PartyId, Role};
 pub use keys::{PartyKeys, PartyPublic};
 pub use seal::{BODY_VERSION, DataKey, OpenedBody, open_body, seal_body};
 
+mod canonical;
+mod certificate;
 mod commit;
+mod disclosure;
 mod envelope;
 mod error;
 mod grant;
