@@ -3,6 +3,7 @@
 //! The library target exists so that end-to-end tests drive the same client code as the CLI.
 
 pub mod api;
+pub mod cert;
 pub mod cli;
 pub mod client;
 pub mod config;
