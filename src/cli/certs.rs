@@ -168,7 +168,7 @@ pub(super) async fn open(g: &Global, args: OpenArgs) -> anyhow::Result<()> {
             .mode(0o600)
             .open(out)
             .with_context(|| format!("creating {}", out.display()))?;
-        file.write_all(&opened.body)
+        file.write_all(&serde_json::to_vec_pretty(&opened.body)?)
             .with_context(|| format!("writing {}", out.display()))?;
         g.print(
             &json!({"cert_id": cert_id.to_string(), "registration_index": opened.registration.index,
@@ -177,8 +177,7 @@ pub(super) async fn open(g: &Global, args: OpenArgs) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let body: serde_json::Value =
-        serde_json::from_slice(&opened.body).context("the body is not JSON")?;
+    let body = &opened.body;
     if g.json {
         println!(
             "{}",

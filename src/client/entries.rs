@@ -1,61 +1,100 @@
-//! What the client builds and reads in log entries: one place that knows the entry kinds' fields, so the
-//! rest of the client speaks in parties, registrations and grants.
+//! What the client builds and reads in log entries: the one place that knows the ledger's entry kinds and
+//! converts between the ledger's and the vault's id types, so the rest of the client speaks in parties,
+//! registrations and grants.
 
 use ed25519_dalek::VerifyingKey;
 use ledger::Hash;
-use vault::{CertId, PartyPublic};
+pub(crate) use ledger::{Entry, SignedEntry};
+use vault::{CertId, PartyId, PartyKeys, PartyPublic, Role};
 
-pub(crate) use super::compat::entry::{Entry, SignedEntry};
-
-/// The current time in Unix seconds, as entries carry it.
-pub(crate) fn now() -> u64 {
+/// The current time in milliseconds since the Unix epoch, as entries carry it.
+pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-/// An enrollment entry for `party`.
-pub(crate) fn enrollment(party: &PartyPublic) -> Entry {
-    Entry::Enrollment {
-        party: party.id.clone(),
-        role: party.role,
+fn ledger_party(id: &PartyId) -> anyhow::Result<ledger::PartyId> {
+    Ok(ledger::PartyId::new(id.as_str())?)
+}
+
+fn vault_party(id: &ledger::PartyId) -> Option<PartyId> {
+    PartyId::new(id.as_str()).ok()
+}
+
+fn ledger_cert(id: &CertId) -> ledger::CertId {
+    ledger::CertId(*id.as_bytes())
+}
+
+fn vault_cert(id: &ledger::CertId) -> CertId {
+    CertId::from_bytes(*id.as_bytes())
+}
+
+fn ledger_role(role: Role) -> anyhow::Result<ledger::Role> {
+    Ok(role.as_str().parse()?)
+}
+
+fn vault_role(role: ledger::Role) -> Option<Role> {
+    role.as_str().parse().ok()
+}
+
+/// Signs `entry` as the holder of `keys`.
+pub(crate) fn sign(entry: Entry, keys: &PartyKeys) -> anyhow::Result<SignedEntry> {
+    Ok(SignedEntry::sign(
+        entry,
+        ledger_party(keys.id())?,
+        keys.signing_key(),
+    )?)
+}
+
+/// The party id that signed an entry.
+pub(crate) fn signer(signed: &SignedEntry) -> Option<PartyId> {
+    vault_party(signed.signer())
+}
+
+/// An enrollment entry for `party` (a first enrollment, not a rotation).
+pub(crate) fn enrollment(party: &PartyPublic) -> anyhow::Result<Entry> {
+    Ok(Entry::Enrollment {
+        party: ledger_party(&party.id)?,
+        role: ledger_role(party.role)?,
         signing_key: party.signing_key.to_bytes(),
         encryption_key: party.encryption_key.to_bytes(),
-        time: now(),
-    }
+        replaces: None,
+        time_ms: now_ms(),
+    })
 }
 
 /// A registration entry.
 pub(crate) fn registration(
-    cert_id: CertId,
+    cert_id: &CertId,
     commitment: Hash,
-    ciphertext_hash: Hash,
+    registrant: &PartyId,
     grants: Vec<Hash>,
-) -> Entry {
-    Entry::Registration {
-        cert_id,
+) -> anyhow::Result<Entry> {
+    Ok(Entry::Registration {
+        cert_id: ledger_cert(cert_id),
         commitment,
-        ciphertext_hash,
+        registrant: ledger_party(registrant)?,
         grants,
-        time: now(),
-    }
+        time_ms: now_ms(),
+    })
 }
 
 /// A grant entry.
-pub(crate) fn grant(cert_id: CertId, grant: Hash) -> Entry {
+pub(crate) fn grant(cert_id: &CertId, grant: Hash) -> Entry {
     Entry::Grant {
-        cert_id,
+        cert_id: ledger_cert(cert_id),
         grant,
-        time: now(),
+        time_ms: now_ms(),
     }
 }
 
 /// A revocation entry.
-pub(crate) fn revocation(cert_id: CertId, grant: Hash) -> Entry {
+pub(crate) fn revocation(cert_id: &CertId, grant: Hash) -> Entry {
     Entry::Revocation {
-        cert_id,
+        cert_id: ledger_cert(cert_id),
         grant,
-        time: now(),
+        time_ms: now_ms(),
     }
 }
 
@@ -69,8 +108,8 @@ pub(crate) fn enrolled_party(entry: &Entry) -> Option<PartyPublic> {
             encryption_key,
             ..
         } => Some(PartyPublic {
-            id: party.clone(),
-            role: *role,
+            id: vault_party(party)?,
+            role: vault_role(*role)?,
             signing_key: VerifyingKey::from_bytes(signing_key).ok()?,
             encryption_key: x25519_dalek::PublicKey::from(*encryption_key),
         }),
@@ -85,6 +124,8 @@ pub struct RegistrationFacts {
     pub cert_id: CertId,
     /// The document commitment (root of the salted field tree).
     pub commitment: Hash,
+    /// The registering party, as the entry names it.
+    pub registrant: PartyId,
     /// The grant commitments of the initial recipients.
     pub grants: Vec<Hash>,
 }
@@ -95,11 +136,13 @@ pub(crate) fn registration_facts(entry: &Entry) -> Option<RegistrationFacts> {
         Entry::Registration {
             cert_id,
             commitment,
+            registrant,
             grants,
             ..
         } => Some(RegistrationFacts {
-            cert_id: *cert_id,
+            cert_id: vault_cert(cert_id),
             commitment: *commitment,
+            registrant: vault_party(registrant)?,
             grants: grants.clone(),
         }),
         _ => None,
@@ -115,29 +158,23 @@ pub(crate) fn kind(entry: &Entry) -> &'static str {
         Entry::Revocation { .. } => "revocation",
         Entry::Purge { .. } => "purge",
         Entry::AccessReceipt { .. } => "access_receipt",
+        _ => "unknown",
     }
 }
 
 /// The certificate an entry is about, if any.
 pub(crate) fn cert_of(entry: &Entry) -> Option<CertId> {
-    match entry {
-        Entry::Registration { cert_id, .. }
-        | Entry::Grant { cert_id, .. }
-        | Entry::Revocation { cert_id, .. }
-        | Entry::Purge { cert_id, .. }
-        | Entry::AccessReceipt { cert_id, .. } => Some(*cert_id),
-        Entry::Enrollment { .. } => None,
-    }
+    entry.cert_id().map(|id| vault_cert(&id))
 }
 
-/// An access receipt's certificate, grant commitment and time.
+/// An access receipt's certificate, grant commitment and time (ms).
 pub(crate) fn access_receipt(entry: &Entry) -> Option<(CertId, Hash, u64)> {
     match entry {
         Entry::AccessReceipt {
             cert_id,
             grant,
-            time,
-        } => Some((*cert_id, *grant, *time)),
+            time_ms,
+        } => Some((vault_cert(cert_id), *grant, *time_ms)),
         _ => None,
     }
 }

@@ -5,12 +5,12 @@
 //! The pure checks ([`verify_checkpoint`], [`verify_included`], [`operator_of`], [`party_of`]) need no
 //! server, so the offline `verify` uses them on a bundle; [`LogView`] applies them to a live server.
 
+use base64::Engine as _;
 use ed25519_dalek::VerifyingKey;
-use ledger::{leaf_hash, verify_inclusion};
+use ledger::{NoteVerifier, leaf_hash, open_checkpoint, verify_inclusion};
 use vault::{PartyId, PartyPublic};
 
 use super::Client;
-use super::compat::note::{Checkpoint, NoteVerifier, open_note};
 use super::entries::{self, SignedEntry};
 
 /// Why something the server (or a bundle) presented is not trusted.
@@ -84,20 +84,39 @@ pub struct TrustedCheckpoint {
 }
 
 /// Parses the log key and returns the note verifier and the raw Ed25519 key (which also signs entry 0 and
-/// access receipts).
+/// access receipts). The raw key is read from the vkey's third field (C2SP signed-note: type 0x01 || key) and
+/// must rebuild exactly the same vkey.
 pub(crate) fn parse_log_key(vkey: &str) -> Result<(NoteVerifier, VerifyingKey), VerifyError> {
-    let verifier = NoteVerifier::from_vkey(vkey).map_err(VerifyError::LogKey)?;
-    let key = *verifier.verifying_key();
+    let vkey = vkey.trim();
+    let verifier = NoteVerifier::from_vkey(vkey).map_err(|e| VerifyError::LogKey(e.to_string()))?;
+    let raw = vkey
+        .rsplit('+')
+        .next()
+        .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok())
+        .ok_or_else(|| VerifyError::LogKey("key is not base64".into()))?;
+    let key = match raw.split_first() {
+        Some((0x01, key)) => <[u8; 32]>::try_from(key)
+            .ok()
+            .and_then(|k| VerifyingKey::from_bytes(&k).ok()),
+        _ => None,
+    }
+    .ok_or_else(|| VerifyError::LogKey("not an Ed25519 vkey".into()))?;
+    let rebuilt = NoteVerifier::ed25519(verifier.name(), key)
+        .map_err(|e| VerifyError::LogKey(e.to_string()))?;
+    if rebuilt.to_vkey() != verifier.to_vkey() {
+        return Err(VerifyError::LogKey("key id does not match the key".into()));
+    }
     Ok((verifier, key))
 }
 
-/// Opens a checkpoint note with the log key (C2SP signed-note) and parses it (C2SP tlog-checkpoint).
+/// Opens a checkpoint note with the log key (C2SP signed-note) and parses it (C2SP tlog-checkpoint). The
+/// origin must be the log key's name, as C2SP tlog-checkpoint recommends.
 pub(crate) fn verify_checkpoint(
     note: &[u8],
     verifier: &NoteVerifier,
 ) -> Result<TrustedCheckpoint, VerifyError> {
-    let text = open_note(note, verifier).map_err(VerifyError::Checkpoint)?;
-    let checkpoint = Checkpoint::parse(&text).map_err(VerifyError::Checkpoint)?;
+    let checkpoint = open_checkpoint(note, verifier.name(), verifier)
+        .map_err(|e| VerifyError::Checkpoint(e.to_string()))?;
     Ok(TrustedCheckpoint {
         note: note.to_vec(),
         size: checkpoint.size,
@@ -124,8 +143,10 @@ pub(crate) fn verify_included(
         index,
         size: checkpoint.size,
     })?;
-    let signed =
-        SignedEntry::decode(&bytes).map_err(|reason| VerifyError::Malformed { index, reason })?;
+    let signed = SignedEntry::decode(&bytes).map_err(|e| VerifyError::Malformed {
+        index,
+        reason: e.to_string(),
+    })?;
     Ok(VerifiedEntry {
         index,
         bytes,
@@ -146,8 +167,10 @@ pub(crate) fn operator_of(
     if entry0.index != 0 {
         return Err(unexpected());
     }
-    let party = entries::enrolled_party(&entry0.signed.entry).ok_or_else(unexpected)?;
-    if party.role != vault::Role::Operator || party.id != entry0.signed.signer {
+    let party = entries::enrolled_party(entry0.signed.entry()).ok_or_else(unexpected)?;
+    if party.role != vault::Role::Operator
+        || Some(&party.id) != entries::signer(&entry0.signed).as_ref()
+    {
         return Err(unexpected());
     }
     entry0
@@ -166,11 +189,11 @@ pub(crate) fn party_of(
     operator: &PartyPublic,
 ) -> Result<PartyPublic, VerifyError> {
     let party =
-        entries::enrolled_party(&entry.signed.entry).ok_or_else(|| VerifyError::Unexpected {
+        entries::enrolled_party(entry.signed.entry()).ok_or_else(|| VerifyError::Unexpected {
             index: entry.index,
             expected: "an enrollment".into(),
         })?;
-    if entry.signed.signer != operator.id {
+    if entries::signer(&entry.signed).as_ref() != Some(&operator.id) {
         return Err(VerifyError::Unexpected {
             index: entry.index,
             expected: "signed by the operator".into(),

@@ -1,7 +1,6 @@
 //! The client side: an HTTP client of the API, verification of everything it relies on against the pinned
 //! log key, and the operations (enroll, register, grant, revoke, open, disclose, verify, audit).
 
-mod compat;
 mod entries;
 mod http;
 pub mod logview;

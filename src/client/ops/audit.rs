@@ -106,10 +106,11 @@ struct Replay {
 
 impl Replay {
     fn check(&mut self, index: u64, signed: &SignedEntry) -> Result<(), String> {
-        let entry = &signed.entry;
+        let entry = signed.entry();
+        let signer = entries::signer(signed).ok_or("the signer's id is not a valid party id")?;
         if index == 0 {
             let party = entries::enrolled_party(entry)
-                .filter(|p| p.role == Role::Operator && p.id == signed.signer)
+                .filter(|p| p.role == Role::Operator && p.id == signer)
                 .ok_or("entry 0 is not the operator's enrollment")?;
             signed
                 .verify(&self.log_key)
@@ -129,35 +130,35 @@ impl Replay {
             }
             return Ok(());
         }
-        let signer = self.parties.get(&signed.signer).ok_or_else(|| {
-            format!(
-                "signed by {}, who is not enrolled at this point",
-                signed.signer
-            )
-        })?;
+        let key = self
+            .parties
+            .get(&signer)
+            .ok_or_else(|| format!("signed by {signer}, who is not enrolled at this point"))?;
         signed
-            .verify(&signer.signing_key)
-            .map_err(|_| format!("signature by {} does not verify", signed.signer))?;
+            .verify(&key.signing_key)
+            .map_err(|_| format!("signature by {signer} does not verify"))?;
         if let Some(party) = entries::enrolled_party(entry) {
-            if Some(&signed.signer) != self.operator.as_ref().map(|o| &o.id) {
+            if Some(&signer) != self.operator.as_ref().map(|o| &o.id) {
                 return Err("enrollment not signed by the operator".into());
             }
             self.parties.insert(party.id.clone(), party);
             return Ok(());
         }
         let cert_id = entries::cert_of(entry).ok_or("entry of unknown kind")?;
-        if entries::registration_facts(entry).is_some() {
-            if self
-                .registrants
-                .insert(cert_id, signed.signer.clone())
-                .is_some()
-            {
+        if let Some(facts) = entries::registration_facts(entry) {
+            if facts.registrant != signer {
+                return Err(format!(
+                    "registration of {cert_id} names {} but is signed by {signer}",
+                    facts.registrant
+                ));
+            }
+            if self.registrants.insert(cert_id, signer).is_some() {
                 return Err(format!("certificate {cert_id} registered twice"));
             }
             return Ok(());
         }
         match self.registrants.get(&cert_id) {
-            Some(registrant) if *registrant == signed.signer => Ok(()),
+            Some(registrant) if *registrant == signer => Ok(()),
             Some(_) => Err(format!(
                 "{} on {cert_id} not signed by its registrant",
                 entries::kind(entry)
@@ -253,12 +254,12 @@ pub async fn audit(
                 Err(e) => problem(Some(index), format!("undecodable entry: {e}")),
                 Ok(signed) => {
                     *kinds
-                        .entry(entries::kind(&signed.entry).to_owned())
+                        .entry(entries::kind(signed.entry()).to_owned())
                         .or_default() += 1;
                     if let Err(message) = replay.check(index, &signed) {
                         problem(Some(index), message);
                     }
-                    if let Some((cert_id, grant, time)) = entries::access_receipt(&signed.entry) {
+                    if let Some((cert_id, grant, time)) = entries::access_receipt(signed.entry()) {
                         receipts.push(Receipt {
                             index,
                             cert_id: cert_id.to_string(),

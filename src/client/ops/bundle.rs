@@ -8,7 +8,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::api::B64;
-use crate::client::compat::commit::Disclosure;
 use crate::client::entries;
 use crate::client::logview::{
     VerifiedEntry, VerifyError, operator_of, parse_log_key, party_of, verify_checkpoint,
@@ -55,7 +54,7 @@ pub struct Bundle {
     /// The registration entry, signed by the registrant.
     pub registration: BundledEntry,
     /// The disclosed fields.
-    pub(crate) disclosure: Disclosure,
+    pub disclosure: vault::Disclosure,
 }
 
 /// What an offline verification established.
@@ -97,7 +96,7 @@ pub fn verify_bundle(bundle: &Bundle, vkey: &str) -> anyhow::Result<VerifiedDisc
     let registrant_entry = included(&bundle.registrant, &checkpoint)?;
     let registrant = party_of(&registrant_entry, &operator)?;
     let registration = included(&bundle.registration, &checkpoint)?;
-    if registration.signed.signer != registrant.id {
+    if entries::signer(&registration.signed).as_ref() != Some(&registrant.id) {
         return Err(VerifyError::Unexpected {
             index: registration.index,
             expected: format!("signed by {}", registrant.id),
@@ -111,12 +110,15 @@ pub fn verify_bundle(bundle: &Bundle, vkey: &str) -> anyhow::Result<VerifiedDisc
             index: registration.index,
             signer: registrant.id.to_string(),
         })?;
-    let facts = entries::registration_facts(&registration.signed.entry).ok_or_else(|| {
+    let facts = entries::registration_facts(registration.signed.entry()).ok_or_else(|| {
         VerifyError::Unexpected {
             index: registration.index,
             expected: "a registration".into(),
         }
     })?;
+    if facts.registrant != registrant.id {
+        anyhow::bail!("the registration names another registrant than its signer");
+    }
     if facts.cert_id != bundle.disclosure.cert_id {
         anyhow::bail!("the disclosure is for another certificate than the registration");
     }

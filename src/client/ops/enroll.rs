@@ -4,7 +4,7 @@ use vault::{PartyKeys, PartyPublic, Role};
 
 use crate::api::{Appended, B64, EnrollRequest};
 use crate::client::Client;
-use crate::client::entries::{self, SignedEntry};
+use crate::client::entries;
 
 /// Enrolls `party` on the log; `operator` must hold the operator's keys. Returns the entry's index.
 pub async fn enroll(
@@ -18,11 +18,7 @@ pub async fn enroll(
             operator.role()
         );
     }
-    let entry = SignedEntry::sign(
-        entries::enrollment(party),
-        operator.id().clone(),
-        operator.signing_key(),
-    );
+    let entry = entries::sign(entries::enrollment(party)?, operator)?;
     let answer: Appended = client
         .post_json(
             "/v1/parties",

@@ -2,14 +2,17 @@
 //! the body) or withdraws one.
 
 use anyhow::Context as _;
-use vault::{CertId, GrantSalt, PartyId};
+use vault::{CertId, PartyId};
 
 use super::{Actor, grantbook};
 use crate::api::{Appended, B64, EnvelopeUpload, GrantRequest, RevokeRequest, Sealed};
-use crate::client::entries::{self, SignedEntry};
+use crate::client::entries;
 use crate::client::logview::LogView;
 
 /// Grants `to` access to `cert_id`; returns the grant entry's index.
+///
+/// The data key comes from the registrant's own envelope (fetching it appends an access receipt, as every
+/// release does); the new reader's encryption key comes only from its verified enrollment.
 pub async fn grant(actor: &Actor<'_>, cert_id: &CertId, to: &PartyId) -> anyhow::Result<u64> {
     let sealed: Sealed = actor
         .client
@@ -23,26 +26,15 @@ pub async fn grant(actor: &Actor<'_>, cert_id: &CertId, to: &PartyId) -> anyhow:
         .party(to)
         .await
         .with_context(|| format!("looking up {to} on the log"))?;
-    let salt = GrantSalt::generate();
-    let envelope = vault::wrap(
-        cert_id,
-        &reader.id,
-        &reader.encryption_key,
-        &data_key,
-        &salt,
-    )?;
-    let grant = vault::grant_commitment(cert_id, &reader.id, &salt)?;
-    let entry = SignedEntry::sign(
-        entries::grant(*cert_id, grant),
-        actor.keys.id().clone(),
-        actor.keys.signing_key(),
-    );
+    let wrapped = vault::rewrap_for(cert_id, &data_key, &reader)?;
+    let grant = wrapped.grant_commitment;
+    let entry = entries::sign(entries::grant(cert_id, grant), actor.keys)?;
     grantbook::record(actor.home, cert_id, &[(reader.id.clone(), grant)])?;
     let request = GrantRequest {
         entry: B64(entry.encode()),
         envelope: EnvelopeUpload {
             party: reader.id.to_string(),
-            envelope: B64(envelope),
+            envelope: B64(wrapped.envelope),
             grant: B64(grant.to_vec()),
         },
     };
@@ -56,11 +48,7 @@ pub async fn grant(actor: &Actor<'_>, cert_id: &CertId, to: &PartyId) -> anyhow:
 /// Revokes `from`'s access to `cert_id`; returns the revocation entry's index.
 pub async fn revoke(actor: &Actor<'_>, cert_id: &CertId, from: &PartyId) -> anyhow::Result<u64> {
     let grant = grantbook::lookup(actor.home, cert_id, from)?;
-    let entry = SignedEntry::sign(
-        entries::revocation(*cert_id, grant),
-        actor.keys.id().clone(),
-        actor.keys.signing_key(),
-    );
+    let entry = entries::sign(entries::revocation(cert_id, grant), actor.keys)?;
     let request = RevokeRequest {
         entry: B64(entry.encode()),
         party: from.to_string(),

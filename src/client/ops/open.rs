@@ -1,33 +1,29 @@
 //! `open` and `disclose`: fetch a sealed certificate, prove its registration is on the log under a
-//! checkpoint signed by the pinned key, decrypt, check the body against the commitment, and only then hand
-//! it out (or disclose chosen fields of it).
+//! checkpoint signed by the pinned key and signed by an enrolled registrant, decrypt and check the body
+//! against the registered commitment (`vault::open_certificate`), and only then hand it out (or disclose
+//! chosen fields of it).
 
-use anyhow::Context as _;
-use serde_json::Value;
-use sha2::{Digest as _, Sha256};
-use vault::{CertId, MasterSalt};
-use zeroize::Zeroizing;
+use vault::CertId;
 
 use super::bundle::{BUNDLE_FORMAT, Bundle, BundledEntry};
 use super::{Actor, view_covering};
 use crate::api::Sealed;
-use crate::client::compat::commit;
-use crate::client::entries::{self, Entry};
+use crate::client::entries;
 use crate::client::logview::{LogView, VerifiedEntry, VerifyError};
 
 /// A verified, decrypted certificate.
 pub struct Opened {
     /// The certificate id.
     pub cert_id: CertId,
-    /// The body bytes (secret; zeroized on drop).
-    pub body: Zeroizing<Vec<u8>>,
+    /// The body (secret: drop it when done).
+    pub body: serde_json::Value,
     /// The registration entry, verified in the log.
     pub registration: VerifiedEntry,
     /// The registrant's enrollment, verified in the log.
     pub registrant: VerifiedEntry,
     /// The access receipt the release appended.
     pub receipt_index: u64,
-    master_salt: MasterSalt,
+    master_salt: vault::MasterSalt,
 }
 
 impl std::fmt::Debug for Opened {
@@ -58,11 +54,13 @@ async fn open_with_view<'a>(
         index: registration.index,
         expected: format!("the registration of {cert_id}"),
     };
-    let facts = entries::registration_facts(&registration.signed.entry).ok_or_else(unexpected)?;
-    if facts.cert_id != *cert_id {
+    let facts = entries::registration_facts(registration.signed.entry()).ok_or_else(unexpected)?;
+    if facts.cert_id != *cert_id
+        || entries::signer(&registration.signed).as_ref() != Some(&facts.registrant)
+    {
         return Err(unexpected().into());
     }
-    let (registrant, registrant_party) = view.party(&registration.signed.signer).await?;
+    let (registrant, registrant_party) = view.party(&facts.registrant).await?;
     registration
         .signed
         .verify(&registrant_party.signing_key)
@@ -70,25 +68,17 @@ async fn open_with_view<'a>(
             index: registration.index,
             signer: registrant_party.id.to_string(),
         })?;
-    if let Entry::Registration {
-        ciphertext_hash, ..
-    } = &registration.signed.entry
+    let opened = vault::open_certificate(
+        cert_id,
+        &facts.commitment,
+        actor.keys,
+        &sealed.envelope.0,
+        &sealed.ciphertext.0,
+    )?;
+    if vault::grant_commitment(cert_id, actor.keys.id(), &opened.grant_salt)?.as_slice()
+        != sealed.grant.0.as_slice()
     {
-        let actual: ledger::Hash = Sha256::digest(&sealed.ciphertext.0).into();
-        if actual != *ciphertext_hash {
-            anyhow::bail!("the ciphertext served is not the one registered");
-        }
-    }
-    let (data_key, salt) = vault::unwrap(cert_id, actor.keys, &sealed.envelope.0)?;
-    let my_grant = vault::grant_commitment(cert_id, actor.keys.id(), &salt)?;
-    if my_grant.as_slice() != sealed.grant.0.as_slice() {
         anyhow::bail!("the envelope served does not match your grant commitment");
-    }
-    let opened = vault::open_body(cert_id, &facts.commitment, &data_key, &sealed.ciphertext.0)?;
-    let body: Value =
-        serde_json::from_slice(&opened.body).context("the decrypted body is not JSON")?;
-    if commit::commit(&body, &opened.master_salt)?.root() != facts.commitment {
-        anyhow::bail!("the decrypted body does not match the commitment registered on the log");
     }
     let result = Opened {
         cert_id: *cert_id,
@@ -108,15 +98,13 @@ pub async fn disclose(
     pointers: &[String],
 ) -> anyhow::Result<Bundle> {
     let (opened, view) = open_with_view(actor, cert_id).await?;
-    let body: Value =
-        serde_json::from_slice(&opened.body).context("the decrypted body is not JSON")?;
     let pointers: Vec<&str> = pointers.iter().map(String::as_str).collect();
-    let disclosure = commit::commit(&body, &opened.master_salt)?.disclose(cert_id, &pointers)?;
+    let disclosure =
+        vault::commit(&opened.body, &opened.master_salt)?.disclose(cert_id, &pointers)?;
     let (operator, _) = view.operator().await?;
     Ok(Bundle {
         format: BUNDLE_FORMAT.to_owned(),
-        checkpoint: String::from_utf8(view.checkpoint().note.clone())
-            .context("checkpoint is not UTF-8")?,
+        checkpoint: String::from_utf8_lossy(&view.checkpoint().note).into_owned(),
         operator: BundledEntry::from(&operator),
         registrant: BundledEntry::from(&opened.registrant),
         registration: BundledEntry::from(&opened.registration),

@@ -3,13 +3,12 @@
 
 use anyhow::Context as _;
 use serde_json::Value;
-use sha2::{Digest as _, Sha256};
-use vault::{CertId, DataKey, GrantSalt, MasterSalt, PartyId, PartyPublic};
+use vault::{CertId, PartyId, PartyPublic};
 
 use super::{Actor, grantbook};
 use crate::api::{B64, EnvelopeUpload, RegisterRequest, Registered};
-use crate::client::compat::{cert, commit};
-use crate::client::entries::{self, SignedEntry};
+use crate::cert::{self, Date};
+use crate::client::entries;
 use crate::client::logview::LogView;
 
 /// A certificate body refused by validation; nothing was sent.
@@ -29,11 +28,18 @@ pub struct Registration {
     pub index: u64,
 }
 
-/// Validates a body; every violation is reported, with its JSON pointer.
+/// Validates a body with `cert::validate` as of today (UTC); every violation is reported with its pointer.
 pub fn check_certificate(body: &Value) -> Result<(), InvalidCertificate> {
-    cert::validate(body).map_err(|violations| {
-        InvalidCertificate(violations.iter().map(|v| v.to_string()).collect())
-    })
+    let today = Date::today_utc().ok_or_else(|| {
+        InvalidCertificate(vec![
+            "(body): the system clock is outside the supported dates".into(),
+        ])
+    })?;
+    cert::validate(body, today)
+        .map(|_| ())
+        .map_err(|violations| {
+            InvalidCertificate(violations.iter().map(|v| v.to_string()).collect())
+        })
 }
 
 /// Registers `body` with readers `to` (the registrant keeps an envelope of its own).
@@ -44,70 +50,55 @@ pub async fn register(
 ) -> anyhow::Result<Registration> {
     check_certificate(body)?;
     let view = LogView::fetch(actor.client, actor.log_key).await?;
-    let me = actor.keys.id().clone();
-    let mut readers: Vec<PartyId> = vec![me.clone()];
-    for party in to {
-        if !readers.contains(party) {
-            readers.push(party.clone());
-        }
+    let me = actor.keys.id();
+    let (_, myself) = view
+        .party(me)
+        .await
+        .with_context(|| format!("looking up your own enrollment ({me})"))?;
+    if myself.signing_key != actor.keys.signing_key().verifying_key() {
+        anyhow::bail!("your key is not the one enrolled on the log for {me}");
     }
-    let mut recipients: Vec<PartyPublic> = Vec::with_capacity(readers.len());
-    for party in &readers {
+    let mut recipients: Vec<PartyPublic> = Vec::with_capacity(to.len());
+    for party in to {
         let (_, public) = view
             .party(party)
             .await
             .with_context(|| format!("looking up {party} on the log"))?;
         recipients.push(public);
     }
-    if recipients.first().map(|p| p.signing_key) != Some(actor.keys.signing_key().verifying_key()) {
-        anyhow::bail!("your key is not the one enrolled on the log for {me}");
-    }
 
     let cert_id = CertId::random();
-    let master_salt = MasterSalt::generate();
-    let canonical = serde_json::to_vec(body)?;
-    let commitment = commit::commit(body, &master_salt)?.root();
-    let data_key = DataKey::generate();
-    let ciphertext = vault::seal_body(&cert_id, &canonical, &master_salt, &commitment, &data_key)?;
-    let mut envelopes = Vec::with_capacity(recipients.len());
-    for recipient in &recipients {
-        let salt = GrantSalt::generate();
-        let envelope = vault::wrap(
-            &cert_id,
-            &recipient.id,
-            &recipient.encryption_key,
-            &data_key,
-            &salt,
-        )?;
-        let grant = vault::grant_commitment(&cert_id, &recipient.id, &salt)?;
-        envelopes.push((recipient.id.clone(), envelope, grant));
-    }
+    let mut sealed = vault::seal_certificate(&cert_id, body, &myself, &recipients)?;
     // Ordered by commitment, so the entry's order says nothing about who is who.
-    envelopes.sort_by_key(|e| e.2);
-    let grants = envelopes.iter().map(|e| e.2).collect();
-    let ciphertext_hash: ledger::Hash = Sha256::digest(&ciphertext).into();
-    let entry = SignedEntry::sign(
-        entries::registration(cert_id, commitment, ciphertext_hash, grants),
-        me,
-        actor.keys.signing_key(),
-    );
+    sealed.envelopes.sort_by_key(|e| e.grant_commitment);
+    let grants = sealed
+        .envelopes
+        .iter()
+        .map(|e| e.grant_commitment)
+        .collect();
+    let entry = entries::sign(
+        entries::registration(&cert_id, sealed.commitment, me, grants)?,
+        actor.keys,
+    )?;
     grantbook::record(
         actor.home,
         &cert_id,
-        &envelopes
+        &sealed
+            .envelopes
             .iter()
-            .map(|(party, _, grant)| (party.clone(), *grant))
+            .map(|e| (e.party.clone(), e.grant_commitment))
             .collect::<Vec<_>>(),
     )?;
     let request = RegisterRequest {
         entry: B64(entry.encode()),
-        ciphertext: B64(ciphertext),
-        envelopes: envelopes
+        ciphertext: B64(sealed.ciphertext),
+        envelopes: sealed
+            .envelopes
             .into_iter()
-            .map(|(party, envelope, grant)| EnvelopeUpload {
-                party: party.to_string(),
-                envelope: B64(envelope),
-                grant: B64(grant.to_vec()),
+            .map(|e| EnvelopeUpload {
+                party: e.party.to_string(),
+                envelope: B64(e.envelope),
+                grant: B64(e.grant_commitment.to_vec()),
             })
             .collect(),
     };
