@@ -88,7 +88,7 @@ pub fn read_vkey_arg(arg: &str) -> anyhow::Result<String> {
             .with_context(|| format!("reading the log key file {arg}"))?;
         return Ok(text.trim().to_owned());
     }
-    if arg.split('+').count() == 3 {
+    if arg.splitn(3, '+').count() == 3 {
         return Ok(arg.to_owned());
     }
     bail!("--log-key is neither a vkey (NAME+HEXID+BASE64) nor a readable file")

@@ -90,8 +90,8 @@ pub(crate) fn parse_log_key(vkey: &str) -> Result<(NoteVerifier, VerifyingKey), 
     let vkey = vkey.trim();
     let verifier = NoteVerifier::from_vkey(vkey).map_err(|e| VerifyError::LogKey(e.to_string()))?;
     let raw = vkey
-        .rsplit('+')
-        .next()
+        .splitn(3, '+')
+        .nth(2)
         .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok())
         .ok_or_else(|| VerifyError::LogKey("key is not base64".into()))?;
     let key = match raw.split_first() {

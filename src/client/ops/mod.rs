@@ -9,6 +9,8 @@ mod grant;
 mod grantbook;
 mod open;
 mod register;
+#[cfg(test)]
+mod tests;
 
 use std::path::Path;
 
