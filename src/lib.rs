@@ -5,6 +5,9 @@
 pub mod api;
 pub mod authz;
 pub mod cert;
+pub mod cli;
+pub mod client;
+pub mod config;
 pub mod httpsig;
 pub mod server;
 pub mod tilepath;

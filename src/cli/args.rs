@@ -1,0 +1,190 @@
+//! The command line as design.md lists it, in clap derive form.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// tradeledger: certificates of origin on a verifiable log, bodies encrypted for chosen readers.
+#[derive(Debug, Parser)]
+#[command(name = "tradeledger", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Options shared by every command.
+    #[command(flatten)]
+    pub global: Global,
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command accepts (before or after the command name).
+#[derive(Debug, Clone, Args)]
+pub struct Global {
+    /// The server's base URL, e.g. http://127.0.0.1:8080.
+    #[arg(long, global = true, env = "TRADELEDGER_SERVER", value_name = "URL")]
+    pub server: Option<String>,
+    /// Your party key file (made by `keygen`).
+    #[arg(long, global = true, env = "TRADELEDGER_KEY", value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// The log's verifier key (C2SP vkey text, or a file holding it); pinned on first use.
+    #[arg(
+        long = "log-key",
+        global = true,
+        env = "TRADELEDGER_LOG_KEY",
+        value_name = "VKEY"
+    )]
+    pub log_key: Option<String>,
+    /// Print machine-readable JSON on stdout instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate a party's key pair: FILE (secret, mode 0600) and FILE.pub (public identity).
+    Keygen(KeygenArgs),
+    /// Run the service over an embedded store.
+    Serve(ServeArgs),
+    /// Enroll a party on the log (operator only).
+    Enroll(EnrollArgs),
+    /// Validate, encrypt and register certificates for the given readers.
+    Register(RegisterArgs),
+    /// Let one more party read a certificate you registered.
+    Grant(GrantArgs),
+    /// Withdraw a party's access to a certificate you registered.
+    Revoke(RevokeArgs),
+    /// Fetch, verify and decrypt a certificate you were granted.
+    Open(OpenArgs),
+    /// Disclose chosen fields of a certificate as a bundle anyone can verify offline.
+    Disclose(DiscloseArgs),
+    /// Verify a disclosure bundle offline against the log key.
+    Verify(VerifyArgs),
+    /// Audit the whole log: tree, tiles, signatures, consistency with the previous run.
+    Audit(AuditArgs),
+    /// Run the whole story on a temporary embedded store.
+    Demo,
+}
+
+/// `keygen`.
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// The party id (a-z, 0-9, '.', '-', '_').
+    #[arg(long, value_name = "ID")]
+    pub party: String,
+    /// The role: importer, exporter, producer, broker, customs, auditor, operator.
+    #[arg(long, value_name = "ROLE")]
+    pub role: String,
+    /// Where to write the secret key; the public identity goes to FILE.pub.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+/// `serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The data directory (log, vault, log key).
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// The address to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// The operator's public identity (FILE.pub).
+    #[arg(long, value_name = "FILE.pub")]
+    pub operator: PathBuf,
+    /// Directory of Cedar policies.
+    #[arg(long, value_name = "DIR", default_value = "policies")]
+    pub policies: PathBuf,
+    /// The log's checkpoint origin.
+    #[arg(long, value_name = "NAME", default_value = "tradeledger.example/log")]
+    pub origin: String,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
+    pub max_body_bytes: usize,
+}
+
+/// `enroll`.
+#[derive(Debug, Args)]
+pub struct EnrollArgs {
+    /// The party's public identity file.
+    #[arg(value_name = "PARTY.pub")]
+    pub party: PathBuf,
+}
+
+/// `register`.
+#[derive(Debug, Args)]
+pub struct RegisterArgs {
+    /// A reader (repeat for several); you keep an envelope of your own anyway.
+    #[arg(long = "to", value_name = "PARTY", required = true)]
+    pub to: Vec<String>,
+    /// A certificate JSON file, or a directory whose *.json files are all registered.
+    #[arg(value_name = "CERT.json")]
+    pub cert: PathBuf,
+}
+
+/// `grant`.
+#[derive(Debug, Args)]
+pub struct GrantArgs {
+    /// The certificate id (32 hex digits).
+    #[arg(value_name = "CERT_ID")]
+    pub cert_id: String,
+    /// The party to grant.
+    #[arg(long, value_name = "PARTY")]
+    pub to: String,
+}
+
+/// `revoke`.
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    /// The certificate id.
+    #[arg(value_name = "CERT_ID")]
+    pub cert_id: String,
+    /// The party whose access ends.
+    #[arg(long, value_name = "PARTY")]
+    pub from: String,
+}
+
+/// `open`.
+#[derive(Debug, Args)]
+pub struct OpenArgs {
+    /// The certificate id.
+    #[arg(value_name = "CERT_ID")]
+    pub cert_id: String,
+    /// Write the body to FILE (mode 0600) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// `disclose`.
+#[derive(Debug, Args)]
+pub struct DiscloseArgs {
+    /// The certificate id.
+    #[arg(value_name = "CERT_ID")]
+    pub cert_id: String,
+    /// JSON pointers of the fields to disclose, comma-separated (a pointer to an object discloses all below).
+    #[arg(
+        long,
+        value_name = "PTR[,PTR...]",
+        value_delimiter = ',',
+        required = true
+    )]
+    pub fields: Vec<String>,
+    /// Where to write the bundle.
+    #[arg(long, value_name = "BUNDLE")]
+    pub out: PathBuf,
+}
+
+/// `verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The disclosure bundle.
+    #[arg(value_name = "BUNDLE")]
+    pub bundle: PathBuf,
+}
+
+/// `audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Where the previous run's tree size and root are kept; read if present, updated on success.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+}

@@ -1,0 +1,208 @@
+//! `register`, `grant`, `revoke`, `open` and `disclose`: the commands of a party holding a key.
+
+use std::io::{IsTerminal as _, Write as _};
+use std::os::unix::fs::OpenOptionsExt as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use serde_json::json;
+
+use super::{DiscloseArgs, Global, GrantArgs, OpenArgs, RegisterArgs, RevokeArgs};
+use crate::client::Client;
+use crate::client::ops::{self, Actor, InvalidCertificate};
+
+/// What a signed command needs: keys, an authenticated client, the log key and the state directory.
+struct Session {
+    keys: vault::PartyKeys,
+    client: Client,
+    log_key: String,
+    home: PathBuf,
+}
+
+impl Session {
+    fn new(g: &Global) -> anyhow::Result<Session> {
+        let keys = g.keys()?;
+        let client = g.client()?.with_identity(keys.id(), keys.signing_key());
+        Ok(Session {
+            log_key: g.log_key()?,
+            home: g.home()?,
+            keys,
+            client,
+        })
+    }
+
+    fn actor(&self) -> Actor<'_> {
+        Actor {
+            client: &self.client,
+            keys: &self.keys,
+            log_key: &self.log_key,
+            home: &self.home,
+        }
+    }
+}
+
+/// The certificate files a `register` argument names: the file, or every `*.json` in the directory.
+fn certificate_files(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    if !path.is_dir() {
+        return Ok(vec![path.to_owned()]);
+    }
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(path).with_context(|| format!("reading {}", path.display()))? {
+        let file = entry?.path();
+        if file.extension().is_some_and(|e| e == "json") && file.is_file() {
+            files.push(file);
+        }
+    }
+    files.sort();
+    if files.is_empty() {
+        anyhow::bail!("no *.json files in {}", path.display());
+    }
+    Ok(files)
+}
+
+pub(super) async fn register(g: &Global, args: RegisterArgs) -> anyhow::Result<()> {
+    let to = args
+        .to
+        .iter()
+        .map(|p| ops::parse_party(p))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let files = certificate_files(&args.cert)?;
+    // Validate everything first, so a bad file in a directory stops the run before anything is sent.
+    let mut bodies = Vec::with_capacity(files.len());
+    let mut invalid = 0usize;
+    for file in &files {
+        let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+        let body: serde_json::Value = match serde_json::from_slice(&bytes) {
+            Ok(body) => body,
+            Err(e) => {
+                println!(
+                    "{}: (body): not valid JSON (line {}, column {}) [json.syntax]",
+                    file.display(),
+                    e.line(),
+                    e.column()
+                );
+                invalid += 1;
+                continue;
+            }
+        };
+        if let Err(InvalidCertificate(violations)) = ops::check_certificate(&body) {
+            for v in &violations {
+                println!("{}: {v}", file.display());
+            }
+            invalid += 1;
+        }
+        bodies.push((file, body));
+    }
+    if invalid > 0 {
+        anyhow::bail!("{invalid} certificate file(s) invalid (violations above); nothing was sent");
+    }
+    let session = Session::new(g)?;
+    let progress = if files.len() > 1 && std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new(files.len() as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let mut results = Vec::with_capacity(bodies.len());
+    for (file, body) in &bodies {
+        let registered = ops::register(&session.actor(), body, &to)
+            .await
+            .with_context(|| format!("registering {}", file.display()))?;
+        progress.inc(1);
+        if !g.json {
+            progress.suspend(|| {
+                println!(
+                    "{}: registered {} at log index {}",
+                    file.display(),
+                    registered.cert_id,
+                    registered.index
+                )
+            });
+        }
+        results.push(registered);
+    }
+    progress.finish_and_clear();
+    if g.json {
+        match results.as_slice() {
+            [one] if !args.cert.is_dir() => {
+                println!("{}", json!({"cert_id": one.cert_id, "index": one.index}))
+            }
+            many => println!("{}", serde_json::to_value(many)?),
+        }
+    }
+    Ok(())
+}
+
+pub(super) async fn grant(g: &Global, args: GrantArgs) -> anyhow::Result<()> {
+    let cert_id = ops::parse_cert_id(&args.cert_id)?;
+    let to = ops::parse_party(&args.to)?;
+    let session = Session::new(g)?;
+    let index = ops::grant(&session.actor(), &cert_id, &to).await?;
+    g.print(
+        &json!({"cert_id": cert_id.to_string(), "party": to.to_string(), "index": index}),
+        &format!("granted {to} access to {cert_id} (log index {index})"),
+    );
+    Ok(())
+}
+
+pub(super) async fn revoke(g: &Global, args: RevokeArgs) -> anyhow::Result<()> {
+    let cert_id = ops::parse_cert_id(&args.cert_id)?;
+    let from = ops::parse_party(&args.from)?;
+    let session = Session::new(g)?;
+    let index = ops::revoke(&session.actor(), &cert_id, &from).await?;
+    g.print(
+        &json!({"cert_id": cert_id.to_string(), "party": from.to_string(), "index": index}),
+        &format!("revoked {from}'s access to {cert_id} (log index {index})"),
+    );
+    Ok(())
+}
+
+pub(super) async fn open(g: &Global, args: OpenArgs) -> anyhow::Result<()> {
+    let cert_id = ops::parse_cert_id(&args.cert_id)?;
+    let session = Session::new(g)?;
+    let opened = ops::open(&session.actor(), &cert_id).await?;
+    if let Some(out) = &args.out {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(out)
+            .with_context(|| format!("creating {}", out.display()))?;
+        file.write_all(&serde_json::to_vec_pretty(&opened.body)?)
+            .with_context(|| format!("writing {}", out.display()))?;
+        g.print(
+            &json!({"cert_id": cert_id.to_string(), "registration_index": opened.registration.index,
+                    "receipt_index": opened.receipt_index, "out": out}),
+            &format!("verified and wrote {cert_id} to {}", out.display()),
+        );
+        return Ok(());
+    }
+    let body = &opened.body;
+    if g.json {
+        println!(
+            "{}",
+            json!({"cert_id": cert_id.to_string(), "registration_index": opened.registration.index,
+                   "receipt_index": opened.receipt_index, "body": body})
+        );
+    } else {
+        println!("{}", serde_json::to_string_pretty(&body)?);
+    }
+    Ok(())
+}
+
+pub(super) async fn disclose(g: &Global, args: DiscloseArgs) -> anyhow::Result<()> {
+    let cert_id = ops::parse_cert_id(&args.cert_id)?;
+    let session = Session::new(g)?;
+    let bundle = ops::disclose(&session.actor(), &cert_id, &args.fields).await?;
+    let text = serde_json::to_string_pretty(&bundle)? + "\n";
+    std::fs::write(&args.out, text).with_context(|| format!("writing {}", args.out.display()))?;
+    g.print(
+        &json!({"cert_id": cert_id.to_string(), "out": args.out, "fields": args.fields}),
+        &format!(
+            "wrote a disclosure of {} field path(s) of {cert_id} to {}",
+            args.fields.len(),
+            args.out.display()
+        ),
+    );
+    Ok(())
+}

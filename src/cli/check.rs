@@ -1,0 +1,86 @@
+//! `verify` (offline) and `audit`: the commands of a party that holds no key.
+
+use anyhow::Context as _;
+
+use super::{AuditArgs, Global, VerifyArgs};
+use crate::client::ops::{self, AuditReport, AuditState, Bundle};
+
+pub(super) fn verify(g: &Global, args: VerifyArgs) -> anyhow::Result<()> {
+    let log_key = g.log_key()?;
+    let text = std::fs::read(&args.bundle)
+        .with_context(|| format!("reading {}", args.bundle.display()))?;
+    let bundle: Bundle = serde_json::from_slice(&text).context("the bundle is malformed")?;
+    let verified = ops::verify_bundle(&bundle, &log_key)?;
+    if g.json {
+        println!("{}", serde_json::to_value(&verified)?);
+        return Ok(());
+    }
+    println!(
+        "verified: certificate {} registered by {} at log index {} (checkpoint size {})",
+        verified.cert_id,
+        verified.registrant,
+        verified.registration_index,
+        verified.checkpoint_size
+    );
+    for (pointer, value) in &verified.fields {
+        println!("  {pointer} = {value}");
+    }
+    Ok(())
+}
+
+pub(super) async fn audit(g: &Global, args: AuditArgs) -> anyhow::Result<()> {
+    let log_key = g.log_key()?;
+    let client = g.client()?;
+    let previous = args
+        .state
+        .as_deref()
+        .map(AuditState::load)
+        .transpose()?
+        .flatten();
+    let report = ops::audit(&client, &log_key, previous.as_ref()).await?;
+    if g.json {
+        println!("{}", serde_json::to_value(&report)?);
+    } else {
+        print!("{}", summary(&report));
+    }
+    if !report.problems.is_empty() {
+        anyhow::bail!("audit found {} problem(s)", report.problems.len());
+    }
+    if let Some(path) = &args.state {
+        AuditState {
+            size: report.size,
+            root: report.root.clone(),
+        }
+        .save(path)?;
+    }
+    Ok(())
+}
+
+/// The human summary of an audit.
+pub(crate) fn summary(report: &AuditReport) -> String {
+    let mut out = format!("log size {} root {}\n", report.size, report.root);
+    if let Some(previous) = report.previous_size {
+        out += &format!("consistent with the previous audit at size {previous}\n");
+    }
+    out += "entries by kind:\n";
+    for (kind, count) in &report.kinds {
+        out += &format!("  {kind:<16} {count}\n");
+    }
+    out += &format!("parties ({}):\n", report.parties.len());
+    for (party, role) in &report.parties {
+        out += &format!("  {party:<24} {role}\n");
+    }
+    out += &format!("access receipts: {}\n", report.receipts.len());
+    if report.problems.is_empty() {
+        out += "problems: none\n";
+    } else {
+        out += &format!("problems ({}):\n", report.problems.len());
+        for p in &report.problems {
+            match p.index {
+                Some(i) => out += &format!("  entry {i}: {}\n", p.message),
+                None => out += &format!("  {}\n", p.message),
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,180 @@
+//! What the client builds and reads in log entries: the one place that knows the ledger's entry kinds and
+//! converts between the ledger's and the vault's id types, so the rest of the client speaks in parties,
+//! registrations and grants.
+
+use ed25519_dalek::VerifyingKey;
+use ledger::Hash;
+pub(crate) use ledger::{Entry, SignedEntry};
+use vault::{CertId, PartyId, PartyKeys, PartyPublic, Role};
+
+/// The current time in milliseconds since the Unix epoch, as entries carry it.
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn ledger_party(id: &PartyId) -> anyhow::Result<ledger::PartyId> {
+    Ok(ledger::PartyId::new(id.as_str())?)
+}
+
+fn vault_party(id: &ledger::PartyId) -> Option<PartyId> {
+    PartyId::new(id.as_str()).ok()
+}
+
+fn ledger_cert(id: &CertId) -> ledger::CertId {
+    ledger::CertId(*id.as_bytes())
+}
+
+fn vault_cert(id: &ledger::CertId) -> CertId {
+    CertId::from_bytes(*id.as_bytes())
+}
+
+fn ledger_role(role: Role) -> anyhow::Result<ledger::Role> {
+    Ok(role.as_str().parse()?)
+}
+
+fn vault_role(role: ledger::Role) -> Option<Role> {
+    role.as_str().parse().ok()
+}
+
+/// Signs `entry` as the holder of `keys`.
+pub(crate) fn sign(entry: Entry, keys: &PartyKeys) -> anyhow::Result<SignedEntry> {
+    Ok(SignedEntry::sign(
+        entry,
+        ledger_party(keys.id())?,
+        keys.signing_key(),
+    )?)
+}
+
+/// The party id that signed an entry.
+pub(crate) fn signer(signed: &SignedEntry) -> Option<PartyId> {
+    vault_party(signed.signer())
+}
+
+/// An enrollment entry for `party` (a first enrollment, not a rotation).
+pub(crate) fn enrollment(party: &PartyPublic) -> anyhow::Result<Entry> {
+    Ok(Entry::Enrollment {
+        party: ledger_party(&party.id)?,
+        role: ledger_role(party.role)?,
+        signing_key: party.signing_key.to_bytes(),
+        encryption_key: party.encryption_key.to_bytes(),
+        replaces: None,
+        time_ms: now_ms(),
+    })
+}
+
+/// A registration entry.
+pub(crate) fn registration(
+    cert_id: &CertId,
+    commitment: Hash,
+    registrant: &PartyId,
+    grants: Vec<Hash>,
+) -> anyhow::Result<Entry> {
+    Ok(Entry::Registration {
+        cert_id: ledger_cert(cert_id),
+        commitment,
+        registrant: ledger_party(registrant)?,
+        grants,
+        time_ms: now_ms(),
+    })
+}
+
+/// A grant entry.
+pub(crate) fn grant(cert_id: &CertId, grant: Hash) -> Entry {
+    Entry::Grant {
+        cert_id: ledger_cert(cert_id),
+        grant,
+        time_ms: now_ms(),
+    }
+}
+
+/// A revocation entry.
+pub(crate) fn revocation(cert_id: &CertId, grant: Hash) -> Entry {
+    Entry::Revocation {
+        cert_id: ledger_cert(cert_id),
+        grant,
+        time_ms: now_ms(),
+    }
+}
+
+/// The party an enrollment entry enrolls, or `None` for another kind or unusable keys.
+pub(crate) fn enrolled_party(entry: &Entry) -> Option<PartyPublic> {
+    match entry {
+        Entry::Enrollment {
+            party,
+            role,
+            signing_key,
+            encryption_key,
+            ..
+        } => Some(PartyPublic {
+            id: vault_party(party)?,
+            role: vault_role(*role)?,
+            signing_key: VerifyingKey::from_bytes(signing_key).ok()?,
+            encryption_key: x25519_dalek::PublicKey::from(*encryption_key),
+        }),
+        _ => None,
+    }
+}
+
+/// What a registration entry commits to.
+#[derive(Debug, Clone)]
+pub struct RegistrationFacts {
+    /// The certificate id.
+    pub cert_id: CertId,
+    /// The document commitment (root of the salted field tree).
+    pub commitment: Hash,
+    /// The registering party, as the entry names it.
+    pub registrant: PartyId,
+    /// The grant commitments of the initial recipients.
+    pub grants: Vec<Hash>,
+}
+
+/// The facts of a registration entry, or `None` for another kind.
+pub(crate) fn registration_facts(entry: &Entry) -> Option<RegistrationFacts> {
+    match entry {
+        Entry::Registration {
+            cert_id,
+            commitment,
+            registrant,
+            grants,
+            ..
+        } => Some(RegistrationFacts {
+            cert_id: vault_cert(cert_id),
+            commitment: *commitment,
+            registrant: vault_party(registrant)?,
+            grants: grants.clone(),
+        }),
+        _ => None,
+    }
+}
+
+/// The kind of an entry, as printed in audit summaries.
+pub(crate) fn kind(entry: &Entry) -> &'static str {
+    match entry {
+        Entry::Enrollment { .. } => "enrollment",
+        Entry::Registration { .. } => "registration",
+        Entry::Grant { .. } => "grant",
+        Entry::Revocation { .. } => "revocation",
+        Entry::Purge { .. } => "purge",
+        Entry::AccessReceipt { .. } => "access_receipt",
+        _ => "unknown",
+    }
+}
+
+/// The certificate an entry is about, if any.
+pub(crate) fn cert_of(entry: &Entry) -> Option<CertId> {
+    entry.cert_id().map(|id| vault_cert(&id))
+}
+
+/// An access receipt's certificate, grant commitment and time (ms).
+pub(crate) fn access_receipt(entry: &Entry) -> Option<(CertId, Hash, u64)> {
+    match entry {
+        Entry::AccessReceipt {
+            cert_id,
+            grant,
+            time_ms,
+        } => Some((vault_cert(cert_id), *grant, *time_ms)),
+        _ => None,
+    }
+}

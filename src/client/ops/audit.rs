@@ -1,0 +1,361 @@
+//! `audit`: the whole log, checked with nothing but the log key.
+//!
+//! Fetches the checkpoint, every entry bundle and level-0 hash tile (C2SP tlog-tiles, partial tiles
+//! included), recomputes the tree and checks its root, checks every served leaf hash, decodes every entry
+//! and verifies its signature against the keys enrolled at that point of the log, and checks consistency with
+//! the state of the previous run (the old root recomputed here, plus the server's consistency proof).
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::IsTerminal as _;
+use std::path::Path;
+
+use anyhow::Context as _;
+use ed25519_dalek::VerifyingKey;
+use ledger::{Hash, MemoryTree, leaf_hash, verify_consistency};
+use serde::{Deserialize, Serialize};
+use vault::{CertId, PartyId, PartyPublic, Role};
+
+use crate::client::Client;
+use crate::client::entries::{self, SignedEntry};
+use crate::client::logview::LogView;
+use crate::tilepath::TileRef;
+
+/// Entries per tile (C2SP tlog-tiles).
+const TILE_WIDTH: u64 = 256;
+
+/// What an audit remembers between runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditState {
+    /// The tree size audited.
+    pub size: u64,
+    /// Its root hash, hex.
+    pub root: String,
+}
+
+impl AuditState {
+    /// Reads a state file; `None` if it does not exist yet.
+    pub fn load(path: &Path) -> anyhow::Result<Option<AuditState>> {
+        match std::fs::read(path) {
+            Ok(bytes) => {
+                Ok(Some(serde_json::from_slice(&bytes).with_context(|| {
+                    format!("{} is malformed", path.display())
+                })?))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+
+    /// Writes a state file atomically.
+    pub fn save(&self, path: &Path) -> anyhow::Result<()> {
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, serde_json::to_vec_pretty(self)?)
+            .with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+    }
+}
+
+/// One problem found, at an entry index where it applies.
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    /// The entry index, if the problem is about one entry.
+    pub index: Option<u64>,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// An access receipt found on the log.
+#[derive(Debug, Clone, Serialize)]
+pub struct Receipt {
+    /// Its index.
+    pub index: u64,
+    /// The certificate released.
+    pub cert_id: String,
+    /// The grant commitment under which it was released, hex.
+    pub grant: String,
+    /// When, as the entry records it.
+    pub time: u64,
+}
+
+/// The audit's findings.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditReport {
+    /// The audited tree size.
+    pub size: u64,
+    /// Its root hash, hex.
+    pub root: String,
+    /// Entries by kind.
+    pub kinds: BTreeMap<String, u64>,
+    /// Enrolled parties and their roles, as of the checkpoint.
+    pub parties: BTreeMap<String, String>,
+    /// Access receipts.
+    pub receipts: Vec<Receipt>,
+    /// The size the previous run had audited, if any.
+    pub previous_size: Option<u64>,
+    /// Everything found wrong; empty means the log passed.
+    pub problems: Vec<Problem>,
+}
+
+/// The keys known at a point of the log while replaying it.
+struct Replay {
+    log_key: VerifyingKey,
+    operator: Option<PartyPublic>,
+    parties: HashMap<PartyId, PartyPublic>,
+    registrants: HashMap<CertId, PartyId>,
+}
+
+impl Replay {
+    fn check(&mut self, index: u64, signed: &SignedEntry) -> Result<(), String> {
+        let entry = signed.entry();
+        let signer = entries::signer(signed).ok_or("the signer's id is not a valid party id")?;
+        if index == 0 {
+            let party = entries::enrolled_party(entry)
+                .filter(|p| p.role == Role::Operator && p.id == signer)
+                .ok_or("entry 0 is not the operator's enrollment")?;
+            signed
+                .verify(&self.log_key)
+                .map_err(|_| "entry 0 is not signed by the log key")?;
+            self.parties.insert(party.id.clone(), party.clone());
+            self.operator = Some(party);
+            return Ok(());
+        }
+        if let Some((cert_id, _, _)) = entries::access_receipt(entry) {
+            signed
+                .verify(&self.log_key)
+                .map_err(|_| "access receipt not signed by the log key")?;
+            if !self.registrants.contains_key(&cert_id) {
+                return Err(format!(
+                    "access receipt for unregistered certificate {cert_id}"
+                ));
+            }
+            return Ok(());
+        }
+        let key = self
+            .parties
+            .get(&signer)
+            .ok_or_else(|| format!("signed by {signer}, who is not enrolled at this point"))?;
+        signed
+            .verify(&key.signing_key)
+            .map_err(|_| format!("signature by {signer} does not verify"))?;
+        if let Some(party) = entries::enrolled_party(entry) {
+            if Some(&signer) != self.operator.as_ref().map(|o| &o.id) {
+                return Err("enrollment not signed by the operator".into());
+            }
+            self.parties.insert(party.id.clone(), party);
+            return Ok(());
+        }
+        let cert_id = entries::cert_of(entry).ok_or("entry of unknown kind")?;
+        if let Some(facts) = entries::registration_facts(entry) {
+            if facts.registrant != signer {
+                return Err(format!(
+                    "registration of {cert_id} names {} but is signed by {signer}",
+                    facts.registrant
+                ));
+            }
+            if self.registrants.insert(cert_id, signer).is_some() {
+                return Err(format!("certificate {cert_id} registered twice"));
+            }
+            return Ok(());
+        }
+        match self.registrants.get(&cert_id) {
+            Some(registrant) if *registrant == signer => Ok(()),
+            Some(_) => Err(format!(
+                "{} on {cert_id} not signed by its registrant",
+                entries::kind(entry)
+            )),
+            None => Err(format!(
+                "{} on unregistered certificate {cert_id}",
+                entries::kind(entry)
+            )),
+        }
+    }
+}
+
+/// Splits an entry bundle (big-endian uint16 length-prefixed entries) into its entries.
+fn split_bundle(mut bytes: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        let (len, rest) = bytes.split_first_chunk::<2>()?;
+        let len = usize::from(u16::from_be_bytes(*len));
+        let (entry, rest) = rest.split_at_checked(len)?;
+        out.push(entry.to_vec());
+        bytes = rest;
+    }
+    Some(out)
+}
+
+/// Audits the log served by `client` against the log key; `previous` is the state of the last run.
+pub async fn audit(
+    client: &Client,
+    log_key: &str,
+    previous: Option<&AuditState>,
+) -> anyhow::Result<AuditReport> {
+    let view = LogView::fetch(client, log_key).await?;
+    let checkpoint = view.checkpoint().clone();
+    let size = checkpoint.size;
+    let mut problems = Vec::new();
+    let mut problem =
+        |index: Option<u64>, message: String| problems.push(Problem { index, message });
+
+    let progress = if std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new(size).with_message("auditing")
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let mut tree = MemoryTree::new();
+    let mut replay = Replay {
+        log_key: *view.log_key(),
+        operator: None,
+        parties: HashMap::new(),
+        registrants: HashMap::new(),
+    };
+    let mut kinds: BTreeMap<String, u64> = BTreeMap::new();
+    let mut receipts = Vec::new();
+    for tile in 0..size.div_ceil(TILE_WIDTH) {
+        let width = (size - tile * TILE_WIDTH).min(TILE_WIDTH);
+        let partial = (width < TILE_WIDTH)
+            .then(|| u8::try_from(width).ok())
+            .flatten();
+        let bundle = client
+            .get_tile(TileRef {
+                level: None,
+                index: tile,
+                partial,
+            })
+            .await?;
+        let hashes = client
+            .get_tile(TileRef {
+                level: Some(0),
+                index: tile,
+                partial,
+            })
+            .await?;
+        let Some(bundle) = split_bundle(&bundle).filter(|b| b.len() as u64 == width) else {
+            problem(
+                Some(tile * TILE_WIDTH),
+                format!("entry bundle {tile} is malformed or has the wrong width"),
+            );
+            anyhow::bail!(
+                "cannot audit past a malformed entry bundle ({} problem(s))",
+                problems.len()
+            );
+        };
+        let leaves: Vec<Hash> = bundle.iter().map(|e| leaf_hash(e)).collect();
+        if hashes != leaves.concat() {
+            problem(
+                Some(tile * TILE_WIDTH),
+                format!("level-0 tile {tile} differs from the entries' leaf hashes"),
+            );
+        }
+        for (offset, (bytes, leaf)) in bundle.iter().zip(&leaves).enumerate() {
+            let index = tile * TILE_WIDTH + offset as u64;
+            tree.push(*leaf);
+            match SignedEntry::decode(bytes) {
+                Err(e) => problem(Some(index), format!("undecodable entry: {e}")),
+                Ok(signed) => {
+                    *kinds
+                        .entry(entries::kind(signed.entry()).to_owned())
+                        .or_default() += 1;
+                    if let Err(message) = replay.check(index, &signed) {
+                        problem(Some(index), message);
+                    }
+                    if let Some((cert_id, grant, time)) = entries::access_receipt(signed.entry()) {
+                        receipts.push(Receipt {
+                            index,
+                            cert_id: cert_id.to_string(),
+                            grant: hex::encode(grant),
+                            time,
+                        });
+                    }
+                }
+            }
+            progress.inc(1);
+        }
+    }
+    progress.finish_and_clear();
+    if tree.root() != checkpoint.root {
+        problem(
+            None,
+            "the recomputed tree root differs from the checkpoint's".into(),
+        );
+    }
+    if let Some(previous) = previous {
+        check_previous(
+            client,
+            previous,
+            &tree,
+            &checkpoint.root,
+            size,
+            &mut problem,
+        )
+        .await;
+    }
+    let parties = replay
+        .parties
+        .values()
+        .map(|p| (p.id.to_string(), p.role.to_string()))
+        .collect();
+    Ok(AuditReport {
+        size,
+        root: hex::encode(checkpoint.root),
+        kinds,
+        parties,
+        receipts,
+        previous_size: previous.map(|p| p.size),
+        problems,
+    })
+}
+
+async fn check_previous(
+    client: &Client,
+    previous: &AuditState,
+    tree: &MemoryTree,
+    root: &Hash,
+    size: u64,
+    problem: &mut impl FnMut(Option<u64>, String),
+) {
+    if previous.size > size {
+        problem(
+            None,
+            format!("the log shrank from {} to {size} entries", previous.size),
+        );
+        return;
+    }
+    if previous.size == 0 {
+        return;
+    }
+    let mut old_root = [0u8; 32];
+    if hex::decode_to_slice(&previous.root, &mut old_root).is_err() {
+        problem(None, "the state file's root is not 32 hex bytes".into());
+        return;
+    }
+    match tree.root_at(previous.size) {
+        Ok(recomputed) if recomputed == old_root => {}
+        _ => problem(
+            None,
+            format!(
+                "the log was rewritten: the root at size {} differs from the previous run's",
+                previous.size
+            ),
+        ),
+    }
+    if previous.size < size {
+        match client.get_consistency(previous.size, size).await {
+            Ok(proof) => {
+                if verify_consistency(previous.size, size, &proof, &old_root, root).is_err() {
+                    problem(
+                        None,
+                        format!(
+                            "the consistency proof from {} to {size} does not verify",
+                            previous.size
+                        ),
+                    );
+                }
+            }
+            Err(e) => problem(
+                None,
+                format!("no consistency proof from {} to {size}: {e}", previous.size),
+            ),
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! The client operations, each a function usable from tests and the CLI.
+//!
+//! Every operation that relies on something from the server verifies it first (see [`super::logview`]).
+
+mod audit;
+mod bundle;
+mod enroll;
+mod grant;
+mod grantbook;
+mod open;
+mod register;
+#[cfg(test)]
+mod tests;
+
+use std::path::Path;
+
+use anyhow::Context as _;
+use vault::{CertId, PartyId, PartyKeys};
+
+pub use audit::{AuditReport, AuditState, Problem, Receipt, audit};
+pub use bundle::{Bundle, BundledEntry, VerifiedDisclosure, verify_bundle};
+pub use enroll::enroll;
+pub use grant::{grant, revoke};
+pub use open::{Opened, disclose, open};
+pub use register::{InvalidCertificate, Registration, check_certificate, register};
+
+use super::Client;
+use super::logview::LogView;
+
+/// A party acting through a client: its keys, the log key it trusts and its local state directory.
+pub struct Actor<'a> {
+    /// The client, signing as this party.
+    pub client: &'a Client,
+    /// The party's keys.
+    pub keys: &'a PartyKeys,
+    /// The log verifier key (vkey text) this party trusts.
+    pub log_key: &'a str,
+    /// The party's client state directory (`$TRADELEDGER_HOME`): grant records live here.
+    pub home: &'a Path,
+}
+
+impl std::fmt::Debug for Actor<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Actor")
+            .field("party", self.keys.id())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Fetches and verifies a checkpoint that covers entry `index`; a log that signs checkpoints in batches may
+/// lag an acknowledged append by a moment, so this retries briefly before giving up.
+pub(crate) async fn view_covering<'a>(
+    client: &'a Client,
+    log_key: &str,
+    index: u64,
+) -> anyhow::Result<LogView<'a>> {
+    for _ in 0..50 {
+        let view = LogView::fetch(client, log_key).await?;
+        if view.checkpoint().size > index {
+            return Ok(view);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("the log's checkpoint does not cover entry {index} after 5 seconds")
+}
+
+/// Parses a certificate id given on the command line.
+pub fn parse_cert_id(text: &str) -> anyhow::Result<CertId> {
+    text.parse()
+        .context("certificate ids are 32 lowercase hex digits")
+}
+
+/// Parses a party id given on the command line.
+pub fn parse_party(text: &str) -> anyhow::Result<PartyId> {
+    PartyId::new(text).with_context(|| format!("invalid party id {text:?}"))
+}

@@ -1,0 +1,113 @@
+//! `open` and `disclose`: fetch a sealed certificate, prove its registration is on the log under a
+//! checkpoint signed by the pinned key and signed by an enrolled registrant, decrypt and check the body
+//! against the registered commitment (`vault::open_certificate`), and only then hand it out (or disclose
+//! chosen fields of it).
+
+use vault::CertId;
+
+use super::bundle::{BUNDLE_FORMAT, Bundle, BundledEntry};
+use super::{Actor, view_covering};
+use crate::api::Sealed;
+use crate::client::entries;
+use crate::client::logview::{LogView, VerifiedEntry, VerifyError};
+
+/// A verified, decrypted certificate.
+pub struct Opened {
+    /// The certificate id.
+    pub cert_id: CertId,
+    /// The body (secret: drop it when done).
+    pub body: serde_json::Value,
+    /// The registration entry, verified in the log.
+    pub registration: VerifiedEntry,
+    /// The registrant's enrollment, verified in the log.
+    pub registrant: VerifiedEntry,
+    /// The access receipt the release appended.
+    pub receipt_index: u64,
+    master_salt: vault::MasterSalt,
+}
+
+impl std::fmt::Debug for Opened {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Opened")
+            .field("cert_id", &self.cert_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Opens `cert_id`: nothing is returned unless every check passes.
+pub async fn open(actor: &Actor<'_>, cert_id: &CertId) -> anyhow::Result<Opened> {
+    let (opened, _) = open_with_view(actor, cert_id).await?;
+    Ok(opened)
+}
+
+async fn open_with_view<'a>(
+    actor: &Actor<'a>,
+    cert_id: &CertId,
+) -> anyhow::Result<(Opened, LogView<'a>)> {
+    let sealed: Sealed = actor
+        .client
+        .get_signed(&format!("/v1/certificates/{cert_id}/sealed"))
+        .await?;
+    let view = view_covering(actor.client, actor.log_key, sealed.registration_index).await?;
+    let registration = view.entry(sealed.registration_index).await?;
+    let unexpected = || VerifyError::Unexpected {
+        index: registration.index,
+        expected: format!("the registration of {cert_id}"),
+    };
+    let facts = entries::registration_facts(registration.signed.entry()).ok_or_else(unexpected)?;
+    if facts.cert_id != *cert_id
+        || entries::signer(&registration.signed).as_ref() != Some(&facts.registrant)
+    {
+        return Err(unexpected().into());
+    }
+    let (registrant, registrant_party) = view.party(&facts.registrant).await?;
+    registration
+        .signed
+        .verify(&registrant_party.signing_key)
+        .map_err(|_| VerifyError::BadSignature {
+            index: registration.index,
+            signer: registrant_party.id.to_string(),
+        })?;
+    let opened = vault::open_certificate(
+        cert_id,
+        &facts.commitment,
+        actor.keys,
+        &sealed.envelope.0,
+        &sealed.ciphertext.0,
+    )?;
+    if vault::grant_commitment(cert_id, actor.keys.id(), &opened.grant_salt)?.as_slice()
+        != sealed.grant.0.as_slice()
+    {
+        anyhow::bail!("the envelope served does not match your grant commitment");
+    }
+    let result = Opened {
+        cert_id: *cert_id,
+        body: opened.body,
+        registration,
+        registrant,
+        receipt_index: sealed.receipt_index,
+        master_salt: opened.master_salt,
+    };
+    Ok((result, view))
+}
+
+/// Opens `cert_id` and builds a bundle disclosing the fields under `pointers`, verifiable offline.
+pub async fn disclose(
+    actor: &Actor<'_>,
+    cert_id: &CertId,
+    pointers: &[String],
+) -> anyhow::Result<Bundle> {
+    let (opened, view) = open_with_view(actor, cert_id).await?;
+    let pointers: Vec<&str> = pointers.iter().map(String::as_str).collect();
+    let disclosure =
+        vault::commit(&opened.body, &opened.master_salt)?.disclose(cert_id, &pointers)?;
+    let (operator, _) = view.operator().await?;
+    Ok(Bundle {
+        format: BUNDLE_FORMAT.to_owned(),
+        checkpoint: String::from_utf8_lossy(&view.checkpoint().note).into_owned(),
+        operator: BundledEntry::from(&operator),
+        registrant: BundledEntry::from(&opened.registrant),
+        registration: BundledEntry::from(&opened.registration),
+        disclosure,
+    })
+}
