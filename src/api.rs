@@ -7,6 +7,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// The party id under which the log itself signs the entries it makes (entry 0, the operator's enrollment;
+/// access receipts), with the log's key. No party can be enrolled under it.
+pub const LOG_PARTY: &str = "log";
+
 /// Bytes carried as standard base64 in JSON.
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct B64(pub Vec<u8>);

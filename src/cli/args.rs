@@ -91,9 +91,9 @@ pub struct ServeArgs {
     /// The operator's public identity (FILE.pub).
     #[arg(long, value_name = "FILE.pub")]
     pub operator: PathBuf,
-    /// Directory of Cedar policies.
-    #[arg(long, value_name = "DIR", default_value = "policies")]
-    pub policies: PathBuf,
+    /// Directory of Cedar policies and their schema [default: DATA/policies, created with the built-in set].
+    #[arg(long, value_name = "DIR")]
+    pub policies: Option<PathBuf>,
     /// The log's checkpoint origin.
     #[arg(long, value_name = "NAME", default_value = "tradeledger.example/log")]
     pub origin: String,

@@ -6,6 +6,7 @@ use anyhow::Context as _;
 use vault::PartyPublic;
 
 use super::{Global, ServeArgs};
+use crate::server::{self, ServeConfig};
 
 /// An in-process server on 127.0.0.1:0.
 pub(super) struct Embedded {
@@ -29,15 +30,59 @@ impl Embedded {
 
 /// Starts the service over `data` with `operator`, on an ephemeral local port.
 pub(super) async fn start_embedded(data: &Path, operator: PartyPublic) -> anyhow::Result<Embedded> {
-    let _ = (data, operator);
-    // The server (`tradeledger::server::serve`) is built on branch `service`, which does not compile yet; once
-    // merged this binds 127.0.0.1:0, spawns `server::serve(listener, ServeConfig::new(data, operator), stop)`
-    // and reads `data/log.vkey`.
-    anyhow::bail!("the service is not merged into this build yet")
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("binding 127.0.0.1:0")?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (ready, is_ready) = tokio::sync::oneshot::channel();
+    let config = ServeConfig::new(data.to_owned(), operator);
+    let task = tokio::spawn(server::serve_with_ready(listener, config, async { let _ = stopped.await; }, ready));
+    match is_ready.await {
+        Ok(()) => {}
+        Err(_) => {
+            return Err(task.await.context("the server task panicked")?.err().unwrap_or_else(|| {
+                anyhow::anyhow!("the server stopped before it was ready")
+            }));
+        }
+    }
+    let vkey = std::fs::read_to_string(data.join("log.vkey")).context("reading the log's verifier key")?;
+    Ok(Embedded { url, vkey: vkey.trim_end().to_owned(), stop: Some(stop), task })
 }
 
 pub(super) async fn serve(_g: &Global, args: ServeArgs) -> anyhow::Result<()> {
-    let _operator = PartyPublic::load(&args.operator)
+    let operator = PartyPublic::load(&args.operator)
         .with_context(|| format!("reading the operator identity {}", args.operator.display()))?;
-    anyhow::bail!("the service is not merged into this build yet")
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    let mut config = ServeConfig::new(args.data, operator);
+    config.policies = args.policies;
+    config.origin = args.origin;
+    config.max_body_bytes = args.max_body_bytes;
+    let (ready, is_ready) = tokio::sync::oneshot::channel();
+    let server = tokio::spawn(server::serve_with_ready(listener, config, shutdown_signal(), ready));
+    if is_ready.await.is_ok() {
+        println!("listening on http://{addr}");
+    }
+    server.await.context("the server task panicked")?
+}
+
+/// Completes on ctrl-c or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
 }

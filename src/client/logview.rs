@@ -168,9 +168,7 @@ pub(crate) fn operator_of(
         return Err(unexpected());
     }
     let party = entries::enrolled_party(entry0.signed.entry()).ok_or_else(unexpected)?;
-    if party.role != vault::Role::Operator
-        || Some(&party.id) != entries::signer(&entry0.signed).as_ref()
-    {
+    if party.role != vault::Role::Operator || entry0.signed.signer().as_str() != crate::api::LOG_PARTY {
         return Err(unexpected());
     }
     entry0

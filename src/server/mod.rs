@@ -8,6 +8,7 @@ mod error;
 mod handlers;
 mod logkey;
 mod metrics;
+mod policies;
 mod policy;
 mod read;
 mod registry;
@@ -34,8 +35,8 @@ pub struct ServeConfig {
     pub data: PathBuf,
     /// The operator's public identity: the one party allowed to enroll others.
     pub operator: vault::PartyPublic,
-    /// Directory of Cedar policies and their schema.
-    pub policies: PathBuf,
+    /// Directory of Cedar policies and their schema; `None`: `DATA/policies`, created with the built-in set.
+    pub policies: Option<PathBuf>,
     /// The log's checkpoint origin line.
     pub origin: String,
     /// Largest request body accepted, in bytes.
@@ -50,7 +51,7 @@ impl ServeConfig {
         ServeConfig {
             data,
             operator,
-            policies: PathBuf::from("policies"),
+            policies: None,
             origin: "tradeledger.example/log".to_owned(),
             max_body_bytes: 1 << 20,
             max_skew: Duration::from_secs(300),
@@ -65,10 +66,22 @@ pub async fn serve(
     config: ServeConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let (ready, _) = tokio::sync::oneshot::channel();
+    serve_with_ready(listener, config, shutdown, ready).await
+}
+
+/// [`serve`], telling `ready` once the stores are open and connections are accepted.
+pub async fn serve_with_ready(
+    listener: tokio::net::TcpListener,
+    config: ServeConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    ready: tokio::sync::oneshot::Sender<()>,
+) -> anyhow::Result<()> {
     let state = tokio::task::spawn_blocking(move || AppState::open(config))
         .await
         .context("opening the stores")??;
     let state = Arc::new(state);
+    let _ = ready.send(());
     let app = router(state.clone());
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)

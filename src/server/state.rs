@@ -53,8 +53,10 @@ impl AppState {
             .context("opening the log")?;
         let vault =
             vault::FsVaultStore::open(&config.data.join("vault")).context("opening the vault")?;
-        let authz = Authorizer::load(&config.policies)
-            .with_context(|| format!("loading policies from {}", config.policies.display()))?;
+        let policies = super::policies::policy_dir(&config.data, config.policies.as_deref())?;
+        let authz =
+            Authorizer::load(&policies).with_context(|| format!("loading policies from {}", policies.display()))?;
+        tracing::info!(dir = %policies.display(), "policies loaded");
         let replay = ReplayGuard::new(ReplayConfig {
             max_skew_secs: config.max_skew.as_secs(),
             ..ReplayConfig::default()

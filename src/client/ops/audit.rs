@@ -110,7 +110,7 @@ impl Replay {
         let signer = entries::signer(signed).ok_or("the signer's id is not a valid party id")?;
         if index == 0 {
             let party = entries::enrolled_party(entry)
-                .filter(|p| p.role == Role::Operator && p.id == signer)
+                .filter(|p| p.role == Role::Operator && signer.as_str() == crate::api::LOG_PARTY)
                 .ok_or("entry 0 is not the operator's enrollment")?;
             signed
                 .verify(&self.log_key)
