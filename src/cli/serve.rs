@@ -30,22 +30,39 @@ impl Embedded {
 
 /// Starts the service over `data` with `operator`, on an ephemeral local port.
 pub(super) async fn start_embedded(data: &Path, operator: PartyPublic) -> anyhow::Result<Embedded> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("binding 127.0.0.1:0")?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("binding 127.0.0.1:0")?;
     let url = format!("http://{}", listener.local_addr()?);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let (ready, is_ready) = tokio::sync::oneshot::channel();
     let config = ServeConfig::new(data.to_owned(), operator);
-    let task = tokio::spawn(server::serve_with_ready(listener, config, async { let _ = stopped.await; }, ready));
+    let task = tokio::spawn(server::serve_with_ready(
+        listener,
+        config,
+        async {
+            let _ = stopped.await;
+        },
+        ready,
+    ));
     match is_ready.await {
         Ok(()) => {}
         Err(_) => {
-            return Err(task.await.context("the server task panicked")?.err().unwrap_or_else(|| {
-                anyhow::anyhow!("the server stopped before it was ready")
-            }));
+            return Err(task
+                .await
+                .context("the server task panicked")?
+                .err()
+                .unwrap_or_else(|| anyhow::anyhow!("the server stopped before it was ready")));
         }
     }
-    let vkey = std::fs::read_to_string(data.join("log.vkey")).context("reading the log's verifier key")?;
-    Ok(Embedded { url, vkey: vkey.trim_end().to_owned(), stop: Some(stop), task })
+    let vkey =
+        std::fs::read_to_string(data.join("log.vkey")).context("reading the log's verifier key")?;
+    Ok(Embedded {
+        url,
+        vkey: vkey.trim_end().to_owned(),
+        stop: Some(stop),
+        task,
+    })
 }
 
 pub(super) async fn serve(_g: &Global, args: ServeArgs) -> anyhow::Result<()> {
@@ -60,7 +77,12 @@ pub(super) async fn serve(_g: &Global, args: ServeArgs) -> anyhow::Result<()> {
     config.origin = args.origin;
     config.max_body_bytes = args.max_body_bytes;
     let (ready, is_ready) = tokio::sync::oneshot::channel();
-    let server = tokio::spawn(server::serve_with_ready(listener, config, shutdown_signal(), ready));
+    let server = tokio::spawn(server::serve_with_ready(
+        listener,
+        config,
+        shutdown_signal(),
+        ready,
+    ));
     if is_ready.await.is_ok() {
         println!("listening on http://{addr}");
     }

@@ -168,7 +168,9 @@ pub(crate) fn operator_of(
         return Err(unexpected());
     }
     let party = entries::enrolled_party(entry0.signed.entry()).ok_or_else(unexpected)?;
-    if party.role != vault::Role::Operator || entry0.signed.signer().as_str() != crate::api::LOG_PARTY {
+    if party.role != vault::Role::Operator
+        || entry0.signed.signer().as_str() != crate::api::LOG_PARTY
+    {
         return Err(unexpected());
     }
     entry0

@@ -6,9 +6,18 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 
 const DEFAULTS: [(&str, &str); 4] = [
-    ("tradeledger.cedarschema", include_str!("../../policies/tradeledger.cedarschema")),
-    ("invariants.cedar", include_str!("../../policies/invariants.cedar")),
-    ("permissions.cedar", include_str!("../../policies/permissions.cedar")),
+    (
+        "tradeledger.cedarschema",
+        include_str!("../../policies/tradeledger.cedarschema"),
+    ),
+    (
+        "invariants.cedar",
+        include_str!("../../policies/invariants.cedar"),
+    ),
+    (
+        "permissions.cedar",
+        include_str!("../../policies/permissions.cedar"),
+    ),
     ("README.md", include_str!("../../policies/README.md")),
 ];
 
@@ -22,7 +31,8 @@ pub(crate) fn policy_dir(data: &Path, chosen: Option<&Path>) -> anyhow::Result<P
     if !dir.exists() {
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         for (name, text) in DEFAULTS {
-            std::fs::write(dir.join(name), text).with_context(|| format!("writing {}", dir.join(name).display()))?;
+            std::fs::write(dir.join(name), text)
+                .with_context(|| format!("writing {}", dir.join(name).display()))?;
         }
     }
     Ok(dir)

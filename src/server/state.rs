@@ -54,8 +54,8 @@ impl AppState {
         let vault =
             vault::FsVaultStore::open(&config.data.join("vault")).context("opening the vault")?;
         let policies = super::policies::policy_dir(&config.data, config.policies.as_deref())?;
-        let authz =
-            Authorizer::load(&policies).with_context(|| format!("loading policies from {}", policies.display()))?;
+        let authz = Authorizer::load(&policies)
+            .with_context(|| format!("loading policies from {}", policies.display()))?;
         tracing::info!(dir = %policies.display(), "policies loaded");
         let replay = ReplayGuard::new(ReplayConfig {
             max_skew_secs: config.max_skew.as_secs(),

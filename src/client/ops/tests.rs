@@ -27,7 +27,7 @@ fn fixture() -> Fixture {
 
     let entry0 = SignedEntry::sign(
         entries::enrollment(&operator.public()).unwrap(),
-        ledger::PartyId::new("operator").unwrap(),
+        ledger::PartyId::new(crate::api::LOG_PARTY).unwrap(),
         &log_key,
     )
     .unwrap();
