@@ -25,9 +25,12 @@ fn cert_id(thread: u32, n: u32) -> [u8; 16] {
     id
 }
 
-/// Distinct, incompressible-looking bytes per certificate (xorshift).
+/// Distinct, incompressible-looking bytes per seed (splitmix64 seeding an xorshift).
 fn pseudo_random(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed | 1;
+    let mut x = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x = (x ^ (x >> 31)) | 1;
     (0..len)
         .map(|_| {
             x ^= x << 13;
@@ -57,9 +60,12 @@ fn row(op: &str, count: usize, elapsed: Duration, mut lat: Vec<Duration>) {
 
 /// `threads` writers putting one certificate per call for `secs`; returns how many were stored.
 fn bench_puts(store: &Arc<FsVaultStore>, label: &str, threads: u32, secs: f64) -> u32 {
+    // Ids are unique across rows: thread numbers of a row start at its thread count times 1000.
+    let first = threads * 1000;
     let start = Instant::now();
     let deadline = start + Duration::from_secs_f64(secs);
     let workers: Vec<_> = (0..threads)
+        .map(|t| first + t)
         .map(|t| {
             let store = Arc::clone(store);
             std::thread::spawn(move || {
@@ -147,8 +153,8 @@ fn bench_gets(store: &FsVaultStore, label: &str, stored: u32) {
     for i in 0..count {
         let n = i.wrapping_mul(2_654_435_761) % stored.max(1);
         let begin = Instant::now();
-        let body = store.get_ciphertext(cert_id(0, n)).unwrap();
-        let envelope = store.get_envelope(cert_id(0, n), PARTIES[1]).unwrap();
+        let body = store.get_ciphertext(cert_id(1000, n)).unwrap();
+        let envelope = store.get_envelope(cert_id(1000, n), PARTIES[1]).unwrap();
         lat.push(begin.elapsed());
         assert!(body.is_some() && envelope.is_some());
     }
@@ -187,8 +193,8 @@ fn bytes_on_disk(dir: &Path) -> u64 {
 fn purged_bytes_found(dir: &Path, open: Open) -> bool {
     let body = {
         let store = open(dir).unwrap();
-        let body = store.get_ciphertext(cert_id(0, 0)).unwrap().unwrap();
-        store.purge(cert_id(0, 0)).unwrap();
+        let body = store.get_ciphertext(cert_id(1000, 0)).unwrap().unwrap();
+        store.purge(cert_id(1000, 0)).unwrap();
         body
     };
     let needle = &body[..64];

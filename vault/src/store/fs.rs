@@ -1,5 +1,5 @@
-//! The embedded store: ciphertexts in append-only segment files, index and envelopes in sled,
-//! every commit made durable with a real `fdatasync`.
+//! The embedded store: ciphertexts (with their initial envelopes) in append-only segment files,
+//! index and envelopes in sled, every commit made durable with a real `fdatasync`.
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
@@ -7,21 +7,23 @@ use std::path::Path;
 
 use super::group::{Committer, State, Taken};
 use super::index::{self, IndexEntry, Location};
-use super::segments::{self, MAX_SEGMENT_LEN, Record, SegmentFiles};
+use super::segments::{MAX_SEGMENT_LEN, Read, SegmentFiles};
 use super::{
-    HexId, NewCertificate, StoreError, VaultStore, validate_batch, validate_envelope,
-    validate_party,
+    HexId, NewCertificate, StoreError, VaultStore, record, recovery, validate_batch,
+    validate_envelope, validate_party,
 };
 
 /// The embedded [`VaultStore`]: one data directory holding `index/` (sled: index entries,
-/// envelopes, purge intents) and `segments/` (ciphertext records).
+/// envelopes, purge intents, checkpoint) and `segments/` (ciphertext records).
 ///
-/// A commit syncs the written segment files (`fdatasync`), the segment directory when a file was
-/// created, then applies the queued index changes in one atomic sled batch, flushes sled and
-/// `fdatasync`s sled's log file, since sled 0.34's own flush stops at `sync_file_range`. An index
-/// entry therefore never reaches the disk before the record it points to. Purge first makes a
-/// purge intent durable, then shreds the record in place and drops the index entry and envelopes;
-/// an intent found on open is finished before the store is used.
+/// A put appends a checksummed record (ciphertext and initial envelopes) to the active segment;
+/// its commit `fdatasync`s the segment and then applies the index entries to sled, so an index
+/// entry never reaches the disk before its record. The segment is the log: the index is synced
+/// (sled flush plus an `fdatasync` of sled's log file, since sled 0.34 stops at `sync_file_range`)
+/// by grants, revocations, purges and every 64 MiB of records, and on open the records after the
+/// last such checkpoint are replayed into the index. Purge first makes a purge intent durable,
+/// then shreds the record in place and drops the index entry and envelopes; an intent found on
+/// open is finished before the store is used.
 pub struct FsVaultStore {
     db: sled::Db,
     db_log: File,
@@ -31,14 +33,14 @@ pub struct FsVaultStore {
 }
 
 impl FsVaultStore {
-    /// Opens (or creates) the store in `dir`, finishing any purge interrupted by a crash.
+    /// Opens (or creates) the store in `dir`, recovering from a crash if there was one.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         Self::open_layout(dir, false)
     }
 
-    /// The measured alternative, kept only for the benchmark: ciphertexts inline in sled.
-    /// Its purge drops the index entry, but sled's log keeps the old bytes until sled reuses the
-    /// segment, so it is not crypto-shredding. Do not use it to store certificates.
+    /// The measured alternative, kept only for the benchmark: ciphertexts inline in sled, every
+    /// commit syncing sled. Its purge drops the index entry, but sled's log keeps the old bytes
+    /// until sled reuses that space, so it is not crypto-shredding. Do not store certificates in it.
     #[doc(hidden)]
     pub fn open_inline_baseline(dir: &Path) -> Result<Self, StoreError> {
         Self::open_layout(dir, true)
@@ -56,7 +58,11 @@ impl FsVaultStore {
             .read(true)
             .write(true)
             .open(index_dir.join("db"))?;
-        let (segments, active, len) = SegmentFiles::open(&dir.join("segments"))?;
+        let (segments, _, _) = SegmentFiles::open(&dir.join("segments"))?;
+        let (batch, active, len) = recovery::replay(&db, &segments)?;
+        db.apply_batch(batch)?;
+        db.flush()?;
+        db_log.sync_data()?;
         for created in [&index_dir, &dir.join("segments"), dir] {
             File::open(created)?.sync_all()?;
         }
@@ -73,7 +79,7 @@ impl FsVaultStore {
         Ok(store)
     }
 
-    /// Bytes the data directory takes on disk (sled's estimate plus the segment files).
+    /// Bytes the data directory takes (sled's estimate plus the segment files).
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
         Ok(self
             .db
@@ -81,17 +87,26 @@ impl FsVaultStore {
             .saturating_add(self.segments.total_len()?))
     }
 
-    /// The commit run by a group's leader.
-    fn sync(&self, taken: Taken) -> Result<(), StoreError> {
+    /// The commit run by a group's leader: segments first, then the index.
+    fn sync(&self, mut taken: Taken) -> Result<(), StoreError> {
         for id in &taken.dirty_segments {
             self.segments.get(*id)?.sync_data()?;
         }
         if taken.dir_dirty {
             self.segments.sync_dir()?;
         }
+        if taken.index_sync {
+            let (segment, offset) = taken.end;
+            taken.batch.insert(
+                &index::checkpoint_key(),
+                &index::encode_checkpoint(segment, offset),
+            );
+        }
         self.db.apply_batch(taken.batch)?;
-        self.db.flush()?;
-        self.db_log.sync_data()?;
+        if taken.index_sync {
+            self.db.flush()?;
+            self.db_log.sync_data()?;
+        }
         Ok(())
     }
 
@@ -111,17 +126,27 @@ impl FsVaultStore {
         }
     }
 
-    /// Appends the batch's records to the active segment (rotating if full) and returns their places.
+    /// Appends the certificates' records to the active segment and returns their places.
     fn append(
         &self,
         state: &mut State,
         certs: &[NewCertificate<'_>],
     ) -> Result<Vec<Location>, StoreError> {
-        let total = certs
-            .iter()
-            .map(|c| segments::record_len(c.ciphertext.len()))
-            .sum::<u64>();
+        let mut buf = Vec::new();
+        let mut places = Vec::with_capacity(certs.len());
+        for cert in certs {
+            let offset = u64::try_from(buf.len()).map_err(|_| StoreError::TooLarge)?;
+            let len = record::encode(cert.cert_id, cert.ciphertext, cert.envelopes, &mut buf)?;
+            places.push(Location {
+                segment: 0,
+                offset,
+                len,
+            });
+        }
+        let total = u64::try_from(buf.len()).map_err(|_| StoreError::TooLarge)?;
         if state.active_len > 0 && state.active_len.saturating_add(total) > MAX_SEGMENT_LEN {
+            // Sealing the full segment durably here keeps every torn record in the last segment.
+            self.segments.get(state.active_segment)?.sync_data()?;
             let next = state
                 .active_segment
                 .checked_add(1)
@@ -131,25 +156,16 @@ impl FsVaultStore {
             state.active_len = 0;
             state.next.dir_dirty = true;
         }
-        let mut buf = Vec::with_capacity(usize::try_from(total).map_err(|_| StoreError::TooLarge)?);
-        let mut places = Vec::with_capacity(certs.len());
-        for cert in certs {
-            let offset = state
-                .active_len
-                .saturating_add(u64::try_from(buf.len()).map_err(|_| StoreError::TooLarge)?);
-            let len = u32::try_from(cert.ciphertext.len()).map_err(|_| StoreError::TooLarge)?;
-            places.push(Location {
-                segment: state.active_segment,
-                offset,
-                len,
-            });
-            segments::encode_record(cert.cert_id, cert.ciphertext, &mut buf)?;
-        }
-        // A failed write leaves active_len as it was, so the partial bytes are overwritten later.
+        // A failed write leaves active_len as it was, so its partial bytes are overwritten later.
         self.segments
             .get(state.active_segment)?
             .write_all_at(&buf, state.active_len)?;
+        for place in &mut places {
+            place.segment = state.active_segment;
+            place.offset = place.offset.saturating_add(state.active_len);
+        }
         state.active_len = state.active_len.saturating_add(total);
+        state.since_checkpoint = state.since_checkpoint.saturating_add(total);
         state.next.dirty_segments.insert(state.active_segment);
         Ok(places)
     }
@@ -157,12 +173,9 @@ impl FsVaultStore {
     /// Second half of a purge, once its intent is durable: shred, then drop entry and envelopes.
     fn finish_purge(&self, cert_id: [u8; 16]) -> Result<(), StoreError> {
         let mut state = self.committer.lock_certs(&[cert_id])?;
-        match self.entry(cert_id)? {
-            Some(IndexEntry::Segment(loc)) => {
-                self.segments.shred(loc)?;
-                state.next.dirty_segments.insert(loc.segment);
-            }
-            Some(IndexEntry::Inline(_)) | Some(IndexEntry::Purged) | None => {}
+        if let Some(IndexEntry::Segment(loc)) = self.entry(cert_id)? {
+            self.segments.shred(loc)?;
+            state.next.dirty_segments.insert(loc.segment);
         }
         let batch = &mut state.next.batch;
         batch.insert(&index::index_key(cert_id), IndexEntry::Purged.encode());
@@ -170,8 +183,24 @@ impl FsVaultStore {
             batch.remove(key?);
         }
         batch.remove(&index::intent_key(cert_id));
+        state.next.index_sync = true;
         let ticket = state.enqueue([cert_id]);
         self.committer.wait_durable(state, ticket, |t| self.sync(t))
+    }
+}
+
+impl Drop for FsVaultStore {
+    /// A clean close checkpoints, so the next open replays nothing. Best effort: a failure here
+    /// only means a longer replay.
+    fn drop(&mut self) {
+        let Ok(state) = self.committer.lock_certs(&[]) else {
+            return;
+        };
+        let end = index::encode_checkpoint(state.active_segment, state.active_len);
+        drop(state);
+        let _ = self.db.insert(index::checkpoint_key(), &end);
+        let _ = self.db.flush();
+        let _ = self.db_log.sync_data();
     }
 }
 
@@ -188,6 +217,7 @@ impl VaultStore for FsVaultStore {
             }
         }
         let entries: Vec<IndexEntry> = if self.inline {
+            state.next.index_sync = true;
             certs
                 .iter()
                 .map(|c| IndexEntry::Inline(c.ciphertext.to_vec()))
@@ -228,6 +258,7 @@ impl VaultStore for FsVaultStore {
             return Err(StoreError::DuplicateRecipient(HexId(cert_id)));
         }
         state.next.batch.insert(key, envelope);
+        state.next.index_sync = true;
         let ticket = state.enqueue([cert_id]);
         self.committer.wait_durable(state, ticket, |t| self.sync(t))
     }
@@ -241,6 +272,7 @@ impl VaultStore for FsVaultStore {
             return Ok(false);
         }
         state.next.batch.remove(key);
+        state.next.index_sync = true;
         let ticket = state.enqueue([cert_id]);
         self.committer
             .wait_durable(state, ticket, |t| self.sync(t))?;
@@ -252,6 +284,7 @@ impl VaultStore for FsVaultStore {
         self.live_entry(cert_id)?;
         // The intent is durable before any byte is shredded, so a crash in between is finished on open.
         state.next.batch.insert(&index::intent_key(cert_id), &[]);
+        state.next.index_sync = true;
         let ticket = state.enqueue([cert_id]);
         self.committer
             .wait_durable(state, ticket, |t| self.sync(t))?;
@@ -265,8 +298,8 @@ impl VaultStore for FsVaultStore {
             Some(IndexEntry::Segment(loc)) => loc,
         };
         match self.segments.read(loc, cert_id) {
-            Ok(Record::Live(body)) => Ok(Some(body)),
-            Ok(Record::Shredded) => Ok(None),
+            Ok(Read::Live(contents)) => Ok(Some(contents.body)),
+            Ok(Read::Shredded) => Ok(None),
             // A purge may be shredding this very record: that is absence, not corruption.
             Err(StoreError::Corrupt(what)) => {
                 let purging = self.db.contains_key(index::intent_key(cert_id))?

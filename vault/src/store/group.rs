@@ -18,6 +18,12 @@ pub(crate) struct Taken {
     pub(crate) dirty_segments: BTreeSet<u32>,
     /// Whether a segment file was created since the last commit.
     pub(crate) dir_dirty: bool,
+    /// Whether this commit must sync the index (a grant, revocation or purge step is queued, or
+    /// enough records were appended since the last checkpoint). Puts alone need only the segment
+    /// sync: their records are replayed into the index on open.
+    pub(crate) index_sync: bool,
+    /// The end of the appended records when the commit was taken: the checkpoint, if it syncs.
+    pub(crate) end: (u32, u64),
 }
 
 /// The writer state shared by all mutations, guarded by [`Committer`]'s mutex.
@@ -31,6 +37,8 @@ pub(crate) struct State {
     /// mutation of the same certificate waits until it is durable, so each validates against the
     /// index alone.
     pub(crate) pending: HashMap<[u8; 16], u64>,
+    /// Record bytes appended since the last checkpoint was queued.
+    pub(crate) since_checkpoint: u64,
     /// The last ticket handed out.
     last_ticket: u64,
     /// Every ticket up to this one is durable.
@@ -56,11 +64,16 @@ pub(crate) struct Committer {
     changed: Condvar,
 }
 
+/// Appended bytes after which a commit also syncs the index, bounding the replay on open.
+const CHECKPOINT_BYTES: u64 = 64 * 1024 * 1024;
+
 fn empty_taken() -> Taken {
     Taken {
         batch: sled::Batch::default(),
         dirty_segments: BTreeSet::new(),
         dir_dirty: false,
+        index_sync: false,
+        end: (0, 0),
     }
 }
 
@@ -70,6 +83,7 @@ impl Committer {
             active_segment,
             active_len,
             next: empty_taken(),
+            since_checkpoint: 0,
             pending: HashMap::new(),
             last_ticket: 0,
             durable: 0,
@@ -124,7 +138,12 @@ impl Committer {
             }
             state.committing = true;
             let upto = state.last_ticket;
-            let taken = std::mem::replace(&mut state.next, empty_taken());
+            let mut taken = std::mem::replace(&mut state.next, empty_taken());
+            taken.end = (state.active_segment, state.active_len);
+            if taken.index_sync || state.since_checkpoint >= CHECKPOINT_BYTES {
+                taken.index_sync = true;
+                state.since_checkpoint = 0;
+            }
             drop(state);
             let result = sync(taken);
             state = self.state.lock().unwrap_or_else(PoisonError::into_inner);

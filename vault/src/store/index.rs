@@ -1,13 +1,15 @@
 //! Keys and values of the sled index: where each ciphertext lives, the envelopes, purge intents.
 //!
 //! All live in sled's default tree so one `apply_batch` is atomic across them:
-//! `i | cert id` → index entry, `e | cert id | party` → envelope, `p | cert id` → purge intent.
+//! `i | cert id` → index entry, `e | cert id | party` → envelope, `p | cert id` → purge intent,
+//! `c` → checkpoint (segment id u32 LE | offset u64 LE: every record before it is in the index).
 
 use super::StoreError;
 
 const INDEX: u8 = b'i';
 const ENVELOPE: u8 = b'e';
 const PURGE_INTENT: u8 = b'p';
+const CHECKPOINT: [u8; 1] = *b"c";
 
 const TAG_PURGED: u8 = 0;
 const TAG_SEGMENT: u8 = 1;
@@ -114,6 +116,27 @@ pub(crate) fn cert_of_intent(key: &[u8]) -> Result<[u8; 16], StoreError> {
     key.get(1..)
         .and_then(|id| id.try_into().ok())
         .ok_or(StoreError::Corrupt("bad purge intent key"))
+}
+
+/// The checkpoint key.
+pub(crate) fn checkpoint_key() -> [u8; 1] {
+    CHECKPOINT
+}
+
+/// Encodes a checkpoint: the segment position up to which every record is in the index.
+pub(crate) fn encode_checkpoint(segment: u32, offset: u64) -> [u8; 12] {
+    let mut out = [0u8; 12];
+    out[..4].copy_from_slice(&segment.to_le_bytes());
+    out[4..].copy_from_slice(&offset.to_le_bytes());
+    out
+}
+
+/// Decodes a checkpoint read from sled.
+pub(crate) fn decode_checkpoint(bytes: &[u8]) -> Result<(u32, u64), StoreError> {
+    const BAD: StoreError = StoreError::Corrupt("bad checkpoint");
+    let (segment, offset) = bytes.split_first_chunk::<4>().ok_or(BAD)?;
+    let offset: [u8; 8] = offset.try_into().map_err(|_| BAD)?;
+    Ok((u32::from_le_bytes(*segment), u64::from_le_bytes(offset)))
 }
 
 fn prefixed(tag: u8, cert_id: [u8; 16]) -> [u8; 17] {

@@ -5,6 +5,8 @@ mod fs;
 mod group;
 mod index;
 mod memory;
+mod record;
+mod recovery;
 mod segments;
 
 pub use error::{HexId, StoreError};
@@ -38,11 +40,13 @@ pub struct NewCertificate<'a> {
 ///   (group commit).
 /// - **Atomic.** A mutation takes effect entirely or not at all, also across a crash: a certificate is
 ///   never visible without its ciphertext and all of its initial envelopes, and a batch
-///   (`put_certificates`) is all or nothing. A mutation that returns `Err` has no visible effect.
-///   If a sync fails, the disk state is unknown: an implementation may then refuse every later
-///   mutation with [`StoreError::Poisoned`] until it is reopened.
-/// - **Visible when durable.** Reads see a mutation once it is durable: a certificate whose put has
-///   not returned reads as absent, and `add_envelope` on it fails with [`StoreError::NotFound`].
+///   (`put_certificates`) is all or nothing. A refused mutation (already exists, not found, purged,
+///   invalid input) has no effect. A mutation failed by an I/O error has an unknown outcome, as if
+///   the process had crashed: after reopening it is either wholly there or wholly absent, and the
+///   store may refuse every later mutation with [`StoreError::Poisoned`] until it is reopened.
+/// - **Visibility.** Once a call returns `Ok`, every later read sees its effect. A read concurrent
+///   with a mutation may see it a moment before the call returns (while its commit finishes), and
+///   never sees a ciphertext before it is durable.
 /// - **Ids are never reused.** `put` refuses an id that exists ([`StoreError::AlreadyExists`]) or was
 ///   purged ([`StoreError::Purged`]).
 /// - **Purge is crypto-shredding.** After `purge` returns, the ciphertext and every envelope are gone
