@@ -6,7 +6,7 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use super::group::{Committer, State, Taken};
-use super::index::{self, IndexEntry, Location};
+use super::index::{self, Entry, Location, Place};
 use super::segments::{MAX_SEGMENT_LEN, Read, SegmentFiles};
 use super::{
     HexId, NewCertificate, StoreError, VaultStore, record, recovery, validate_batch,
@@ -110,20 +110,39 @@ impl FsVaultStore {
         Ok(())
     }
 
-    fn entry(&self, cert_id: [u8; 16]) -> Result<Option<IndexEntry>, StoreError> {
+    fn entry(&self, cert_id: [u8; 16]) -> Result<Option<Entry>, StoreError> {
         self.db
             .get(index::index_key(cert_id))?
-            .map(|v| IndexEntry::decode(&v))
+            .map(|v| Entry::decode(&v))
             .transpose()
     }
 
     /// The entry of a certificate that mutations may change: live, not purged.
-    fn live_entry(&self, cert_id: [u8; 16]) -> Result<IndexEntry, StoreError> {
+    fn live_entry(&self, cert_id: [u8; 16]) -> Result<Entry, StoreError> {
         match self.entry(cert_id)? {
             None => Err(StoreError::NotFound(HexId(cert_id))),
-            Some(IndexEntry::Purged) => Err(StoreError::Purged(HexId(cert_id))),
+            Some(Entry {
+                place: Place::Purged,
+                ..
+            }) => Err(StoreError::Purged(HexId(cert_id))),
             Some(live) => Ok(live),
         }
+    }
+
+    /// Queues a changed entry of a locked certificate and waits until it is durable.
+    fn commit_entry(
+        &self,
+        mut state: std::sync::MutexGuard<'_, State>,
+        cert_id: [u8; 16],
+        entry: &Entry,
+    ) -> Result<(), StoreError> {
+        state
+            .next
+            .batch
+            .insert(&index::index_key(cert_id), entry.encode()?);
+        state.next.index_sync = true;
+        let ticket = state.enqueue([cert_id]);
+        self.committer.wait_durable(state, ticket, |t| self.sync(t))
     }
 
     /// Appends the certificates' records to the active segment and returns their places.
@@ -173,19 +192,20 @@ impl FsVaultStore {
     /// Second half of a purge, once its intent is durable: shred, then drop entry and envelopes.
     fn finish_purge(&self, cert_id: [u8; 16]) -> Result<(), StoreError> {
         let mut state = self.committer.lock_certs(&[cert_id])?;
-        if let Some(IndexEntry::Segment(loc)) = self.entry(cert_id)? {
-            self.segments.shred(loc)?;
-            state.next.dirty_segments.insert(loc.segment);
+        match self.entry(cert_id)?.map(|e| e.place) {
+            Some(Place::Segment(loc)) => {
+                self.segments.shred(loc)?;
+                state.next.dirty_segments.insert(loc.segment);
+            }
+            Some(Place::Inline) => state.next.batch.remove(&index::inline_body_key(cert_id)),
+            Some(Place::Purged) | None => {}
         }
-        let batch = &mut state.next.batch;
-        batch.insert(&index::index_key(cert_id), IndexEntry::Purged.encode());
-        for key in self.db.scan_prefix(index::envelope_prefix(cert_id)).keys() {
-            batch.remove(key?);
-        }
-        batch.remove(&index::intent_key(cert_id));
-        state.next.index_sync = true;
-        let ticket = state.enqueue([cert_id]);
-        self.committer.wait_durable(state, ticket, |t| self.sync(t))
+        state.next.batch.remove(&index::intent_key(cert_id));
+        let tombstone = Entry {
+            place: Place::Purged,
+            envelopes: Default::default(),
+        };
+        self.commit_entry(state, cert_id, &tombstone)
     }
 }
 
@@ -210,35 +230,40 @@ impl VaultStore for FsVaultStore {
         let ids: Vec<[u8; 16]> = certs.iter().map(|c| c.cert_id).collect();
         let mut state = self.committer.lock_certs(&ids)?;
         for id in &ids {
-            match self.entry(*id)? {
+            match self.entry(*id)?.map(|e| e.place) {
                 None => {}
-                Some(IndexEntry::Purged) => return Err(StoreError::Purged(HexId(*id))),
+                Some(Place::Purged) => return Err(StoreError::Purged(HexId(*id))),
                 Some(_) => return Err(StoreError::AlreadyExists(HexId(*id))),
             }
         }
-        let entries: Vec<IndexEntry> = if self.inline {
+        let places: Vec<Place> = if self.inline {
             state.next.index_sync = true;
-            certs
-                .iter()
-                .map(|c| IndexEntry::Inline(c.ciphertext.to_vec()))
-                .collect()
-        } else {
-            self.append(&mut state, certs)?
-                .into_iter()
-                .map(IndexEntry::Segment)
-                .collect()
-        };
-        for (cert, entry) in certs.iter().zip(entries) {
-            state
-                .next
-                .batch
-                .insert(&index::index_key(cert.cert_id), entry.encode());
-            for (party, envelope) in cert.envelopes {
+            for cert in certs {
                 state
                     .next
                     .batch
-                    .insert(index::envelope_key(cert.cert_id, party), *envelope);
+                    .insert(&index::inline_body_key(cert.cert_id), cert.ciphertext);
             }
+            vec![Place::Inline; certs.len()]
+        } else {
+            self.append(&mut state, certs)?
+                .into_iter()
+                .map(Place::Segment)
+                .collect()
+        };
+        for (cert, place) in certs.iter().zip(places) {
+            let envelopes = cert
+                .envelopes
+                .iter()
+                .map(|(p, e)| ((*p).to_owned(), e.to_vec()));
+            let entry = Entry {
+                place,
+                envelopes: envelopes.collect(),
+            };
+            state
+                .next
+                .batch
+                .insert(&index::index_key(cert.cert_id), entry.encode()?);
         }
         let ticket = state.enqueue(ids);
         self.committer.wait_durable(state, ticket, |t| self.sync(t))
@@ -251,31 +276,26 @@ impl VaultStore for FsVaultStore {
         envelope: &[u8],
     ) -> Result<(), StoreError> {
         validate_envelope(party, envelope)?;
-        let mut state = self.committer.lock_certs(&[cert_id])?;
-        self.live_entry(cert_id)?;
-        let key = index::envelope_key(cert_id, party);
-        if self.db.contains_key(&key)? {
+        let state = self.committer.lock_certs(&[cert_id])?;
+        let mut entry = self.live_entry(cert_id)?;
+        if entry
+            .envelopes
+            .insert(party.to_owned(), envelope.to_vec())
+            .is_some()
+        {
             return Err(StoreError::DuplicateRecipient(HexId(cert_id)));
         }
-        state.next.batch.insert(key, envelope);
-        state.next.index_sync = true;
-        let ticket = state.enqueue([cert_id]);
-        self.committer.wait_durable(state, ticket, |t| self.sync(t))
+        self.commit_entry(state, cert_id, &entry)
     }
 
     fn remove_envelope(&self, cert_id: [u8; 16], party: &str) -> Result<bool, StoreError> {
         validate_party(party)?;
-        let mut state = self.committer.lock_certs(&[cert_id])?;
-        self.live_entry(cert_id)?;
-        let key = index::envelope_key(cert_id, party);
-        if !self.db.contains_key(&key)? {
+        let state = self.committer.lock_certs(&[cert_id])?;
+        let mut entry = self.live_entry(cert_id)?;
+        if entry.envelopes.remove(party).is_none() {
             return Ok(false);
         }
-        state.next.batch.remove(key);
-        state.next.index_sync = true;
-        let ticket = state.enqueue([cert_id]);
-        self.committer
-            .wait_durable(state, ticket, |t| self.sync(t))?;
+        self.commit_entry(state, cert_id, &entry)?;
         Ok(true)
     }
 
@@ -292,10 +312,15 @@ impl VaultStore for FsVaultStore {
     }
 
     fn get_ciphertext(&self, cert_id: [u8; 16]) -> Result<Option<Vec<u8>>, StoreError> {
-        let loc = match self.entry(cert_id)? {
-            None | Some(IndexEntry::Purged) => return Ok(None),
-            Some(IndexEntry::Inline(body)) => return Ok(Some(body)),
-            Some(IndexEntry::Segment(loc)) => loc,
+        let loc = match self.entry(cert_id)?.map(|e| e.place) {
+            None | Some(Place::Purged) => return Ok(None),
+            Some(Place::Inline) => {
+                return Ok(self
+                    .db
+                    .get(index::inline_body_key(cert_id))?
+                    .map(|v| v.to_vec()));
+            }
+            Some(Place::Segment(loc)) => loc,
         };
         match self.segments.read(loc, cert_id) {
             Ok(Read::Live(contents)) => Ok(Some(contents.body)),
@@ -303,7 +328,7 @@ impl VaultStore for FsVaultStore {
             // A purge may be shredding this very record: that is absence, not corruption.
             Err(StoreError::Corrupt(what)) => {
                 let purging = self.db.contains_key(index::intent_key(cert_id))?
-                    || self.entry(cert_id)? != Some(IndexEntry::Segment(loc));
+                    || self.entry(cert_id)?.map(|e| e.place) != Some(Place::Segment(loc));
                 if purging {
                     Ok(None)
                 } else {
@@ -317,16 +342,14 @@ impl VaultStore for FsVaultStore {
     fn get_envelope(&self, cert_id: [u8; 16], party: &str) -> Result<Option<Vec<u8>>, StoreError> {
         validate_party(party)?;
         Ok(self
-            .db
-            .get(index::envelope_key(cert_id, party))?
-            .map(|v| v.to_vec()))
+            .entry(cert_id)?
+            .and_then(|mut e| e.envelopes.remove(party)))
     }
 
     fn list_recipients(&self, cert_id: [u8; 16]) -> Result<Vec<String>, StoreError> {
-        self.db
-            .scan_prefix(index::envelope_prefix(cert_id))
-            .keys()
-            .map(|k| index::party_of(&k?))
-            .collect()
+        Ok(self
+            .entry(cert_id)?
+            .map(|e| e.envelopes.into_keys().collect())
+            .unwrap_or_default())
     }
 }

@@ -43,15 +43,7 @@ pub(crate) fn encode(
     let mut payload = Vec::new();
     payload.extend_from_slice(&len_u32(body.len())?.to_le_bytes());
     payload.extend_from_slice(body);
-    let count = u16::try_from(envelopes.len()).map_err(|_| StoreError::TooLarge)?;
-    payload.extend_from_slice(&count.to_le_bytes());
-    for (party, envelope) in envelopes {
-        let party_len = u8::try_from(party.len()).map_err(|_| StoreError::InvalidParty)?;
-        payload.push(party_len);
-        payload.extend_from_slice(party.as_bytes());
-        payload.extend_from_slice(&len_u32(envelope.len())?.to_le_bytes());
-        payload.extend_from_slice(envelope);
-    }
+    encode_envelopes(envelopes.iter().copied(), &mut payload)?;
     let payload_len = len_u32(payload.len())?;
     out.extend_from_slice(&MAGIC);
     out.extend_from_slice(&payload_len.to_le_bytes());
@@ -86,22 +78,45 @@ pub(crate) fn check(header: &Header, payload: &[u8]) -> Result<Contents, StoreEr
     let mut rest = payload;
     let body_len = take_u32(&mut rest)?;
     let body = take(&mut rest, body_len)?.to_vec();
-    let count = take(&mut rest, 2)?
+    let envelopes = decode_envelopes(&mut rest)?;
+    if !rest.is_empty() {
+        return Err(BAD);
+    }
+    Ok(Contents { body, envelopes })
+}
+
+/// Appends `count u16 LE | (party length u8 | party | envelope length u32 LE | envelope)*`.
+pub(crate) fn encode_envelopes<'a>(
+    envelopes: impl ExactSizeIterator<Item = (&'a str, &'a [u8])>,
+    out: &mut Vec<u8>,
+) -> Result<(), StoreError> {
+    let count = u16::try_from(envelopes.len()).map_err(|_| StoreError::TooLarge)?;
+    out.extend_from_slice(&count.to_le_bytes());
+    for (party, envelope) in envelopes {
+        let party_len = u8::try_from(party.len()).map_err(|_| StoreError::InvalidParty)?;
+        out.push(party_len);
+        out.extend_from_slice(party.as_bytes());
+        out.extend_from_slice(&len_u32(envelope.len())?.to_le_bytes());
+        out.extend_from_slice(envelope);
+    }
+    Ok(())
+}
+
+/// Reads what [`encode_envelopes`] wrote from the front of `rest` (disk bytes: checked).
+pub(crate) fn decode_envelopes(rest: &mut &[u8]) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+    let count = take(rest, 2)?
         .try_into()
         .map(u16::from_le_bytes)
         .map_err(|_| BAD)?;
     let mut envelopes = Vec::with_capacity(usize::from(count));
     for _ in 0..count {
-        let party_len = take(&mut rest, 1)?.first().copied().ok_or(BAD)?;
-        let party = take(&mut rest, usize::from(party_len))?;
+        let party_len = take(rest, 1)?.first().copied().ok_or(BAD)?;
+        let party = take(rest, usize::from(party_len))?;
         let party = String::from_utf8(party.to_vec()).map_err(|_| BAD)?;
-        let envelope_len = take_u32(&mut rest)?;
-        envelopes.push((party, take(&mut rest, envelope_len)?.to_vec()));
+        let envelope_len = take_u32(rest)?;
+        envelopes.push((party, take(rest, envelope_len)?.to_vec()));
     }
-    if !rest.is_empty() {
-        return Err(BAD);
-    }
-    Ok(Contents { body, envelopes })
+    Ok(envelopes)
 }
 
 fn crc(payload_len: u32, cert_id: &[u8; 16], payload: &[u8]) -> u32 {

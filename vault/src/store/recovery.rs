@@ -8,7 +8,7 @@
 //! the first invalid record after the checkpoint can only be the torn tail of the last segment.
 
 use super::StoreError;
-use super::index::{self, IndexEntry};
+use super::index::{self, Entry, Place};
 use super::segments::{SegmentFiles, record_end};
 
 /// Indexes every valid record after the checkpoint that the index lacks, truncates the last
@@ -36,13 +36,12 @@ pub(crate) fn replay(
             if let Some(contents) = contents {
                 let cert_id = header.cert_id;
                 if db.get(index::index_key(cert_id))?.is_none() && seen.insert(cert_id) {
-                    batch.insert(
-                        &index::index_key(cert_id),
-                        IndexEntry::Segment(loc).encode(),
-                    );
-                    for (party, envelope) in contents.envelopes {
-                        batch.insert(index::envelope_key(cert_id, &party), envelope);
-                    }
+                    let envelopes = contents.envelopes.into_iter().collect();
+                    let entry = Entry {
+                        place: Place::Segment(loc),
+                        envelopes,
+                    };
+                    batch.insert(&index::index_key(cert_id), entry.encode()?);
                 }
             }
             offset = record_end(loc);
