@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use vault::{FsVaultStore, NewCertificate, VaultStore};
+use vault::{CertId, FsVaultStore, NewCertificate, VaultStore};
 
 const BODY_LEN: usize = 8600;
 const ENVELOPE_LEN: usize = 110;
@@ -17,12 +17,12 @@ const PARTIES: [&str; 3] = ["importer-acme", "customs-cbp", "broker-fast"];
 
 type Open = fn(&Path) -> Result<FsVaultStore, vault::StoreError>;
 
-fn cert_id(thread: u32, n: u32) -> [u8; 16] {
+fn cert_id(thread: u32, n: u32) -> CertId {
     let mut id = [0u8; 16];
     id[..4].copy_from_slice(&thread.to_be_bytes());
     id[4..8].copy_from_slice(&n.to_be_bytes());
     id[8..].copy_from_slice(b"tlbench!");
-    id
+    CertId(id)
 }
 
 /// Distinct, incompressible-looking bytes per seed (splitmix64 seeding an xorshift).

@@ -1,9 +1,33 @@
-//! vault
+//! tradeledger's vault: client-side sealing and opening of certificate bodies, per-recipient HPKE
+//! envelopes, salted field commitments with selective disclosure, grant commitments and party keys,
+//! and the keyless encrypted store that keeps ciphertexts and envelopes on the server.
 //!
 //! The public interface is:
+pub use canonical::canonical_json;
+pub use certificate::{
+    Opened, Sealed, SealedEnvelope, open_certificate, rewrap_for, seal_certificate,
+};
+pub use commit::{DocumentCommitment, MasterSalt, commit};
+pub use disclosure::{DisclosedField, Disclosure};
+pub use envelope::{ENVELOPE_LEN, ENVELOPE_VERSION, unwrap, wrap};
+pub use error::{Error, Result};
+pub use grant::{GrantSalt, grant_commitment};
+pub use keys::{PartyKeys, PartyPublic};
+/// Identifiers shared with the log (re-exported from the ledger crate).
+pub use ledger::{CertId, PartyId, Role};
+pub use seal::{BODY_VERSION, DataKey, OpenedBody, open_body, seal_body};
 pub use store::{
-    FsVaultStore, HexId, MAX_ENVELOPE_LEN, MAX_PARTY_LEN, MemoryVaultStore, NewCertificate,
-    StoreError, VaultStore,
+    FsVaultStore, MAX_ENVELOPE_LEN, MAX_PARTY_LEN, MemoryVaultStore, NewCertificate, StoreError,
+    VaultStore,
 };
 
+mod canonical;
+mod certificate;
+mod commit;
+mod disclosure;
+mod envelope;
+mod error;
+mod grant;
+mod keys;
+mod seal;
 mod store;

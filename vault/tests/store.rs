@@ -5,12 +5,12 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use vault::{FsVaultStore, MemoryVaultStore, NewCertificate, StoreError, VaultStore};
+use vault::{CertId, FsVaultStore, MemoryVaultStore, NewCertificate, StoreError, VaultStore};
 
-fn id(n: u32) -> [u8; 16] {
+fn id(n: u32) -> CertId {
     let mut id = [0xA5u8; 16];
     id[..4].copy_from_slice(&n.to_be_bytes());
-    id
+    CertId(id)
 }
 
 /// A ciphertext of 8.6 KB, distinct per certificate.
@@ -395,7 +395,7 @@ mod fs_only {
             // A crash right after the purge intent became durable: only the intent is on disk.
             let db = sled::open(dir.path().join("index")).unwrap();
             let mut key = vec![b'p'];
-            key.extend_from_slice(&id(1));
+            key.extend_from_slice(id(1).as_bytes());
             db.insert(key, &[]).unwrap();
             db.flush().unwrap();
         }

@@ -5,12 +5,14 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
+use ledger::CertId;
+
 use super::group::{Committer, State, Taken};
 use super::index::{self, Entry, Location, Place};
 use super::segments::{MAX_SEGMENT_LEN, Read, SegmentFiles};
 use super::{
-    HexId, NewCertificate, StoreError, VaultStore, record, recovery, validate_batch,
-    validate_envelope, validate_party,
+    NewCertificate, StoreError, VaultStore, record, recovery, validate_batch, validate_envelope,
+    validate_party,
 };
 
 /// The embedded [`VaultStore`]: one data directory holding `index/` (sled: index entries,
@@ -110,7 +112,7 @@ impl FsVaultStore {
         Ok(())
     }
 
-    fn entry(&self, cert_id: [u8; 16]) -> Result<Option<Entry>, StoreError> {
+    fn entry(&self, cert_id: CertId) -> Result<Option<Entry>, StoreError> {
         self.db
             .get(index::index_key(cert_id))?
             .map(|v| Entry::decode(&v))
@@ -118,13 +120,13 @@ impl FsVaultStore {
     }
 
     /// The entry of a certificate that mutations may change: live, not purged.
-    fn live_entry(&self, cert_id: [u8; 16]) -> Result<Entry, StoreError> {
+    fn live_entry(&self, cert_id: CertId) -> Result<Entry, StoreError> {
         match self.entry(cert_id)? {
-            None => Err(StoreError::NotFound(HexId(cert_id))),
+            None => Err(StoreError::NotFound(cert_id)),
             Some(Entry {
                 place: Place::Purged,
                 ..
-            }) => Err(StoreError::Purged(HexId(cert_id))),
+            }) => Err(StoreError::Purged(cert_id)),
             Some(live) => Ok(live),
         }
     }
@@ -133,7 +135,7 @@ impl FsVaultStore {
     fn commit_entry(
         &self,
         mut state: std::sync::MutexGuard<'_, State>,
-        cert_id: [u8; 16],
+        cert_id: CertId,
         entry: &Entry,
     ) -> Result<(), StoreError> {
         state
@@ -155,7 +157,7 @@ impl FsVaultStore {
         let mut places = Vec::with_capacity(certs.len());
         for cert in certs {
             let offset = u64::try_from(buf.len()).map_err(|_| StoreError::TooLarge)?;
-            let len = record::encode(cert.cert_id, cert.ciphertext, cert.envelopes, &mut buf)?;
+            let len = record::encode(cert.cert_id.0, cert.ciphertext, cert.envelopes, &mut buf)?;
             places.push(Location {
                 segment: 0,
                 offset,
@@ -190,7 +192,7 @@ impl FsVaultStore {
     }
 
     /// Second half of a purge, once its intent is durable: shred, then drop entry and envelopes.
-    fn finish_purge(&self, cert_id: [u8; 16]) -> Result<(), StoreError> {
+    fn finish_purge(&self, cert_id: CertId) -> Result<(), StoreError> {
         let mut state = self.committer.lock_certs(&[cert_id])?;
         match self.entry(cert_id)?.map(|e| e.place) {
             Some(Place::Segment(loc)) => {
@@ -227,13 +229,13 @@ impl Drop for FsVaultStore {
 impl VaultStore for FsVaultStore {
     fn put_certificates(&self, certs: &[NewCertificate<'_>]) -> Result<(), StoreError> {
         validate_batch(certs)?;
-        let ids: Vec<[u8; 16]> = certs.iter().map(|c| c.cert_id).collect();
+        let ids: Vec<CertId> = certs.iter().map(|c| c.cert_id).collect();
         let mut state = self.committer.lock_certs(&ids)?;
         for id in &ids {
             match self.entry(*id)?.map(|e| e.place) {
                 None => {}
-                Some(Place::Purged) => return Err(StoreError::Purged(HexId(*id))),
-                Some(_) => return Err(StoreError::AlreadyExists(HexId(*id))),
+                Some(Place::Purged) => return Err(StoreError::Purged(*id)),
+                Some(_) => return Err(StoreError::AlreadyExists(*id)),
             }
         }
         let places: Vec<Place> = if self.inline {
@@ -271,7 +273,7 @@ impl VaultStore for FsVaultStore {
 
     fn add_envelope(
         &self,
-        cert_id: [u8; 16],
+        cert_id: CertId,
         party: &str,
         envelope: &[u8],
     ) -> Result<(), StoreError> {
@@ -283,12 +285,12 @@ impl VaultStore for FsVaultStore {
             .insert(party.to_owned(), envelope.to_vec())
             .is_some()
         {
-            return Err(StoreError::DuplicateRecipient(HexId(cert_id)));
+            return Err(StoreError::DuplicateRecipient(cert_id));
         }
         self.commit_entry(state, cert_id, &entry)
     }
 
-    fn remove_envelope(&self, cert_id: [u8; 16], party: &str) -> Result<bool, StoreError> {
+    fn remove_envelope(&self, cert_id: CertId, party: &str) -> Result<bool, StoreError> {
         validate_party(party)?;
         let state = self.committer.lock_certs(&[cert_id])?;
         let mut entry = self.live_entry(cert_id)?;
@@ -299,7 +301,7 @@ impl VaultStore for FsVaultStore {
         Ok(true)
     }
 
-    fn purge(&self, cert_id: [u8; 16]) -> Result<(), StoreError> {
+    fn purge(&self, cert_id: CertId) -> Result<(), StoreError> {
         let mut state = self.committer.lock_certs(&[cert_id])?;
         self.live_entry(cert_id)?;
         // The intent is durable before any byte is shredded, so a crash in between is finished on open.
@@ -311,7 +313,7 @@ impl VaultStore for FsVaultStore {
         self.finish_purge(cert_id)
     }
 
-    fn get_ciphertext(&self, cert_id: [u8; 16]) -> Result<Option<Vec<u8>>, StoreError> {
+    fn get_ciphertext(&self, cert_id: CertId) -> Result<Option<Vec<u8>>, StoreError> {
         let loc = match self.entry(cert_id)?.map(|e| e.place) {
             None | Some(Place::Purged) => return Ok(None),
             Some(Place::Inline) => {
@@ -322,7 +324,7 @@ impl VaultStore for FsVaultStore {
             }
             Some(Place::Segment(loc)) => loc,
         };
-        match self.segments.read(loc, cert_id) {
+        match self.segments.read(loc, cert_id.0) {
             Ok(Read::Live(contents)) => Ok(Some(contents.body)),
             Ok(Read::Shredded) => Ok(None),
             // A purge may be shredding this very record: that is absence, not corruption.
@@ -339,14 +341,14 @@ impl VaultStore for FsVaultStore {
         }
     }
 
-    fn get_envelope(&self, cert_id: [u8; 16], party: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    fn get_envelope(&self, cert_id: CertId, party: &str) -> Result<Option<Vec<u8>>, StoreError> {
         validate_party(party)?;
         Ok(self
             .entry(cert_id)?
             .and_then(|mut e| e.envelopes.remove(party)))
     }
 
-    fn list_recipients(&self, cert_id: [u8; 16]) -> Result<Vec<String>, StoreError> {
+    fn list_recipients(&self, cert_id: CertId) -> Result<Vec<String>, StoreError> {
         Ok(self
             .entry(cert_id)?
             .map(|e| e.envelopes.into_keys().collect())

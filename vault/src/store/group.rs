@@ -8,6 +8,8 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
+use ledger::CertId;
+
 use super::StoreError;
 
 /// Everything one commit must make durable.
@@ -36,7 +38,7 @@ pub(crate) struct State {
     /// Certificates with a queued, not yet durable mutation, and that mutation's ticket. Another
     /// mutation of the same certificate waits until it is durable, so each validates against the
     /// index alone.
-    pub(crate) pending: HashMap<[u8; 16], u64>,
+    pub(crate) pending: HashMap<CertId, u64>,
     /// Record bytes appended since the last checkpoint was queued.
     pub(crate) since_checkpoint: u64,
     /// The last ticket handed out.
@@ -49,7 +51,7 @@ pub(crate) struct State {
 
 impl State {
     /// Hands out the next ticket and marks `ids` pending under it.
-    pub(crate) fn enqueue(&mut self, ids: impl IntoIterator<Item = [u8; 16]>) -> u64 {
+    pub(crate) fn enqueue(&mut self, ids: impl IntoIterator<Item = CertId>) -> u64 {
         self.last_ticket += 1;
         for id in ids {
             self.pending.insert(id, self.last_ticket);
@@ -97,7 +99,7 @@ impl Committer {
     }
 
     /// Locks the state once no mutation of `ids` is pending; refuses if the store is poisoned.
-    pub(crate) fn lock_certs(&self, ids: &[[u8; 16]]) -> Result<MutexGuard<'_, State>, StoreError> {
+    pub(crate) fn lock_certs(&self, ids: &[CertId]) -> Result<MutexGuard<'_, State>, StoreError> {
         // A panic under the lock leaves at most queued, unacknowledged changes: safe to go on.
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         loop {

@@ -9,6 +9,8 @@
 
 use std::collections::BTreeMap;
 
+use ledger::CertId;
+
 use super::StoreError;
 use super::record::{decode_envelopes, encode_envelopes};
 
@@ -100,17 +102,17 @@ impl Entry {
 }
 
 /// `i | cert id`.
-pub(crate) fn index_key(cert_id: [u8; 16]) -> [u8; 17] {
+pub(crate) fn index_key(cert_id: CertId) -> [u8; 17] {
     prefixed(INDEX, cert_id)
 }
 
 /// `b | cert id`.
-pub(crate) fn inline_body_key(cert_id: [u8; 16]) -> [u8; 17] {
+pub(crate) fn inline_body_key(cert_id: CertId) -> [u8; 17] {
     prefixed(INLINE_BODY, cert_id)
 }
 
 /// `p | cert id`.
-pub(crate) fn intent_key(cert_id: [u8; 16]) -> [u8; 17] {
+pub(crate) fn intent_key(cert_id: CertId) -> [u8; 17] {
     prefixed(PURGE_INTENT, cert_id)
 }
 
@@ -120,9 +122,10 @@ pub(crate) fn intent_prefix() -> [u8; 1] {
 }
 
 /// The certificate id of a purge intent key.
-pub(crate) fn cert_of_intent(key: &[u8]) -> Result<[u8; 16], StoreError> {
+pub(crate) fn cert_of_intent(key: &[u8]) -> Result<CertId, StoreError> {
     key.get(1..)
         .and_then(|id| id.try_into().ok())
+        .map(CertId)
         .ok_or(StoreError::Corrupt("bad purge intent key"))
 }
 
@@ -147,9 +150,9 @@ pub(crate) fn decode_checkpoint(bytes: &[u8]) -> Result<(u32, u64), StoreError> 
     Ok((u32::from_le_bytes(*segment), u64::from_le_bytes(offset)))
 }
 
-fn prefixed(tag: u8, cert_id: [u8; 16]) -> [u8; 17] {
+fn prefixed(tag: u8, cert_id: CertId) -> [u8; 17] {
     let mut key = [tag; 17];
-    key[1..].copy_from_slice(&cert_id);
+    key[1..].copy_from_slice(cert_id.as_bytes());
     key
 }
 

@@ -7,6 +7,8 @@
 //! synced before the next one is started, so every record before an acknowledged one is durable:
 //! the first invalid record after the checkpoint can only be the torn tail of the last segment.
 
+use ledger::CertId;
+
 use super::StoreError;
 use super::index::{self, Entry, Place};
 use super::segments::{SegmentFiles, record_end};
@@ -34,7 +36,7 @@ pub(crate) fn replay(
         let mut offset = if id == start_id { start_offset } else { 0 };
         while let Some((header, loc, contents)) = segments.scan_one(id, offset)? {
             if let Some(contents) = contents {
-                let cert_id = header.cert_id;
+                let cert_id = CertId(header.cert_id);
                 if db.get(index::index_key(cert_id))?.is_none() && seen.insert(cert_id) {
                     let envelopes = contents.envelopes.into_iter().collect();
                     let entry = Entry {
