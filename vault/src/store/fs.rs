@@ -4,6 +4,7 @@
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
+use std::sync::MutexGuard;
 
 use ledger::CertId;
 
@@ -89,20 +90,29 @@ impl FsVaultStore {
             .saturating_add(self.segments.total_len()?))
     }
 
-    /// The commit run by a group's leader: segments first, then the index.
-    fn sync(&self, mut taken: Taken) -> Result<(), StoreError> {
+    /// Releases the lock and waits until `ticket` is durable (see [`Committer::wait_durable`]).
+    fn wait_durable(&self, state: MutexGuard<'_, State>, ticket: u64) -> Result<(), StoreError> {
+        self.committer
+            .wait_durable(state, ticket, |t| self.sync_segments(t), |t| self.apply(t))
+    }
+
+    /// Commit phase one: the records (and new segment files) become durable.
+    fn sync_segments(&self, taken: &Taken) -> Result<(), StoreError> {
         for id in &taken.dirty_segments {
             self.segments.get(*id)?.sync_data()?;
         }
         if taken.dir_dirty {
             self.segments.sync_dir()?;
         }
+        Ok(())
+    }
+
+    /// Commit phase two: the index changes are applied, and synced with a checkpoint if asked.
+    fn apply(&self, mut taken: Taken) -> Result<(), StoreError> {
         if taken.index_sync {
             let (segment, offset) = taken.end;
-            taken.batch.insert(
-                &index::checkpoint_key(),
-                &index::encode_checkpoint(segment, offset),
-            );
+            let checkpoint = index::encode_checkpoint(segment, offset);
+            taken.batch.insert(&index::checkpoint_key(), &checkpoint);
         }
         self.db.apply_batch(taken.batch)?;
         if taken.index_sync {
@@ -134,7 +144,7 @@ impl FsVaultStore {
     /// Queues a changed entry of a locked certificate and waits until it is durable.
     fn commit_entry(
         &self,
-        mut state: std::sync::MutexGuard<'_, State>,
+        mut state: MutexGuard<'_, State>,
         cert_id: CertId,
         entry: &Entry,
     ) -> Result<(), StoreError> {
@@ -144,7 +154,7 @@ impl FsVaultStore {
             .insert(&index::index_key(cert_id), entry.encode()?);
         state.next.index_sync = true;
         let ticket = state.enqueue([cert_id]);
-        self.committer.wait_durable(state, ticket, |t| self.sync(t))
+        self.wait_durable(state, ticket)
     }
 
     /// Appends the certificates' records to the active segment and returns their places.
@@ -268,7 +278,7 @@ impl VaultStore for FsVaultStore {
                 .insert(&index::index_key(cert.cert_id), entry.encode()?);
         }
         let ticket = state.enqueue(ids);
-        self.committer.wait_durable(state, ticket, |t| self.sync(t))
+        self.wait_durable(state, ticket)
     }
 
     fn add_envelope(
@@ -308,8 +318,7 @@ impl VaultStore for FsVaultStore {
         state.next.batch.insert(&index::intent_key(cert_id), &[]);
         state.next.index_sync = true;
         let ticket = state.enqueue([cert_id]);
-        self.committer
-            .wait_durable(state, ticket, |t| self.sync(t))?;
+        self.wait_durable(state, ticket)?;
         self.finish_purge(cert_id)
     }
 

@@ -43,9 +43,14 @@ pub(crate) struct State {
     pub(crate) since_checkpoint: u64,
     /// The last ticket handed out.
     last_ticket: u64,
+    /// The last ticket included in a commit that has started.
+    last_taken: u64,
     /// Every ticket up to this one is durable.
     durable: u64,
-    committing: bool,
+    /// Whether a commit is syncing segments (at most one does at a time).
+    syncing: bool,
+    /// Commits started and not finished (at most two: one applying, one syncing segments).
+    in_flight: u32,
     poisoned: bool,
 }
 
@@ -60,10 +65,26 @@ impl State {
     }
 }
 
-/// The lock, the condition variable and the leader/follower protocol.
+impl State {
+    /// Whether a new commit may start now: when none runs, or when one is applying and the next
+    /// has segments to sync meanwhile. Starting one only to wait behind an index sync would shrink
+    /// groups to a few mutations each, so those wait and join the following group.
+    fn may_start_commit(&self) -> bool {
+        !self.syncing
+            && (self.in_flight == 0
+                || (self.in_flight == 1 && !self.next.dirty_segments.is_empty()))
+    }
+}
+
+/// The lock, the condition variables and the leader/follower protocol.
 pub(crate) struct Committer {
     state: Mutex<State>,
-    changed: Condvar,
+    /// Signalled when `durable` advances or the store is poisoned.
+    durable_cv: Condvar,
+    /// Signalled when a new commit may be able to start (`syncing` or `in_flight` went down).
+    /// Two variables, so a commit wakes its own followers and the next leader candidates, not
+    /// every waiting thread at every step.
+    pipeline_cv: Condvar,
 }
 
 /// Appended bytes after which a commit also syncs the index, bounding the replay on open.
@@ -88,13 +109,16 @@ impl Committer {
             since_checkpoint: 0,
             pending: HashMap::new(),
             last_ticket: 0,
+            last_taken: 0,
             durable: 0,
-            committing: false,
+            syncing: false,
+            in_flight: 0,
             poisoned: false,
         };
         Self {
             state: Mutex::new(state),
-            changed: Condvar::new(),
+            durable_cv: Condvar::new(),
+            pipeline_cv: Condvar::new(),
         }
     }
 
@@ -109,20 +133,21 @@ impl Committer {
             if !ids.iter().any(|id| state.pending.contains_key(id)) {
                 return Ok(state);
             }
-            state = self
-                .changed
-                .wait(state)
-                .unwrap_or_else(PoisonError::into_inner);
+            state = wait(&self.durable_cv, state);
         }
     }
 
-    /// Releases the lock and returns once `ticket` is durable, leading a commit with `sync` if none
-    /// is running. A failed sync poisons the store: what reached the disk is unknown.
+    /// Releases the lock and returns once `ticket` is durable, leading a commit if no one has
+    /// taken it yet. A commit runs in two phases: `sync_segments` (records durable), then, after
+    /// every earlier commit has finished, `apply` (index entries applied, index synced if asked).
+    /// The next commit's segment sync overlaps this one's apply. A failure poisons the store: what
+    /// reached the disk is unknown.
     pub(crate) fn wait_durable<'a>(
         &'a self,
         mut state: MutexGuard<'a, State>,
         ticket: u64,
-        sync: impl Fn(Taken) -> Result<(), StoreError>,
+        sync_segments: impl Fn(&Taken) -> Result<(), StoreError>,
+        apply: impl Fn(Taken) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         loop {
             if state.durable >= ticket {
@@ -131,15 +156,19 @@ impl Committer {
             if state.poisoned {
                 return Err(StoreError::Poisoned);
             }
-            if state.committing {
-                state = self
-                    .changed
-                    .wait(state)
-                    .unwrap_or_else(PoisonError::into_inner);
+            if state.last_taken >= ticket {
+                state = wait(&self.durable_cv, state);
                 continue;
             }
-            state.committing = true;
+            if !state.may_start_commit() {
+                state = wait(&self.pipeline_cv, state);
+                continue;
+            }
+            state.syncing = true;
+            state.in_flight += 1;
+            let after = state.last_taken;
             let upto = state.last_ticket;
+            state.last_taken = upto;
             let mut taken = std::mem::replace(&mut state.next, empty_taken());
             taken.end = (state.active_segment, state.active_len);
             if taken.index_sync || state.since_checkpoint >= CHECKPOINT_BYTES {
@@ -147,21 +176,45 @@ impl Committer {
                 state.since_checkpoint = 0;
             }
             drop(state);
-            let result = sync(taken);
+            let synced = sync_segments(&taken);
             state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-            state.committing = false;
-            match result {
-                Ok(()) => {
-                    state.durable = upto;
-                    state.pending.retain(|_, t| *t > upto);
-                    self.changed.notify_all();
-                }
-                Err(e) => {
-                    state.poisoned = true;
-                    self.changed.notify_all();
-                    return Err(e);
-                }
+            state.syncing = false;
+            if let Err(e) = synced {
+                return Err(self.fail(state, e));
             }
+            self.pipeline_cv.notify_all();
+            // Index changes are applied in commit order, so a checkpoint never covers a record
+            // whose index entry an earlier, still running commit has not applied yet.
+            while state.durable < after && !state.poisoned {
+                state = wait(&self.durable_cv, state);
+            }
+            if state.poisoned {
+                return Err(self.fail(state, StoreError::Poisoned));
+            }
+            drop(state);
+            let applied = apply(taken);
+            state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Err(e) = applied {
+                return Err(self.fail(state, e));
+            }
+            state.in_flight -= 1;
+            state.durable = upto;
+            state.pending.retain(|_, t| *t > upto);
+            self.durable_cv.notify_all();
+            self.pipeline_cv.notify_all();
         }
     }
+
+    /// Ends a failed commit: poisons the store and wakes everyone to see it.
+    fn fail(&self, mut state: MutexGuard<'_, State>, error: StoreError) -> StoreError {
+        state.in_flight -= 1;
+        state.poisoned = true;
+        self.durable_cv.notify_all();
+        self.pipeline_cv.notify_all();
+        error
+    }
+}
+
+fn wait<'a>(cv: &Condvar, state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+    cv.wait(state).unwrap_or_else(PoisonError::into_inner)
 }
