@@ -61,7 +61,7 @@ impl FsVaultStore {
             .read(true)
             .write(true)
             .open(index_dir.join("db"))?;
-        let (segments, _, _) = SegmentFiles::open(&dir.join("segments"))?;
+        let segments = SegmentFiles::open(&dir.join("segments"))?;
         let (batch, active, len) = recovery::replay(&db, &segments)?;
         db.apply_batch(batch)?;
         db.flush()?;

@@ -29,8 +29,8 @@ pub(crate) struct SegmentFiles {
 }
 
 impl SegmentFiles {
-    /// Opens the directory (creating it and a first segment); returns the last segment's id and length.
-    pub(crate) fn open(dir: &Path) -> Result<(Self, u32, u64), StoreError> {
+    /// Opens the directory, creating it and a first segment if it has none.
+    pub(crate) fn open(dir: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir)?;
         let mut files = HashMap::new();
         for entry in std::fs::read_dir(dir)? {
@@ -44,22 +44,15 @@ impl SegmentFiles {
                 .open(entry.path())?;
             files.insert(id, Arc::new(file));
         }
-        let last = files
-            .iter()
-            .max_by_key(|(id, _)| **id)
-            .map(|(id, f)| (*id, Arc::clone(f)));
+        let empty = files.is_empty();
         let segments = Self {
             dir: dir.to_owned(),
             files: RwLock::new(files),
         };
-        let (id, len) = match last {
-            Some((id, file)) => (id, file.metadata()?.len()),
-            None => {
-                segments.create(1)?;
-                (1, 0)
-            }
-        };
-        Ok((segments, id, len))
+        if empty {
+            segments.create(1)?;
+        }
+        Ok(segments)
     }
 
     /// Creates segment `id`. Durable once the directory is synced ([`sync_dir`](Self::sync_dir)).
