@@ -6,6 +6,7 @@
 //! ticket it covered. Mutations queued meanwhile ride on the next commit.
 
 use std::collections::{BTreeSet, HashMap};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 use ledger::CertId;
@@ -176,10 +177,10 @@ impl Committer {
                 state.since_checkpoint = 0;
             }
             drop(state);
-            let synced = sync_segments(&taken);
+            let synced = catch_unwind(AssertUnwindSafe(|| sync_segments(&taken)));
             state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
             state.syncing = false;
-            if let Err(e) = synced {
+            if let Err(e) = self.check(synced, &mut state) {
                 return Err(self.fail(state, e));
             }
             self.pipeline_cv.notify_all();
@@ -192,9 +193,9 @@ impl Committer {
                 return Err(self.fail(state, StoreError::Poisoned));
             }
             drop(state);
-            let applied = apply(taken);
+            let applied = catch_unwind(AssertUnwindSafe(|| apply(taken)));
             state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Err(e) = applied {
+            if let Err(e) = self.check(applied, &mut state) {
                 return Err(self.fail(state, e));
             }
             state.in_flight -= 1;
@@ -202,6 +203,25 @@ impl Committer {
             state.pending.retain(|_, t| *t > upto);
             self.durable_cv.notify_all();
             self.pipeline_cv.notify_all();
+        }
+    }
+
+    /// The result of a commit phase. A panic in it (a bug, e.g. in sled) must not leave the other
+    /// threads waiting forever: the commit fails, the store is poisoned, and the panic goes on.
+    fn check(
+        &self,
+        phase: std::thread::Result<Result<(), StoreError>>,
+        state: &mut MutexGuard<'_, State>,
+    ) -> Result<(), StoreError> {
+        match phase {
+            Ok(result) => result,
+            Err(panic) => {
+                state.in_flight -= 1;
+                state.poisoned = true;
+                self.durable_cv.notify_all();
+                self.pipeline_cv.notify_all();
+                std::panic::resume_unwind(panic)
+            }
         }
     }
 
