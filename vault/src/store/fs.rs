@@ -33,6 +33,9 @@ pub struct FsVaultStore {
     segments: SegmentFiles,
     committer: Committer,
     inline: bool,
+    /// Tests: make the next segment sync fail, as a dying disk would.
+    #[cfg(test)]
+    fail_next_sync: std::sync::atomic::AtomicBool,
 }
 
 impl FsVaultStore {
@@ -75,6 +78,8 @@ impl FsVaultStore {
             segments,
             committer: Committer::new(active, len),
             inline,
+            #[cfg(test)]
+            fail_next_sync: std::sync::atomic::AtomicBool::new(false),
         };
         for intent in store.db.scan_prefix(index::intent_prefix()).keys() {
             store.finish_purge(index::cert_of_intent(&intent?)?)?;
@@ -98,6 +103,15 @@ impl FsVaultStore {
 
     /// Commit phase one: the records (and new segment files) become durable.
     fn sync_segments(&self, taken: &Taken) -> Result<(), StoreError> {
+        #[cfg(test)]
+        if self
+            .fail_next_sync
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err(StoreError::Io(std::io::Error::other(
+                "injected sync failure",
+            )));
+        }
         for id in &taken.dirty_segments {
             self.segments.get(*id)?.sync_data()?;
         }
@@ -220,6 +234,9 @@ impl FsVaultStore {
         self.commit_entry(state, cert_id, &tombstone)
     }
 }
+
+#[cfg(test)]
+mod tests;
 
 impl Drop for FsVaultStore {
     /// A clean close checkpoints, so the next open replays nothing. Best effort: a failure here
