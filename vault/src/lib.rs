@@ -1,5 +1,6 @@
 //! tradeledger's vault: client-side sealing and opening of certificate bodies, per-recipient HPKE
-//! envelopes, salted field commitments with selective disclosure, grant commitments and party keys.
+//! envelopes, salted field commitments with selective disclosure, grant commitments and party keys,
+//! and the keyless encrypted store that keeps ciphertexts and envelopes on the server.
 //!
 //! The public interface is:
 pub use canonical::canonical_json;
@@ -16,8 +17,8 @@ pub use keys::{PartyKeys, PartyPublic};
 pub use ledger::{CertId, PartyId, Role};
 pub use seal::{BODY_VERSION, DataKey, OpenedBody, open_body, seal_body};
 pub use store::{
-    FsVaultStore, HexId, MAX_ENVELOPE_LEN, MAX_PARTY_LEN, MemoryVaultStore, NewCertificate,
-    StoreError, VaultStore,
+    FsVaultStore, MAX_ENVELOPE_LEN, MAX_PARTY_LEN, MemoryVaultStore, NewCertificate, StoreError,
+    VaultStore,
 };
 
 mod canonical;

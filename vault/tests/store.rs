@@ -5,12 +5,12 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use vault::{FsVaultStore, MemoryVaultStore, NewCertificate, StoreError, VaultStore};
+use vault::{CertId, FsVaultStore, MemoryVaultStore, NewCertificate, StoreError, VaultStore};
 
-fn id(n: u32) -> [u8; 16] {
+fn id(n: u32) -> CertId {
     let mut id = [0xA5u8; 16];
     id[..4].copy_from_slice(&n.to_be_bytes());
-    id
+    CertId(id)
 }
 
 /// A ciphertext of 8.6 KB, distinct per certificate.
@@ -395,7 +395,7 @@ mod fs_only {
             // A crash right after the purge intent became durable: only the intent is on disk.
             let db = sled::open(dir.path().join("index")).unwrap();
             let mut key = vec![b'p'];
-            key.extend_from_slice(&id(1));
+            key.extend_from_slice(id(1).as_bytes());
             db.insert(key, &[]).unwrap();
             db.flush().unwrap();
         }
@@ -404,6 +404,95 @@ mod fs_only {
         assert!(store.list_recipients(id(1)).unwrap().is_empty());
         assert!(matches!(store.purge(id(1)), Err(StoreError::Purged(_))));
         let segment = std::fs::read(&segment_files(dir.path())[0]).unwrap();
-        assert!(!segment.windows(64).any(|w| w == &body(1)[100..164]));
+        let needle = &body(1)[100..164];
+        assert!(!segment.windows(64).any(|w| w == needle));
+    }
+
+    /// The child side of `acknowledged_puts_survive_sigkill`: writes until killed.
+    #[test]
+    fn crash_child() {
+        let Some(dir) = std::env::var_os("VAULT_CRASH_DIR") else {
+            return;
+        };
+        let store = Arc::new(FsVaultStore::open(Path::new(&dir)).unwrap());
+        let round: u32 = std::env::var("VAULT_CRASH_ROUND").unwrap().parse().unwrap();
+        let writers: Vec<_> = (0..4u32)
+            .map(|t| {
+                let store = Arc::clone(&store);
+                std::thread::spawn(move || {
+                    for i in 0.. {
+                        let n = round * 1_000_000 + t * 100_000 + i;
+                        put(&*store, n, &["importer", "customs"]);
+                        if i % 7 == 3 {
+                            store.add_envelope(id(n), "broker", b"broker").unwrap();
+                        }
+                        // The parent stops reading before it kills us: ignore the broken pipe.
+                        let line = format!("acked {n} {}\n", u8::from(i % 7 == 3));
+                        let _ = std::io::Write::write_all(
+                            &mut std::io::stdout().lock(),
+                            line.as_bytes(),
+                        );
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().unwrap();
+        }
+    }
+
+    #[test]
+    fn acknowledged_puts_survive_sigkill() {
+        use std::io::BufRead;
+        let dir = tempfile::tempdir().unwrap();
+        let mut acked: Vec<(u32, bool)> = Vec::new();
+        for round in 1..=6u32 {
+            let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "--exact",
+                    "fs_only::crash_child",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
+                .env("VAULT_CRASH_DIR", dir.path())
+                .env("VAULT_CRASH_ROUND", round.to_string())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            let lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+            let target = 20 + 37 * round as usize;
+            let mut seen = 0;
+            for line in lines {
+                let line = line.unwrap();
+                let Some(rest) = line.strip_prefix("acked ") else {
+                    continue;
+                };
+                let (n, granted) = rest.split_once(' ').unwrap();
+                acked.push((n.parse().unwrap(), granted == "1"));
+                seen += 1;
+                if seen == target {
+                    break;
+                }
+            }
+            child.kill().unwrap(); // SIGKILL: no destructor, no flush, sled's buffers lost
+            child.wait().unwrap();
+            let store = FsVaultStore::open(dir.path()).unwrap();
+            for (n, granted) in &acked {
+                assert_eq!(
+                    store.get_ciphertext(id(*n)).unwrap(),
+                    Some(body(*n)),
+                    "round {round}"
+                );
+                let mut expected = vec!["customs", "importer"];
+                if *granted {
+                    expected.insert(0, "broker");
+                }
+                assert_eq!(
+                    store.list_recipients(id(*n)).unwrap(),
+                    expected,
+                    "round {round}"
+                );
+            }
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! The one error type of the vault store.
 
-use std::fmt;
+use ledger::CertId;
 
 /// What went wrong in a [`VaultStore`](super::VaultStore) call.
 ///
@@ -10,22 +10,22 @@ use std::fmt;
 pub enum StoreError {
     /// A certificate with this id is already stored; ids are never reused.
     #[error("certificate {0} already exists")]
-    AlreadyExists(HexId),
+    AlreadyExists(CertId),
     /// No certificate with this id is stored (or its put has not returned yet).
     #[error("certificate {0} not found")]
-    NotFound(HexId),
+    NotFound(CertId),
     /// The certificate was purged: it can never be granted, read or stored again.
     #[error("certificate {0} was purged")]
-    Purged(HexId),
+    Purged(CertId),
     /// A recipient party id is empty or longer than the store accepts.
     #[error("invalid recipient party id (must be 1..={max} bytes)", max = super::MAX_PARTY_LEN)]
     InvalidParty,
     /// The same recipient appears twice among one certificate's envelopes.
     #[error("duplicate recipient in the envelopes of certificate {0}")]
-    DuplicateRecipient(HexId),
+    DuplicateRecipient(CertId),
     /// The same certificate id appears twice in one batch.
     #[error("certificate {0} appears twice in one batch")]
-    DuplicateInBatch(HexId),
+    DuplicateInBatch(CertId),
     /// A ciphertext or envelope is larger than a record can describe.
     #[error("value too large for the store")]
     TooLarge,
@@ -41,20 +41,4 @@ pub enum StoreError {
     /// An error from the sled index.
     #[error("index error: {0}")]
     Index(#[from] sled::Error),
-}
-
-/// A certificate id shown as 32 lowercase hex digits in messages.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct HexId(pub [u8; 16]);
-
-impl fmt::Display for HexId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
-    }
-}
-
-impl fmt::Debug for HexId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
 }

@@ -1,44 +1,52 @@
-//! The embedded store: ciphertexts in append-only segment files, index and envelopes in sled,
-//! every commit made durable with a real `fdatasync`.
+//! The embedded store: ciphertexts (with their initial envelopes) in append-only segment files,
+//! index and envelopes in sled, every commit made durable with a real `fdatasync`.
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
+use std::sync::MutexGuard;
+
+use ledger::CertId;
 
 use super::group::{Committer, State, Taken};
-use super::index::{self, IndexEntry, Location};
-use super::segments::{self, MAX_SEGMENT_LEN, Record, SegmentFiles};
+use super::index::{self, Entry, Location, Place};
+use super::segments::{MAX_SEGMENT_LEN, Read, SegmentFiles};
 use super::{
-    HexId, NewCertificate, StoreError, VaultStore, validate_batch, validate_envelope,
+    NewCertificate, StoreError, VaultStore, record, recovery, validate_batch, validate_envelope,
     validate_party,
 };
 
 /// The embedded [`VaultStore`]: one data directory holding `index/` (sled: index entries,
-/// envelopes, purge intents) and `segments/` (ciphertext records).
+/// envelopes, purge intents, checkpoint) and `segments/` (ciphertext records).
 ///
-/// A commit syncs the written segment files (`fdatasync`), the segment directory when a file was
-/// created, then applies the queued index changes in one atomic sled batch, flushes sled and
-/// `fdatasync`s sled's log file, since sled 0.34's own flush stops at `sync_file_range`. An index
-/// entry therefore never reaches the disk before the record it points to. Purge first makes a
-/// purge intent durable, then shreds the record in place and drops the index entry and envelopes;
-/// an intent found on open is finished before the store is used.
+/// A put appends a checksummed record (ciphertext and initial envelopes) to the active segment;
+/// its commit `fdatasync`s the segment and then applies the index entries to sled, so an index
+/// entry never reaches the disk before its record. The segment is the log: the index is synced
+/// (sled flush plus an `fdatasync` of sled's log file, since sled 0.34 stops at `sync_file_range`)
+/// by grants, revocations, purges and every 64 MiB of records, and on open the records after the
+/// last such checkpoint are replayed into the index. Purge first makes a purge intent durable,
+/// then shreds the record in place and drops the index entry and envelopes; an intent found on
+/// open is finished before the store is used.
 pub struct FsVaultStore {
     db: sled::Db,
     db_log: File,
     segments: SegmentFiles,
     committer: Committer,
     inline: bool,
+    /// Tests: make the next segment sync fail, as a dying disk would.
+    #[cfg(test)]
+    fail_next_sync: std::sync::atomic::AtomicBool,
 }
 
 impl FsVaultStore {
-    /// Opens (or creates) the store in `dir`, finishing any purge interrupted by a crash.
+    /// Opens (or creates) the store in `dir`, recovering from a crash if there was one.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         Self::open_layout(dir, false)
     }
 
-    /// The measured alternative, kept only for the benchmark: ciphertexts inline in sled.
-    /// Its purge drops the index entry, but sled's log keeps the old bytes until sled reuses the
-    /// segment, so it is not crypto-shredding. Do not use it to store certificates.
+    /// The measured alternative, kept only for the benchmark: ciphertexts inline in sled, every
+    /// commit syncing sled. Its purge drops the index entry, but sled's log keeps the old bytes
+    /// until sled reuses that space, so it is not crypto-shredding. Do not store certificates in it.
     #[doc(hidden)]
     pub fn open_inline_baseline(dir: &Path) -> Result<Self, StoreError> {
         Self::open_layout(dir, true)
@@ -56,7 +64,11 @@ impl FsVaultStore {
             .read(true)
             .write(true)
             .open(index_dir.join("db"))?;
-        let (segments, active, len) = SegmentFiles::open(&dir.join("segments"))?;
+        let segments = SegmentFiles::open(&dir.join("segments"))?;
+        let (batch, active, len) = recovery::replay(&db, &segments)?;
+        db.apply_batch(batch)?;
+        db.flush()?;
+        db_log.sync_data()?;
         for created in [&index_dir, &dir.join("segments"), dir] {
             File::open(created)?.sync_all()?;
         }
@@ -66,6 +78,8 @@ impl FsVaultStore {
             segments,
             committer: Committer::new(active, len),
             inline,
+            #[cfg(test)]
+            fail_next_sync: std::sync::atomic::AtomicBool::new(false),
         };
         for intent in store.db.scan_prefix(index::intent_prefix()).keys() {
             store.finish_purge(index::cert_of_intent(&intent?)?)?;
@@ -73,7 +87,7 @@ impl FsVaultStore {
         Ok(store)
     }
 
-    /// Bytes the data directory takes on disk (sled's estimate plus the segment files).
+    /// Bytes the data directory takes (sled's estimate plus the segment files).
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
         Ok(self
             .db
@@ -81,47 +95,103 @@ impl FsVaultStore {
             .saturating_add(self.segments.total_len()?))
     }
 
-    /// The commit run by a group's leader.
-    fn sync(&self, taken: Taken) -> Result<(), StoreError> {
+    /// Releases the lock and waits until `ticket` is durable (see [`Committer::wait_durable`]).
+    fn wait_durable(&self, state: MutexGuard<'_, State>, ticket: u64) -> Result<(), StoreError> {
+        self.committer
+            .wait_durable(state, ticket, |t| self.sync_segments(t), |t| self.apply(t))
+    }
+
+    /// Commit phase one: the records (and new segment files) become durable.
+    fn sync_segments(&self, taken: &Taken) -> Result<(), StoreError> {
+        #[cfg(test)]
+        if self
+            .fail_next_sync
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err(StoreError::Io(std::io::Error::other(
+                "injected sync failure",
+            )));
+        }
         for id in &taken.dirty_segments {
             self.segments.get(*id)?.sync_data()?;
         }
         if taken.dir_dirty {
             self.segments.sync_dir()?;
         }
-        self.db.apply_batch(taken.batch)?;
-        self.db.flush()?;
-        self.db_log.sync_data()?;
         Ok(())
     }
 
-    fn entry(&self, cert_id: [u8; 16]) -> Result<Option<IndexEntry>, StoreError> {
+    /// Commit phase two: the index changes are applied, and synced with a checkpoint if asked.
+    fn apply(&self, mut taken: Taken) -> Result<(), StoreError> {
+        if taken.index_sync {
+            let (segment, offset) = taken.end;
+            let checkpoint = index::encode_checkpoint(segment, offset);
+            taken.batch.insert(&index::checkpoint_key(), &checkpoint);
+        }
+        self.db.apply_batch(taken.batch)?;
+        if taken.index_sync {
+            self.db.flush()?;
+            self.db_log.sync_data()?;
+        }
+        Ok(())
+    }
+
+    fn entry(&self, cert_id: CertId) -> Result<Option<Entry>, StoreError> {
         self.db
             .get(index::index_key(cert_id))?
-            .map(|v| IndexEntry::decode(&v))
+            .map(|v| Entry::decode(&v))
             .transpose()
     }
 
     /// The entry of a certificate that mutations may change: live, not purged.
-    fn live_entry(&self, cert_id: [u8; 16]) -> Result<IndexEntry, StoreError> {
+    fn live_entry(&self, cert_id: CertId) -> Result<Entry, StoreError> {
         match self.entry(cert_id)? {
-            None => Err(StoreError::NotFound(HexId(cert_id))),
-            Some(IndexEntry::Purged) => Err(StoreError::Purged(HexId(cert_id))),
+            None => Err(StoreError::NotFound(cert_id)),
+            Some(Entry {
+                place: Place::Purged,
+                ..
+            }) => Err(StoreError::Purged(cert_id)),
             Some(live) => Ok(live),
         }
     }
 
-    /// Appends the batch's records to the active segment (rotating if full) and returns their places.
+    /// Queues a changed entry of a locked certificate and waits until it is durable.
+    fn commit_entry(
+        &self,
+        mut state: MutexGuard<'_, State>,
+        cert_id: CertId,
+        entry: &Entry,
+    ) -> Result<(), StoreError> {
+        state
+            .next
+            .batch
+            .insert(&index::index_key(cert_id), entry.encode()?);
+        state.next.index_sync = true;
+        let ticket = state.enqueue([cert_id]);
+        self.wait_durable(state, ticket)
+    }
+
+    /// Appends the certificates' records to the active segment and returns their places.
     fn append(
         &self,
         state: &mut State,
         certs: &[NewCertificate<'_>],
     ) -> Result<Vec<Location>, StoreError> {
-        let total = certs
-            .iter()
-            .map(|c| segments::record_len(c.ciphertext.len()))
-            .sum::<u64>();
+        let mut buf = Vec::new();
+        let mut places = Vec::with_capacity(certs.len());
+        for cert in certs {
+            let offset = u64::try_from(buf.len()).map_err(|_| StoreError::TooLarge)?;
+            let len = record::encode(cert.cert_id.0, cert.ciphertext, cert.envelopes, &mut buf)?;
+            places.push(Location {
+                segment: 0,
+                offset,
+                len,
+            });
+        }
+        let total = u64::try_from(buf.len()).map_err(|_| StoreError::TooLarge)?;
         if state.active_len > 0 && state.active_len.saturating_add(total) > MAX_SEGMENT_LEN {
+            // Sealing the full segment durably here keeps every torn record in the last segment.
+            self.segments.get(state.active_segment)?.sync_data()?;
             let next = state
                 .active_segment
                 .checked_add(1)
@@ -131,146 +201,162 @@ impl FsVaultStore {
             state.active_len = 0;
             state.next.dir_dirty = true;
         }
-        let mut buf = Vec::with_capacity(usize::try_from(total).map_err(|_| StoreError::TooLarge)?);
-        let mut places = Vec::with_capacity(certs.len());
-        for cert in certs {
-            let offset = state
-                .active_len
-                .saturating_add(u64::try_from(buf.len()).map_err(|_| StoreError::TooLarge)?);
-            let len = u32::try_from(cert.ciphertext.len()).map_err(|_| StoreError::TooLarge)?;
-            places.push(Location {
-                segment: state.active_segment,
-                offset,
-                len,
-            });
-            segments::encode_record(cert.cert_id, cert.ciphertext, &mut buf)?;
-        }
-        // A failed write leaves active_len as it was, so the partial bytes are overwritten later.
+        // A failed write leaves active_len as it was, so its partial bytes are overwritten later.
         self.segments
             .get(state.active_segment)?
             .write_all_at(&buf, state.active_len)?;
+        for place in &mut places {
+            place.segment = state.active_segment;
+            place.offset = place.offset.saturating_add(state.active_len);
+        }
         state.active_len = state.active_len.saturating_add(total);
+        state.since_checkpoint = state.since_checkpoint.saturating_add(total);
         state.next.dirty_segments.insert(state.active_segment);
         Ok(places)
     }
 
     /// Second half of a purge, once its intent is durable: shred, then drop entry and envelopes.
-    fn finish_purge(&self, cert_id: [u8; 16]) -> Result<(), StoreError> {
+    fn finish_purge(&self, cert_id: CertId) -> Result<(), StoreError> {
         let mut state = self.committer.lock_certs(&[cert_id])?;
-        match self.entry(cert_id)? {
-            Some(IndexEntry::Segment(loc)) => {
+        match self.entry(cert_id)?.map(|e| e.place) {
+            Some(Place::Segment(loc)) => {
                 self.segments.shred(loc)?;
                 state.next.dirty_segments.insert(loc.segment);
             }
-            Some(IndexEntry::Inline(_)) | Some(IndexEntry::Purged) | None => {}
+            Some(Place::Inline) => state.next.batch.remove(&index::inline_body_key(cert_id)),
+            Some(Place::Purged) | None => {}
         }
-        let batch = &mut state.next.batch;
-        batch.insert(&index::index_key(cert_id), IndexEntry::Purged.encode());
-        for key in self.db.scan_prefix(index::envelope_prefix(cert_id)).keys() {
-            batch.remove(key?);
-        }
-        batch.remove(&index::intent_key(cert_id));
-        let ticket = state.enqueue([cert_id]);
-        self.committer.wait_durable(state, ticket, |t| self.sync(t))
+        state.next.batch.remove(&index::intent_key(cert_id));
+        let tombstone = Entry {
+            place: Place::Purged,
+            envelopes: Default::default(),
+        };
+        self.commit_entry(state, cert_id, &tombstone)
+    }
+}
+
+#[cfg(test)]
+mod tests;
+
+impl Drop for FsVaultStore {
+    /// A clean close checkpoints, so the next open replays nothing. Best effort: a failure here
+    /// only means a longer replay.
+    fn drop(&mut self) {
+        let Ok(state) = self.committer.lock_certs(&[]) else {
+            return;
+        };
+        let end = index::encode_checkpoint(state.active_segment, state.active_len);
+        drop(state);
+        let _ = self.db.insert(index::checkpoint_key(), &end);
+        let _ = self.db.flush();
+        let _ = self.db_log.sync_data();
     }
 }
 
 impl VaultStore for FsVaultStore {
     fn put_certificates(&self, certs: &[NewCertificate<'_>]) -> Result<(), StoreError> {
         validate_batch(certs)?;
-        let ids: Vec<[u8; 16]> = certs.iter().map(|c| c.cert_id).collect();
+        let ids: Vec<CertId> = certs.iter().map(|c| c.cert_id).collect();
         let mut state = self.committer.lock_certs(&ids)?;
         for id in &ids {
-            match self.entry(*id)? {
+            match self.entry(*id)?.map(|e| e.place) {
                 None => {}
-                Some(IndexEntry::Purged) => return Err(StoreError::Purged(HexId(*id))),
-                Some(_) => return Err(StoreError::AlreadyExists(HexId(*id))),
+                Some(Place::Purged) => return Err(StoreError::Purged(*id)),
+                Some(_) => return Err(StoreError::AlreadyExists(*id)),
             }
         }
-        let entries: Vec<IndexEntry> = if self.inline {
-            certs
-                .iter()
-                .map(|c| IndexEntry::Inline(c.ciphertext.to_vec()))
-                .collect()
-        } else {
-            self.append(&mut state, certs)?
-                .into_iter()
-                .map(IndexEntry::Segment)
-                .collect()
-        };
-        for (cert, entry) in certs.iter().zip(entries) {
-            state
-                .next
-                .batch
-                .insert(&index::index_key(cert.cert_id), entry.encode());
-            for (party, envelope) in cert.envelopes {
+        let places: Vec<Place> = if self.inline {
+            state.next.index_sync = true;
+            for cert in certs {
                 state
                     .next
                     .batch
-                    .insert(index::envelope_key(cert.cert_id, party), *envelope);
+                    .insert(&index::inline_body_key(cert.cert_id), cert.ciphertext);
             }
+            vec![Place::Inline; certs.len()]
+        } else {
+            self.append(&mut state, certs)?
+                .into_iter()
+                .map(Place::Segment)
+                .collect()
+        };
+        for (cert, place) in certs.iter().zip(places) {
+            let envelopes = cert
+                .envelopes
+                .iter()
+                .map(|(p, e)| ((*p).to_owned(), e.to_vec()));
+            let entry = Entry {
+                place,
+                envelopes: envelopes.collect(),
+            };
+            state
+                .next
+                .batch
+                .insert(&index::index_key(cert.cert_id), entry.encode()?);
         }
         let ticket = state.enqueue(ids);
-        self.committer.wait_durable(state, ticket, |t| self.sync(t))
+        self.wait_durable(state, ticket)
     }
 
     fn add_envelope(
         &self,
-        cert_id: [u8; 16],
+        cert_id: CertId,
         party: &str,
         envelope: &[u8],
     ) -> Result<(), StoreError> {
         validate_envelope(party, envelope)?;
-        let mut state = self.committer.lock_certs(&[cert_id])?;
-        self.live_entry(cert_id)?;
-        let key = index::envelope_key(cert_id, party);
-        if self.db.contains_key(&key)? {
-            return Err(StoreError::DuplicateRecipient(HexId(cert_id)));
+        let state = self.committer.lock_certs(&[cert_id])?;
+        let mut entry = self.live_entry(cert_id)?;
+        if entry
+            .envelopes
+            .insert(party.to_owned(), envelope.to_vec())
+            .is_some()
+        {
+            return Err(StoreError::DuplicateRecipient(cert_id));
         }
-        state.next.batch.insert(key, envelope);
-        let ticket = state.enqueue([cert_id]);
-        self.committer.wait_durable(state, ticket, |t| self.sync(t))
+        self.commit_entry(state, cert_id, &entry)
     }
 
-    fn remove_envelope(&self, cert_id: [u8; 16], party: &str) -> Result<bool, StoreError> {
+    fn remove_envelope(&self, cert_id: CertId, party: &str) -> Result<bool, StoreError> {
         validate_party(party)?;
-        let mut state = self.committer.lock_certs(&[cert_id])?;
-        self.live_entry(cert_id)?;
-        let key = index::envelope_key(cert_id, party);
-        if !self.db.contains_key(&key)? {
+        let state = self.committer.lock_certs(&[cert_id])?;
+        let mut entry = self.live_entry(cert_id)?;
+        if entry.envelopes.remove(party).is_none() {
             return Ok(false);
         }
-        state.next.batch.remove(key);
-        let ticket = state.enqueue([cert_id]);
-        self.committer
-            .wait_durable(state, ticket, |t| self.sync(t))?;
+        self.commit_entry(state, cert_id, &entry)?;
         Ok(true)
     }
 
-    fn purge(&self, cert_id: [u8; 16]) -> Result<(), StoreError> {
+    fn purge(&self, cert_id: CertId) -> Result<(), StoreError> {
         let mut state = self.committer.lock_certs(&[cert_id])?;
         self.live_entry(cert_id)?;
         // The intent is durable before any byte is shredded, so a crash in between is finished on open.
         state.next.batch.insert(&index::intent_key(cert_id), &[]);
+        state.next.index_sync = true;
         let ticket = state.enqueue([cert_id]);
-        self.committer
-            .wait_durable(state, ticket, |t| self.sync(t))?;
+        self.wait_durable(state, ticket)?;
         self.finish_purge(cert_id)
     }
 
-    fn get_ciphertext(&self, cert_id: [u8; 16]) -> Result<Option<Vec<u8>>, StoreError> {
-        let loc = match self.entry(cert_id)? {
-            None | Some(IndexEntry::Purged) => return Ok(None),
-            Some(IndexEntry::Inline(body)) => return Ok(Some(body)),
-            Some(IndexEntry::Segment(loc)) => loc,
+    fn get_ciphertext(&self, cert_id: CertId) -> Result<Option<Vec<u8>>, StoreError> {
+        let loc = match self.entry(cert_id)?.map(|e| e.place) {
+            None | Some(Place::Purged) => return Ok(None),
+            Some(Place::Inline) => {
+                return Ok(self
+                    .db
+                    .get(index::inline_body_key(cert_id))?
+                    .map(|v| v.to_vec()));
+            }
+            Some(Place::Segment(loc)) => loc,
         };
-        match self.segments.read(loc, cert_id) {
-            Ok(Record::Live(body)) => Ok(Some(body)),
-            Ok(Record::Shredded) => Ok(None),
+        match self.segments.read(loc, cert_id.0) {
+            Ok(Read::Live(contents)) => Ok(Some(contents.body)),
+            Ok(Read::Shredded) => Ok(None),
             // A purge may be shredding this very record: that is absence, not corruption.
             Err(StoreError::Corrupt(what)) => {
                 let purging = self.db.contains_key(index::intent_key(cert_id))?
-                    || self.entry(cert_id)? != Some(IndexEntry::Segment(loc));
+                    || self.entry(cert_id)?.map(|e| e.place) != Some(Place::Segment(loc));
                 if purging {
                     Ok(None)
                 } else {
@@ -281,19 +367,17 @@ impl VaultStore for FsVaultStore {
         }
     }
 
-    fn get_envelope(&self, cert_id: [u8; 16], party: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    fn get_envelope(&self, cert_id: CertId, party: &str) -> Result<Option<Vec<u8>>, StoreError> {
         validate_party(party)?;
         Ok(self
-            .db
-            .get(index::envelope_key(cert_id, party))?
-            .map(|v| v.to_vec()))
+            .entry(cert_id)?
+            .and_then(|mut e| e.envelopes.remove(party)))
     }
 
-    fn list_recipients(&self, cert_id: [u8; 16]) -> Result<Vec<String>, StoreError> {
-        self.db
-            .scan_prefix(index::envelope_prefix(cert_id))
-            .keys()
-            .map(|k| index::party_of(&k?))
-            .collect()
+    fn list_recipients(&self, cert_id: CertId) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .entry(cert_id)?
+            .map(|e| e.envelopes.into_keys().collect())
+            .unwrap_or_default())
     }
 }

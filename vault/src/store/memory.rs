@@ -4,9 +4,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use ledger::CertId;
+
 use super::{
-    HexId, NewCertificate, StoreError, VaultStore, validate_batch, validate_envelope,
-    validate_party,
+    NewCertificate, StoreError, VaultStore, validate_batch, validate_envelope, validate_party,
 };
 
 /// One certificate's state: live with its bytes, or a purged tombstone (ids are never reused).
@@ -23,7 +24,7 @@ enum Entry {
 /// moment fail, so tests can check that a failed mutation leaves nothing behind.
 #[derive(Default)]
 pub struct MemoryVaultStore {
-    certs: Mutex<HashMap<[u8; 16], Entry>>,
+    certs: Mutex<HashMap<CertId, Entry>>,
     fail_next_sync: AtomicBool,
 }
 
@@ -38,7 +39,7 @@ impl MemoryVaultStore {
         self.fail_next_sync.store(true, Ordering::SeqCst);
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<[u8; 16], Entry>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<CertId, Entry>> {
         // A panic while holding the lock cannot leave a half-applied mutation: every mutation is
         // validated first and applied with infallible map operations afterwards.
         self.certs.lock().unwrap_or_else(PoisonError::into_inner)
@@ -57,13 +58,13 @@ impl MemoryVaultStore {
 
 /// The live envelopes of `cert_id`, or why there are none.
 fn live_envelopes(
-    certs: &mut HashMap<[u8; 16], Entry>,
-    cert_id: [u8; 16],
+    certs: &mut HashMap<CertId, Entry>,
+    cert_id: CertId,
 ) -> Result<&mut BTreeMap<String, Vec<u8>>, StoreError> {
     match certs.get_mut(&cert_id) {
         Some(Entry::Live { envelopes, .. }) => Ok(envelopes),
-        Some(Entry::Purged) => Err(StoreError::Purged(HexId(cert_id))),
-        None => Err(StoreError::NotFound(HexId(cert_id))),
+        Some(Entry::Purged) => Err(StoreError::Purged(cert_id)),
+        None => Err(StoreError::NotFound(cert_id)),
     }
 }
 
@@ -74,9 +75,9 @@ impl VaultStore for MemoryVaultStore {
         for cert in certs {
             match map.get(&cert.cert_id) {
                 Some(Entry::Live { .. }) => {
-                    return Err(StoreError::AlreadyExists(HexId(cert.cert_id)));
+                    return Err(StoreError::AlreadyExists(cert.cert_id));
                 }
-                Some(Entry::Purged) => return Err(StoreError::Purged(HexId(cert.cert_id))),
+                Some(Entry::Purged) => return Err(StoreError::Purged(cert.cert_id)),
                 None => {}
             }
         }
@@ -100,7 +101,7 @@ impl VaultStore for MemoryVaultStore {
 
     fn add_envelope(
         &self,
-        cert_id: [u8; 16],
+        cert_id: CertId,
         party: &str,
         envelope: &[u8],
     ) -> Result<(), StoreError> {
@@ -108,14 +109,14 @@ impl VaultStore for MemoryVaultStore {
         let mut map = self.lock();
         let envelopes = live_envelopes(&mut map, cert_id)?;
         if envelopes.contains_key(party) {
-            return Err(StoreError::DuplicateRecipient(HexId(cert_id)));
+            return Err(StoreError::DuplicateRecipient(cert_id));
         }
         self.sync()?;
         envelopes.insert(party.to_owned(), envelope.to_vec());
         Ok(())
     }
 
-    fn remove_envelope(&self, cert_id: [u8; 16], party: &str) -> Result<bool, StoreError> {
+    fn remove_envelope(&self, cert_id: CertId, party: &str) -> Result<bool, StoreError> {
         validate_party(party)?;
         let mut map = self.lock();
         let envelopes = live_envelopes(&mut map, cert_id)?;
@@ -127,7 +128,7 @@ impl VaultStore for MemoryVaultStore {
         Ok(true)
     }
 
-    fn purge(&self, cert_id: [u8; 16]) -> Result<(), StoreError> {
+    fn purge(&self, cert_id: CertId) -> Result<(), StoreError> {
         let mut map = self.lock();
         live_envelopes(&mut map, cert_id)?;
         self.sync()?;
@@ -135,21 +136,21 @@ impl VaultStore for MemoryVaultStore {
         Ok(())
     }
 
-    fn get_ciphertext(&self, cert_id: [u8; 16]) -> Result<Option<Vec<u8>>, StoreError> {
+    fn get_ciphertext(&self, cert_id: CertId) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(match self.lock().get(&cert_id) {
             Some(Entry::Live { ciphertext, .. }) => Some(ciphertext.clone()),
             _ => None,
         })
     }
 
-    fn get_envelope(&self, cert_id: [u8; 16], party: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    fn get_envelope(&self, cert_id: CertId, party: &str) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(match self.lock().get(&cert_id) {
             Some(Entry::Live { envelopes, .. }) => envelopes.get(party).cloned(),
             _ => None,
         })
     }
 
-    fn list_recipients(&self, cert_id: [u8; 16]) -> Result<Vec<String>, StoreError> {
+    fn list_recipients(&self, cert_id: CertId) -> Result<Vec<String>, StoreError> {
         Ok(match self.lock().get(&cert_id) {
             Some(Entry::Live { envelopes, .. }) => envelopes.keys().cloned().collect(),
             _ => Vec::new(),

@@ -5,10 +5,13 @@ mod fs;
 mod group;
 mod index;
 mod memory;
+mod record;
+mod recovery;
 mod segments;
 
-pub use error::{HexId, StoreError};
+pub use error::StoreError;
 pub use fs::FsVaultStore;
+use ledger::CertId;
 pub use memory::MemoryVaultStore;
 
 /// Longest recipient party id the store accepts, in bytes.
@@ -20,8 +23,8 @@ pub const MAX_ENVELOPE_LEN: usize = 64 * 1024;
 /// One certificate for [`VaultStore::put_certificates`]: its sealed body and its initial envelopes.
 #[derive(Clone, Copy)]
 pub struct NewCertificate<'a> {
-    /// The certificate id (16 random bytes, the same id as on the log).
-    pub cert_id: [u8; 16],
+    /// The certificate id (the same id as on the log).
+    pub cert_id: CertId,
     /// The sealed body (AES-256-GCM ciphertext), opaque to the store.
     pub ciphertext: &'a [u8],
     /// `(recipient party id, envelope)` pairs, one per recipient; opaque to the store.
@@ -38,11 +41,13 @@ pub struct NewCertificate<'a> {
 ///   (group commit).
 /// - **Atomic.** A mutation takes effect entirely or not at all, also across a crash: a certificate is
 ///   never visible without its ciphertext and all of its initial envelopes, and a batch
-///   (`put_certificates`) is all or nothing. A mutation that returns `Err` has no visible effect.
-///   If a sync fails, the disk state is unknown: an implementation may then refuse every later
-///   mutation with [`StoreError::Poisoned`] until it is reopened.
-/// - **Visible when durable.** Reads see a mutation once it is durable: a certificate whose put has
-///   not returned reads as absent, and `add_envelope` on it fails with [`StoreError::NotFound`].
+///   (`put_certificates`) is all or nothing. A refused mutation (already exists, not found, purged,
+///   invalid input) has no effect. A mutation failed by an I/O error has an unknown outcome, as if
+///   the process had crashed: after reopening it is either wholly there or wholly absent, and the
+///   store may refuse every later mutation with [`StoreError::Poisoned`] until it is reopened.
+/// - **Visibility.** Once a call returns `Ok`, every later read sees its effect. A read concurrent
+///   with a mutation may see it a moment before the call returns (while its commit finishes), and
+///   never sees a ciphertext before it is durable.
 /// - **Ids are never reused.** `put` refuses an id that exists ([`StoreError::AlreadyExists`]) or was
 ///   purged ([`StoreError::Purged`]).
 /// - **Purge is crypto-shredding.** After `purge` returns, the ciphertext and every envelope are gone
@@ -56,7 +61,7 @@ pub trait VaultStore: Send + Sync {
     /// Stores one certificate with its initial envelopes, atomically and durably.
     fn put_certificate(
         &self,
-        cert_id: [u8; 16],
+        cert_id: CertId,
         ciphertext: &[u8],
         envelopes: &[(&str, &[u8])],
     ) -> Result<(), StoreError> {
@@ -72,27 +77,23 @@ pub trait VaultStore: Send + Sync {
 
     /// Grants: stores `party`'s envelope for an existing certificate. Refused if the certificate does
     /// not exist or was purged, or if `party` already has an envelope (revoke first).
-    fn add_envelope(
-        &self,
-        cert_id: [u8; 16],
-        party: &str,
-        envelope: &[u8],
-    ) -> Result<(), StoreError>;
+    fn add_envelope(&self, cert_id: CertId, party: &str, envelope: &[u8])
+    -> Result<(), StoreError>;
 
     /// Revokes: removes `party`'s envelope. Returns whether there was one.
-    fn remove_envelope(&self, cert_id: [u8; 16], party: &str) -> Result<bool, StoreError>;
+    fn remove_envelope(&self, cert_id: CertId, party: &str) -> Result<bool, StoreError>;
 
     /// Purges a certificate: its ciphertext is overwritten on disk and every envelope removed.
-    fn purge(&self, cert_id: [u8; 16]) -> Result<(), StoreError>;
+    fn purge(&self, cert_id: CertId) -> Result<(), StoreError>;
 
     /// The stored ciphertext, or `None` if the certificate does not exist or was purged.
-    fn get_ciphertext(&self, cert_id: [u8; 16]) -> Result<Option<Vec<u8>>, StoreError>;
+    fn get_ciphertext(&self, cert_id: CertId) -> Result<Option<Vec<u8>>, StoreError>;
 
     /// `party`'s envelope, or `None` if it has none (or the certificate does not exist or was purged).
-    fn get_envelope(&self, cert_id: [u8; 16], party: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    fn get_envelope(&self, cert_id: CertId, party: &str) -> Result<Option<Vec<u8>>, StoreError>;
 
     /// The parties holding an envelope, in byte order; empty if the certificate does not exist.
-    fn list_recipients(&self, cert_id: [u8; 16]) -> Result<Vec<String>, StoreError>;
+    fn list_recipients(&self, cert_id: CertId) -> Result<Vec<String>, StoreError>;
 }
 
 /// Checks the shape of a batch before anything is written: party ids, sizes, duplicates.
@@ -100,7 +101,7 @@ pub(crate) fn validate_batch(certs: &[NewCertificate<'_>]) -> Result<(), StoreEr
     let mut ids = std::collections::HashSet::with_capacity(certs.len());
     for cert in certs {
         if !ids.insert(cert.cert_id) {
-            return Err(StoreError::DuplicateInBatch(HexId(cert.cert_id)));
+            return Err(StoreError::DuplicateInBatch(cert.cert_id));
         }
         if u32::try_from(cert.ciphertext.len()).is_err() {
             return Err(StoreError::TooLarge);
@@ -109,7 +110,7 @@ pub(crate) fn validate_batch(certs: &[NewCertificate<'_>]) -> Result<(), StoreEr
         for (party, envelope) in cert.envelopes {
             validate_envelope(party, envelope)?;
             if !parties.insert(*party) {
-                return Err(StoreError::DuplicateRecipient(HexId(cert.cert_id)));
+                return Err(StoreError::DuplicateRecipient(cert.cert_id));
             }
         }
     }

@@ -1,8 +1,5 @@
-//! Append-only segment files holding ciphertext records, with in-place shredding for purge.
-//!
-//! A record is `magic (4) | body length u32 LE | cert id (16) | CRC-32 u32 LE | body`, the CRC
-//! (IEEE, as in zlib) covering length, id and body. Purge overwrites the magic with [`SHREDDED`]
-//! and the CRC and body with zeros, in place.
+//! The append-only segment files (`NNNNNNNNNN.seg`) holding [`record`](super::record)s: open,
+//! create, read, shred in place, and scan for replay.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -12,102 +9,61 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use super::StoreError;
 use super::index::Location;
+use super::record::{self, CRC_OFFSET, Contents, HEADER_LEN, Header, SHREDDED};
 
-/// Marks a live record.
-const MAGIC: [u8; 4] = *b"TLV1";
-/// Marks a record whose body was overwritten by a purge.
-const SHREDDED: [u8; 4] = *b"TLVX";
-/// Bytes before the body.
-pub(crate) const HEADER_LEN: u64 = 28;
 /// A new segment is started when the active one would grow past this.
 pub(crate) const MAX_SEGMENT_LEN: u64 = 256 * 1024 * 1024;
 
-/// Appends one record for `body` to `out`.
-pub(crate) fn encode_record(
-    cert_id: [u8; 16],
-    body: &[u8],
-    out: &mut Vec<u8>,
-) -> Result<(), StoreError> {
-    let len = u32::try_from(body.len())
-        .map_err(|_| StoreError::TooLarge)?
-        .to_le_bytes();
-    let mut crc = crc32fast::Hasher::new();
-    crc.update(&len);
-    crc.update(&cert_id);
-    crc.update(body);
-    out.extend_from_slice(&MAGIC);
-    out.extend_from_slice(&len);
-    out.extend_from_slice(&cert_id);
-    out.extend_from_slice(&crc.finalize().to_le_bytes());
-    out.extend_from_slice(body);
-    Ok(())
-}
-
-/// Length of the record for a body of `body_len` bytes.
-pub(crate) fn record_len(body_len: usize) -> u64 {
-    HEADER_LEN.saturating_add(u64::try_from(body_len).unwrap_or(u64::MAX))
-}
-
-/// What a record read found.
-pub(crate) enum Record {
-    /// The intact body.
-    Live(Vec<u8>),
+/// What reading a record found.
+pub(crate) enum Read {
+    /// The intact record.
+    Live(Contents),
     /// The record was shredded by a purge.
     Shredded,
 }
 
-/// The segment files of one store: `NNNNNNNNNN.seg` in one directory, opened read-write and cached.
+/// The segment files of one store, opened read-write and cached by id.
 pub(crate) struct SegmentFiles {
     dir: PathBuf,
     files: RwLock<HashMap<u32, Arc<File>>>,
 }
 
 impl SegmentFiles {
-    /// Opens the directory (creating it) and returns the files with the id and length of the last one.
-    pub(crate) fn open(dir: &Path) -> Result<(Self, u32, u64), StoreError> {
+    /// Opens the directory, creating it and a first segment if it has none.
+    pub(crate) fn open(dir: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir)?;
         let mut files = HashMap::new();
-        let mut last = None;
         for entry in std::fs::read_dir(dir)? {
             let entry = entry?;
-            let name = entry.file_name();
-            let Some(id) = name.to_str().and_then(parse_name) else {
+            let Some(id) = entry.file_name().to_str().and_then(parse_name) else {
                 continue;
             };
             let file = OpenOptions::new()
                 .read(true)
                 .write(true)
                 .open(entry.path())?;
-            let len = file.metadata()?.len();
-            if last.is_none_or(|(last_id, _)| id > last_id) {
-                last = Some((id, len));
-            }
             files.insert(id, Arc::new(file));
         }
+        let empty = files.is_empty();
         let segments = Self {
             dir: dir.to_owned(),
             files: RwLock::new(files),
         };
-        let (id, len) = match last {
-            Some(last) => last,
-            None => {
-                segments.create(1)?;
-                (1, 0)
-            }
-        };
-        Ok((segments, id, len))
+        if empty {
+            segments.create(1)?;
+        }
+        Ok(segments)
     }
 
-    /// Creates segment `id`. The caller must sync the directory before relying on it.
+    /// Creates segment `id`. Durable once the directory is synced ([`sync_dir`](Self::sync_dir)).
     pub(crate) fn create(&self, id: u32) -> Result<Arc<File>, StoreError> {
         let path = self.dir.join(format!("{id:010}.seg"));
-        let file = Arc::new(
-            OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create_new(true)
-                .open(path)?,
-        );
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(path)?;
+        let file = Arc::new(file);
         self.files
             .write()
             .unwrap_or_else(PoisonError::into_inner)
@@ -122,6 +78,14 @@ impl SegmentFiles {
             .get(&id)
             .cloned()
             .ok_or(StoreError::Corrupt("index names a missing segment"))
+    }
+
+    /// Ids of all segments, ascending.
+    pub(crate) fn ids(&self) -> Vec<u32> {
+        let files = self.files.read().unwrap_or_else(PoisonError::into_inner);
+        let mut ids: Vec<u32> = files.keys().copied().collect();
+        ids.sort_unstable();
+        ids
     }
 
     /// Total length of all segment files.
@@ -139,62 +103,100 @@ impl SegmentFiles {
     }
 
     /// Reads and checks the record at `loc`, which must belong to `cert_id`.
-    pub(crate) fn read(&self, loc: Location, cert_id: [u8; 16]) -> Result<Record, StoreError> {
+    pub(crate) fn read(&self, loc: Location, cert_id: [u8; 16]) -> Result<Read, StoreError> {
         let file = self.get(loc.segment)?;
-        let len =
-            usize::try_from(record_len(loc.len as usize)).map_err(|_| StoreError::TooLarge)?;
-        let mut buf = vec![0u8; len];
-        file.read_exact_at(&mut buf, loc.offset)
-            .map_err(|e| match e.kind() {
-                std::io::ErrorKind::UnexpectedEof => {
-                    StoreError::Corrupt("segment shorter than its index")
-                }
-                _ => StoreError::Io(e),
-            })?;
-        decode_record(buf, loc.len, cert_id)
+        let header = read_header(&file, loc.offset)?.ok_or(SHORT)?;
+        if header.magic == SHREDDED {
+            return Ok(Read::Shredded);
+        }
+        if header.payload_len != loc.len || header.cert_id != cert_id {
+            return Err(StoreError::Corrupt("record does not match its index entry"));
+        }
+        let payload = read_payload(&file, loc.offset, loc.len)?.ok_or(SHORT)?;
+        record::check(&header, &payload).map(Read::Live)
     }
 
-    /// Overwrites the record at `loc` in place: magic to [`SHREDDED`], CRC and body to zeros.
+    /// Overwrites the record at `loc` in place (magic to shredded, CRC and payload to zeros).
     /// Not durable until the segment is synced.
     pub(crate) fn shred(&self, loc: Location) -> Result<(), StoreError> {
         let file = self.get(loc.segment)?;
         file.write_all_at(&SHREDDED, loc.offset)?;
-        let crc_offset = loc.offset.saturating_add(24);
-        let zeros = vec![0u8; 4usize.saturating_add(loc.len as usize)];
-        file.write_all_at(&zeros, crc_offset)?;
+        let zeros = vec![0u8; 4usize.saturating_add(to_usize(loc.len)?)];
+        file.write_all_at(&zeros, loc.offset.saturating_add(CRC_OFFSET))?;
         Ok(())
+    }
+
+    /// The record starting at `offset` of segment `id`, for replay: `None` at the end of the valid
+    /// records (end of file, a torn or never-completed record), else its header, its place and,
+    /// unless shredded, its checked contents.
+    pub(crate) fn scan_one(
+        &self,
+        id: u32,
+        offset: u64,
+    ) -> Result<Option<(Header, Location, Option<Contents>)>, StoreError> {
+        let file = self.get(id)?;
+        let Some(header) = read_header(&file, offset)? else {
+            return Ok(None);
+        };
+        let loc = Location {
+            segment: id,
+            offset,
+            len: header.payload_len,
+        };
+        if header.magic == SHREDDED {
+            return Ok(Some((header, loc, None)));
+        }
+        let Some(payload) = read_payload(&file, offset, header.payload_len)? else {
+            return Ok(None);
+        };
+        match record::check(&header, &payload) {
+            Ok(contents) => Ok(Some((header, loc, Some(contents)))),
+            Err(StoreError::Corrupt(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 }
 
-/// Checks a whole record read from disk; untrusted bytes, so every field is checked.
-fn decode_record(mut buf: Vec<u8>, body_len: u32, cert_id: [u8; 16]) -> Result<Record, StoreError> {
-    let header = buf.get(..28).ok_or(StoreError::Corrupt("short record"))?;
-    let (magic, rest) = header.split_at(4);
-    let (len, rest) = rest.split_at(4);
-    let (id, crc) = rest.split_at(16);
-    if magic == SHREDDED {
-        return Ok(Record::Shredded);
+/// The end of the record at `loc`.
+pub(crate) fn record_end(loc: Location) -> u64 {
+    loc.offset
+        .saturating_add(HEADER_LEN as u64)
+        .saturating_add(u64::from(loc.len))
+}
+
+const SHORT: StoreError = StoreError::Corrupt("segment shorter than its index");
+
+/// The header at `offset`, or `None` if the file ends first.
+fn read_header(file: &File, offset: u64) -> Result<Option<Header>, StoreError> {
+    let mut bytes = [0u8; HEADER_LEN];
+    match file.read_exact_at(&mut bytes, offset) {
+        Ok(()) => Ok(Some(record::parse_header(&bytes))),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
+        Err(e) => Err(e.into()),
     }
-    if magic != MAGIC {
-        return Err(StoreError::Corrupt("bad record magic"));
+}
+
+/// The payload of the record at `offset`, or `None` if the file ends first.
+fn read_payload(file: &File, offset: u64, len: u32) -> Result<Option<Vec<u8>>, StoreError> {
+    // Check the length against the file before allocating: it comes from disk.
+    if record_end(Location {
+        segment: 0,
+        offset,
+        len,
+    }) > file.metadata()?.len()
+    {
+        return Ok(None);
     }
-    if len != body_len.to_le_bytes() || id != cert_id {
-        return Err(StoreError::Corrupt("record does not match its index entry"));
+    let mut payload = vec![0u8; to_usize(len)?];
+    match file.read_exact_at(&mut payload, offset.saturating_add(HEADER_LEN as u64)) {
+        Ok(()) => Ok(Some(payload)),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
+        Err(e) => Err(e.into()),
     }
-    let stored_crc = crc
-        .try_into()
-        .map(u32::from_le_bytes)
-        .map_err(|_| StoreError::Corrupt("short record"))?;
-    let body = buf.get(28..).ok_or(StoreError::Corrupt("short record"))?;
-    let mut hasher = crc32fast::Hasher::new();
-    hasher.update(len);
-    hasher.update(id);
-    hasher.update(body);
-    if hasher.finalize() != stored_crc {
-        return Err(StoreError::Corrupt("record checksum mismatch"));
-    }
-    buf.drain(..28);
-    Ok(Record::Live(buf))
+}
+
+fn to_usize(len: u32) -> Result<usize, StoreError> {
+    usize::try_from(len).map_err(|_| StoreError::TooLarge)
 }
 
 /// The id of a segment file name `NNNNNNNNNN.seg`.
