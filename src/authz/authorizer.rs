@@ -1,8 +1,11 @@
 //! The authorizer: the loaded policies and schema, answering one typed question per request.
 
+use std::collections::HashMap;
 use std::path::Path;
 
-use cedar_policy::{Decision as CedarDecision, Entities, PolicySet, Request, Schema};
+use cedar_policy::{
+    ActionConstraint, Decision as CedarDecision, Entities, PolicySet, Request, Schema,
+};
 
 use super::load::load_dir;
 use super::model::{Action, Names, PartyInfo};
@@ -60,6 +63,10 @@ impl Decision {
 /// Cedar policies loaded from a directory, validated against their schema; cheap to query from many threads.
 pub struct Authorizer {
     policies: PolicySet,
+    /// For each action, only the policies whose scope can match it. Cedar evaluates every policy of the set it is
+    /// given; a policy scoped to another action can neither permit nor forbid, so leaving it out changes no
+    /// decision (there are no action groups: load refuses them) and saves most of the work.
+    by_action: HashMap<&'static str, PolicySet>,
     schema: Schema,
     names: Names,
     cedar: cedar_policy::Authorizer,
@@ -84,8 +91,10 @@ impl Authorizer {
     pub fn load(dir: &Path) -> Result<Self, AuthzError> {
         let names = Names::new()?;
         let (policies, schema) = load_dir(dir, &names)?;
+        let by_action = partition_by_action(&policies, &names)?;
         Ok(Self {
             policies,
+            by_action,
             schema,
             names,
             cedar: cedar_policy::Authorizer::new(),
@@ -128,9 +137,8 @@ impl Authorizer {
             Ok(r) => r,
             Err(e) => return Decision::failed(e.to_string()),
         };
-        let response = self
-            .cedar
-            .is_authorized(&request, &self.policies, &entities);
+        let policies = self.by_action.get(action.name()).unwrap_or(&self.policies);
+        let response = self.cedar.is_authorized(&request, policies, &entities);
         let errors: Vec<String> = response
             .diagnostics()
             .errors()
@@ -161,4 +169,29 @@ impl Authorizer {
     ) -> Result<(), Denied> {
         self.decide(principal, action).into_result()
     }
+}
+
+/// Splits the policy set by the action each policy's scope names (an unconstrained action scope goes everywhere).
+fn partition_by_action(
+    policies: &PolicySet,
+    names: &Names,
+) -> Result<HashMap<&'static str, PolicySet>, AuthzError> {
+    let mut by_action = HashMap::new();
+    for name in Action::NAMES {
+        let uid = names.action_uid(name);
+        let mut set = PolicySet::new();
+        for policy in policies.policies() {
+            let applies = match policy.action_constraint() {
+                ActionConstraint::Any => true,
+                ActionConstraint::Eq(a) => a == uid,
+                ActionConstraint::In(list) => list.contains(&uid),
+            };
+            if applies {
+                set.add(policy.clone())
+                    .map_err(|e| AuthzError::Internal(e.to_string()))?;
+            }
+        }
+        by_action.insert(name, set);
+    }
+    Ok(by_action)
 }

@@ -152,6 +152,23 @@ fn load_file(path: &Path) -> Result<(PolicySet, String), AuthzError> {
 /// out of step with the code would otherwise deny everything at run time, or worse, let a policy read an
 /// attribute the server never sends.
 fn check_schema_matches(schema: &Schema, path: &Path, names: &Names) -> Result<(), AuthzError> {
+    // The server sends no parents and no action entities, so a hierarchy in the schema would let a policy test
+    // `principal in Group::"x"` or `action in Action::"group"`, validate, and never match: a silent hole in a
+    // `forbid`. Refuse hierarchies outright.
+    if let Some(group) = schema.action_groups().next() {
+        return Err(AuthzError::SchemaMismatch {
+            path: path.to_owned(),
+            message: format!("action groups are not supported ({group}): list actions explicitly"),
+        });
+    }
+    for ty in schema.entity_types() {
+        if schema.ancestors(ty).is_some_and(|mut a| a.next().is_some()) {
+            return Err(AuthzError::SchemaMismatch {
+                path: path.to_owned(),
+                message: format!("entity hierarchies are not supported ({ty} has parents)"),
+            });
+        }
+    }
     let party = PartyInfo {
         id: "probe-importer".to_owned(),
         role: Role::Importer,

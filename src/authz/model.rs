@@ -148,6 +148,19 @@ pub enum Action<'a> {
 }
 
 impl Action<'_> {
+    /// The Cedar ids of every action, in schema order.
+    pub const NAMES: [&'static str; 9] = [
+        "enroll",
+        "register",
+        "grant",
+        "revoke",
+        "purge",
+        "fetch_ciphertext",
+        "fetch_envelope",
+        "disclose",
+        "read_log",
+    ];
+
     /// The Cedar action id (`Action::"<name>"`).
     pub fn name(&self) -> &'static str {
         match self {
@@ -197,6 +210,11 @@ impl Names {
             log: EntityUid::from_type_name_and_id(log, EntityId::new("log")),
             anyone: EntityUid::from_type_name_and_id(anyone, EntityId::new("anonymous")),
         })
+    }
+
+    /// The uid of the action named `name` (`Action::"<name>"`).
+    pub(crate) fn action_uid(&self, name: &str) -> EntityUid {
+        EntityUid::from_type_name_and_id(self.action.clone(), EntityId::new(name))
     }
 
     fn party_uid(&self, id: &str) -> EntityUid {

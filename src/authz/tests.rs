@@ -838,3 +838,23 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn hierarchies_are_refused() {
+    // The server sends no parents and no action entities: `in` over a hierarchy would validate and never match.
+    let dir = policy_dir(&[]);
+    let path = dir.path().join(SCHEMA_FILE);
+    let schema = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, format!("{schema}\naction manage;\naction audit_trail in [manage] appliesTo {{ principal: Party, resource: Log }};\n")).unwrap();
+    let err = load_error(&dir);
+    assert!(err.contains("action groups"), "{err}");
+
+    let dir = policy_dir(&[]);
+    let path = dir.path().join(SCHEMA_FILE);
+    let schema = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("entity Party = {", "entity Org;\nentity Party in [Org] = {");
+    std::fs::write(&path, schema).unwrap();
+    let err = load_error(&dir);
+    assert!(err.contains("hierarchies"), "{err}");
+}
