@@ -237,7 +237,12 @@ fn flipped_bytes_on_disk_are_detected() {
         file.read_exact_at(&mut b, offset).unwrap();
         file.write_all_at(&[b[0] ^ 0x40], offset).unwrap();
     };
-    for (file, offset) in [("level-0", 32 * 300 + 7), ("journal", 5), ("level-1", 3)] {
+    for (file, offset) in [
+        ("level-0", 32 * 300 + 7),
+        ("journal", 5),
+        ("journal", 2 + 14 + 3), // inside the journal's copy of leaf hash 0
+        ("level-1", 3),
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let log = Log::open(FsStore::open(dir.path()).unwrap(), signer(), ORIGIN).unwrap();
         log.append_batch((0..1000).map(entry).collect()).unwrap();
