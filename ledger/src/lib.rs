@@ -1,7 +1,23 @@
 //! tradeledger's verifiable append-only log.
 //!
-//! The public interface is:
+//! ```
+//! use ledger::{MemoryTree, leaf_hash, verify_consistency, verify_inclusion};
+//!
+//! let tree: MemoryTree = (0u8..10).map(|i| leaf_hash(&[i])).collect();
+//! let proof = tree.inclusion_proof(3, 10)?;
+//! verify_inclusion(&leaf_hash(&[3]), 3, 10, &proof, &tree.root())?;
+//! let proof = tree.consistency_proof(7, 10)?;
+//! verify_consistency(7, 10, &proof, &tree.root_at(7)?, &tree.root())?;
+//! # Ok::<(), ledger::Error>(())
+//! ```
+//!
+//! Formats are specified in docs/formats.md ("Ledger formats"). The public interface is:
+pub use checkpoint::{Checkpoint, open_checkpoint, sign_checkpoint};
+pub use entry::{
+    ENTRY_SIGNATURE_DOMAIN, ENTRY_VERSION, Entry, MAX_ENTRY_SIZE, MAX_GRANTS, SignedEntry,
+};
 pub use error::Error;
+pub use ids::{CertId, MAX_PARTY_ID_LEN, PartyId, Role};
 pub use log::Log;
 pub use merkle::{
     Hash, MemoryTree, NodeSource, consistency_proof, empty_root, inclusion_proof, leaf_hash,
@@ -15,7 +31,10 @@ pub use tiles::{
     MAX_ENTRY_LEN, TILE_HEIGHT, TILE_WIDTH, decode_bundle, encode_bundle, level_count, tile_path,
 };
 
+mod checkpoint;
+mod entry;
 mod error;
+mod ids;
 mod log;
 mod merkle;
 mod note;

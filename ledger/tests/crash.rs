@@ -9,9 +9,8 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use base64::Engine;
 use ed25519_dalek::SigningKey;
-use ledger::{FsStore, Log, NoteSigner, open_note, verify_consistency};
+use ledger::{Checkpoint, FsStore, Log, NoteSigner, open_checkpoint, verify_consistency};
 
 const ORIGIN: &str = "example.com/ledger-crash";
 const DIR_VAR: &str = "LEDGER_CRASH_DIR";
@@ -29,24 +28,16 @@ struct Report {
 
 /// Size and root a checkpoint note signs, after checking its signature.
 fn signed(note: &[u8]) -> (u64, Vec<u8>) {
-    let note = open_note(note, &[signer().verifier()]).unwrap();
-    parse(&note.text)
+    let cp = open_checkpoint(note, ORIGIN, &signer().verifier()).unwrap();
+    (cp.size, cp.root_hash.to_vec())
 }
 
 /// Size and root of a checkpoint's text. The child's many notes are parsed without checking signatures:
 /// Ed25519 in a debug build would dominate the test's run time, and the point here is consistency.
 fn unsigned(note: &[u8]) -> (u64, Vec<u8>) {
     let text = std::str::from_utf8(note).unwrap();
-    parse(text.split_once("\n\n").unwrap().0)
-}
-
-fn parse(text: &str) -> (u64, Vec<u8>) {
-    let mut lines = text.lines().skip(1);
-    let size = lines.next().unwrap().parse().unwrap();
-    let root = base64::engine::general_purpose::STANDARD
-        .decode(lines.next().unwrap())
-        .unwrap();
-    (size, root)
+    let cp = Checkpoint::parse(&format!("{}\n", text.split_once("\n\n").unwrap().0)).unwrap();
+    (cp.size, cp.root_hash.to_vec())
 }
 
 /// A small xorshift generator: the kill times only need to vary, not to be unpredictable.
