@@ -304,3 +304,6 @@ fn check_size(size: u64, snap: &Snapshot) -> Result<(), Error> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use ed25519_dalek::SigningKey;
 use ledger::{
     Error, Fault, FsStore, Log, MemoryStore, MemoryTree, NodeSource, NoteSigner, Store,
-    decode_bundle, leaf_hash, open_note, verify_consistency, verify_inclusion,
+    decode_bundle, leaf_hash, open_checkpoint, verify_consistency, verify_inclusion,
 };
 
 const ORIGIN: &str = "example.com/ledger-test";
@@ -21,16 +21,8 @@ fn entry(i: u64) -> Vec<u8> {
 
 /// Size and root a checkpoint note signs, checked with the log's key.
 fn signed(note: &[u8]) -> (u64, Vec<u8>) {
-    let note = open_note(note, &[signer().verifier()]).unwrap();
-    let mut lines = note.text.lines().skip(1);
-    let size = lines.next().unwrap().parse().unwrap();
-    let root = base64_decode(lines.next().unwrap());
-    (size, root)
-}
-
-fn base64_decode(s: &str) -> Vec<u8> {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.decode(s).unwrap()
+    let cp = open_checkpoint(note, ORIGIN, &signer().verifier()).unwrap();
+    (cp.size, cp.root_hash.to_vec())
 }
 
 #[test]
@@ -237,7 +229,12 @@ fn flipped_bytes_on_disk_are_detected() {
         file.read_exact_at(&mut b, offset).unwrap();
         file.write_all_at(&[b[0] ^ 0x40], offset).unwrap();
     };
-    for (file, offset) in [("level-0", 32 * 300 + 7), ("journal", 5), ("level-1", 3)] {
+    for (file, offset) in [
+        ("level-0", 32 * 300 + 7),
+        ("journal", 5),
+        ("journal", 2 + 14 + 3), // inside the journal's copy of leaf hash 0
+        ("level-1", 3),
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let log = Log::open(FsStore::open(dir.path()).unwrap(), signer(), ORIGIN).unwrap();
         log.append_batch((0..1000).map(entry).collect()).unwrap();

@@ -16,8 +16,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use super::journal::{FRAME_OVERHEAD, encode_frame, scan_valid, split_frame};
 use super::{Batch, Store};
 use crate::Error;
-use crate::merkle::Hash;
-use crate::tiles::level_count;
+use crate::merkle::{Hash, leaf_hash};
+use crate::tiles::{TILE_WIDTH, level_count};
 
 /// Tile levels a u64-sized tree can have (`256^8 = 2^64`).
 const LEVELS: usize = 8;
@@ -147,6 +147,31 @@ impl FsStore {
         }
         let raw = read_at(&self.ends, (index - 1) * 8, 8, "entry offset")?;
         Ok(u64::from_be_bytes(raw.try_into().unwrap_or_default()))
+    }
+
+    /// The journal frames (entry, stored leaf hash) of entries `[start, start + count)`.
+    fn read_frames(&self, start: u64, count: u64) -> Result<Vec<(Vec<u8>, Hash)>, Error> {
+        if count == 0 {
+            return Ok(Vec::new());
+        }
+        let first = self.start_of(start)?;
+        let last_end = self.start_of(start.saturating_add(count))?;
+        let len = last_end
+            .checked_sub(first)
+            .ok_or(Error::Corrupted("entry offsets decrease".into()))?;
+        let bytes = read_at(&self.journal, first, len, "entries")?;
+        let mut rest = bytes.as_slice();
+        let mut out = Vec::new();
+        while let Some((entry, leaf, next)) = split_frame(rest) {
+            out.push((entry.to_vec(), leaf));
+            rest = next;
+        }
+        if !rest.is_empty() || u64::try_from(out.len()).ok() != Some(count) {
+            return Err(Error::Corrupted(format!(
+                "journal frames for entries {start}.. do not parse"
+            )));
+        }
+        Ok(out)
     }
 
     fn mark_dirty(&self, slot: usize) {
@@ -327,26 +352,35 @@ impl Store for FsStore {
     }
 
     fn read_entries(&self, start: u64, count: u64) -> Result<Vec<Vec<u8>>, Error> {
-        if count == 0 {
-            return Ok(Vec::new());
+        Ok(self
+            .read_frames(start, count)?
+            .into_iter()
+            .map(|f| f.0)
+            .collect())
+    }
+
+    fn check_internal(&self) -> Result<(), Error> {
+        // The journal's copy of each leaf hash is what recovery trusts above the stored checkpoint: it must
+        // agree with the entry and with the level-0 tile hash.
+        let entries = self.writer().entries;
+        let mut start = 0;
+        while start < entries {
+            let count = TILE_WIDTH.min(entries - start);
+            let level0 = self.read_hashes(0, start, count)?;
+            for (((entry, leaf), tile_leaf), i) in self
+                .read_frames(start, count)?
+                .iter()
+                .zip(&level0)
+                .zip(start..)
+            {
+                if leaf_hash(entry) != *leaf || leaf != tile_leaf {
+                    return Err(Error::Corrupted(format!(
+                        "journal frame of entry {i} does not match its hashes"
+                    )));
+                }
+            }
+            start += count;
         }
-        let first = self.start_of(start)?;
-        let last_end = self.start_of(start.saturating_add(count))?;
-        let len = last_end
-            .checked_sub(first)
-            .ok_or(Error::Corrupted("entry offsets decrease".into()))?;
-        let bytes = read_at(&self.journal, first, len, "entries")?;
-        let mut rest = bytes.as_slice();
-        let mut out = Vec::new();
-        while let Some((entry, _, next)) = split_frame(rest) {
-            out.push(entry.to_vec());
-            rest = next;
-        }
-        if !rest.is_empty() || u64::try_from(out.len()).ok() != Some(count) {
-            return Err(Error::Corrupted(format!(
-                "journal frames for entries {start}.. do not parse"
-            )));
-        }
-        Ok(out)
+        Ok(())
     }
 }
