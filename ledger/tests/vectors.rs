@@ -121,3 +121,32 @@ fn rfc6962_vectors() {
         failures.join("\n")
     );
 }
+
+#[test]
+fn signed_note_vectors() {
+    let path = vectors_dir().join("signed-note").join("vectors.json");
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+
+    let example = &v["c2sp_example"];
+    assert!(example["must_verify"].as_bool().unwrap());
+    let verifier = ledger::NoteVerifier::from_vkey(example["vkey"].as_str().unwrap()).unwrap();
+    assert_eq!(verifier.to_vkey(), example["vkey"].as_str().unwrap());
+    let note =
+        ledger::open_note(example["note"].as_str().unwrap().as_bytes(), &[verifier]).unwrap();
+    assert_eq!(note.text, "This is an example message.\n");
+    assert_eq!(note.verified.len(), 1);
+
+    let sumdb = &v["go_sumdb_note_sign"];
+    let skey = sumdb["skey"].as_str().unwrap();
+    let signer = ledger::NoteSigner::from_signer_key(skey).unwrap();
+    assert_eq!(signer.to_signer_key().as_str(), skey);
+    let signed = ledger::sign_note(sumdb["text"].as_str().unwrap(), &[&signer]).unwrap();
+    assert_eq!(
+        signed,
+        sumdb["note"].as_str().unwrap(),
+        "signing must reproduce Go's note byte for byte"
+    );
+    let opened = ledger::open_note(signed.as_bytes(), &[signer.verifier()]).unwrap();
+    assert_eq!(opened.text, sumdb["text"].as_str().unwrap());
+    println!("signed-note vectors: 2 cases");
+}
