@@ -1,6 +1,7 @@
 //! tradeledger's verifiable append-only log.
 //!
 //! The public interface is:
+pub use checkpoint::{Checkpoint, open_checkpoint, sign_checkpoint};
 pub use error::Error;
 pub use merkle::{
     Hash, MemoryTree, NodeSource, consistency_proof, empty_root, inclusion_proof, leaf_hash,
@@ -11,6 +12,7 @@ pub use note::{
     MAX_SIGNATURES, Note, NoteSignature, NoteSigner, NoteVerifier, open_note, sign_note,
 };
 
+mod checkpoint;
 mod error;
 mod merkle;
 mod note;
