@@ -22,5 +22,7 @@ pub use cosignature::{
     COSIGNATURE_TYPE, Cosignature, CosignatureSigner, CosignatureVerifier, cosigned_message,
     unix_now,
 };
+pub use policy::{MAX_POLICY_ITEMS, Policy, PolicyLog, PolicyWitness};
 
 mod cosignature;
+mod policy;
