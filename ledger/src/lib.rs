@@ -23,6 +23,10 @@ pub use cosignature::{
     unix_now,
 };
 pub use policy::{MAX_POLICY_ITEMS, Policy, PolicyLog, PolicyWitness};
+pub use tlog_proof::{
+    CONSISTENCY_HEADER, ConsistencyExtension, TLOG_PROOF_HEADER, TlogProof, verify_tlog_proof,
+};
 
 mod cosignature;
 mod policy;
+mod tlog_proof;
