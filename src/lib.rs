@@ -1,3 +1,5 @@
 //! tradeledger: the service and the command line that wire the ledger and the vault together.
 //!
 //! The library target exists so that end-to-end tests drive the same client code as the CLI.
+
+pub mod witness;
