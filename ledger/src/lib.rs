@@ -1,19 +1,35 @@
 //! tradeledger's verifiable append-only log.
 //!
-//! The public interface is:
+//! ```
+//! use ledger::{MemoryTree, leaf_hash, verify_consistency, verify_inclusion};
+//!
+//! let tree: MemoryTree = (0u8..10).map(|i| leaf_hash(&[i])).collect();
+//! let proof = tree.inclusion_proof(3, 10)?;
+//! verify_inclusion(&leaf_hash(&[3]), 3, 10, &proof, &tree.root())?;
+//! let proof = tree.consistency_proof(7, 10)?;
+//! verify_consistency(7, 10, &proof, &tree.root_at(7)?, &tree.root())?;
+//! # Ok::<(), ledger::Error>(())
+//! ```
+//!
+//! Formats are specified in docs/formats.md ("Ledger formats"). The public interface is:
 pub use checkpoint::{Checkpoint, open_checkpoint, sign_checkpoint};
+pub use entry::{
+    ENTRY_SIGNATURE_DOMAIN, ENTRY_VERSION, Entry, MAX_ENTRY_SIZE, MAX_GRANTS, SignedEntry,
+};
 pub use error::Error;
+pub use ids::{CertId, MAX_PARTY_ID_LEN, PartyId, Role};
 pub use merkle::{
     Hash, MemoryTree, NodeSource, consistency_proof, empty_root, inclusion_proof, leaf_hash,
     node_hash, tree_root, verify_consistency, verify_inclusion,
 };
-
 pub use note::{
     MAX_SIGNATURES, Note, NoteSignature, NoteSigner, NoteVerifier, open_note, sign_note,
 };
 
 mod checkpoint;
+mod entry;
 mod error;
+mod ids;
 mod merkle;
 mod note;
 
