@@ -48,7 +48,12 @@ async fn add_checkpoint(State(witness): State<Arc<Witness>>, body: Bytes) -> Res
             Refusal::Internal
         }
     };
-    tracing::debug!(?refusal, "add-checkpoint refused");
+    if matches!(refusal, Refusal::Unprocessable(_)) {
+        // A validly signed checkpoint that is inconsistent with what we cosigned may be evidence of a fork.
+        tracing::warn!(?refusal, "add-checkpoint refused: inconsistent checkpoint");
+    } else {
+        tracing::debug!(?refusal, "add-checkpoint refused");
+    }
     match refusal {
         Refusal::Conflict(size) => (
             StatusCode::CONFLICT,
