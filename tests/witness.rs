@@ -267,6 +267,11 @@ async fn a_restarted_witness_keeps_its_state() {
     let served = resp.text().await.unwrap();
     assert!(served.starts_with(&log.note()));
     assert!(served.ends_with(&cosig.to_line()));
+    // A log that lost track of the witness's size (a fresh client starts from 0) recovers through the 409.
+    log.append(2, "entry");
+    let fresh = WitnessClient::new(http(), &w.url(), w.verifier.clone());
+    fresh.submit(&log.note(), &log.tree).await.unwrap();
+    assert_eq!(fresh.known_size(), 10);
     let missing = http()
         .get(format!("{}/{}/checkpoint", w.url(), origin_hash("nope")))
         .send()
@@ -340,4 +345,33 @@ async fn unknown_logs_and_bad_signatures_are_refused_over_http() {
         ),
         "{r:?}"
     );
+}
+
+#[test]
+fn witness_keys_are_private_files() {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    let dir = TempDir::new().unwrap();
+    let key = dir.path().join("key");
+    let verifier = keygen("w.example", &key).unwrap();
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let vkey = std::fs::read_to_string(dir.path().join("key.vkey")).unwrap();
+    assert_eq!(vkey.trim(), verifier.to_vkey());
+    assert_eq!(
+        tradeledger::witness::load_key(&key).unwrap().verifier(),
+        verifier
+    );
+    // Never overwrites an existing key.
+    assert!(keygen("w.example", &key).is_err());
+    // Refuses a key file others can read, and says so without printing the key.
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let err = tradeledger::witness::load_key(&key)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("readable by others"), "{err}");
+    assert!(!err.contains("PRIVATE+KEY"));
 }

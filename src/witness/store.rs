@@ -121,3 +121,25 @@ impl WitnessStore for MemoryWitnessStore {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn fs_store_replaces_notes_and_ignores_stray_temp_files() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let store = FsWitnessStore::open(&dir.path().join("checkpoints")).unwrap();
+        assert_eq!(store.load("o").unwrap(), None);
+        store.save("o", "first\n").unwrap();
+        store.save("o", "second\n").unwrap();
+        // A crash between writing the temp file and the rename leaves the temp file behind: it is ignored.
+        fs::write(store.path("o", ".tmp"), "torn").unwrap();
+        let reopened = FsWitnessStore::open(&dir.path().join("checkpoints")).unwrap();
+        assert_eq!(reopened.load("o").unwrap().as_deref(), Some("second\n"));
+        assert_eq!(reopened.load("other").unwrap(), None);
+        assert_eq!(origin_hash("o").len(), 64);
+    }
+}
