@@ -11,3 +11,4 @@ pub mod config;
 pub mod httpsig;
 pub mod server;
 pub mod tilepath;
+pub mod witness;

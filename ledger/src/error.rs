@@ -127,4 +127,28 @@ pub enum Error {
     /// A storage failure stopped the log's writer; appends are refused until the log is reopened.
     #[error("the log stopped after a storage failure; reopen it to recover")]
     LogFailed,
+    // ---- Witnesses: C2SP tlog-cosignature, tlog-policy, tlog-proof (added by the witness branch) ----
+    /// A cosignature line, key or signed message does not follow C2SP tlog-cosignature.
+    #[error("malformed cosignature: {0}")]
+    MalformedCosignature(&'static str),
+    /// A cosignature by a known witness key failed to verify.
+    #[error("cosignature by known witness {0:?} failed to verify")]
+    BadCosignature(String),
+    /// A policy file (C2SP tlog-policy) is malformed; `line` is 1-based.
+    #[error("policy line {line}: {reason}")]
+    Policy {
+        /// The 1-based line number (0 when the problem is the file as a whole).
+        line: usize,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// A checkpoint's origin is not one of the policy's logs.
+    #[error("log {0:?} is not in the policy")]
+    UnknownLog(String),
+    /// Valid cosignatures on a checkpoint do not satisfy the policy's quorum.
+    #[error("checkpoint is cosigned by {0} known witnesses, which does not meet the policy quorum")]
+    QuorumNotMet(usize),
+    /// A C2SP tlog-proof (receipt) text is malformed.
+    #[error("malformed tlog-proof: {0}")]
+    MalformedProof(&'static str),
 }

@@ -40,3 +40,17 @@ mod merkle;
 mod note;
 mod store;
 mod tiles;
+
+// Witnesses: C2SP tlog-cosignature, tlog-policy and tlog-proof.
+pub use cosignature::{
+    COSIGNATURE_TYPE, Cosignature, CosignatureSigner, CosignatureVerifier, cosigned_message,
+    unix_now,
+};
+pub use policy::{MAX_POLICY_ITEMS, Policy, PolicyLog, PolicyWitness};
+pub use tlog_proof::{
+    CONSISTENCY_HEADER, ConsistencyExtension, TLOG_PROOF_HEADER, TlogProof, verify_tlog_proof,
+};
+
+mod cosignature;
+mod policy;
+mod tlog_proof;

@@ -143,7 +143,7 @@ pub(super) async fn register(
             .zip(&framed)
             .map(|(e, f)| (e.party.as_str(), f.as_slice()))
             .collect();
-        let id = *cert_id.as_bytes();
+        let id = cert_id;
         state
             .vault
             .put_certificate(id, &request.ciphertext.0, &envelopes)
@@ -204,7 +204,7 @@ pub(super) async fn grant(
         let grantee = recipient_roles(&state, std::slice::from_ref(&request.envelope))?;
         let grantee = grantee.first().ok_or_else(ApiError::internal)?;
         policy::may_grant(&state, &caller, &cert_id, grantee)?;
-        let id = *cert_id.as_bytes();
+        let id = cert_id;
         let party = request.envelope.party.as_str();
         if state
             .vault
@@ -260,7 +260,7 @@ pub(super) async fn revoke(
         let revokee = PartyId::new(&request.party)
             .map_err(|_| ApiError::bad_request("bad_party_id", "malformed party id"))?;
         policy::may_revoke(&state, &caller, &cert_id, &revokee)?;
-        let id = *cert_id.as_bytes();
+        let id = cert_id;
         let stored = state
             .vault
             .get_envelope(id, revokee.as_str())
@@ -316,10 +316,7 @@ pub(super) async fn purge(
         };
         same_certificate(purged, &cert_id)?;
         policy::may_purge(&state, &caller, &cert_id)?;
-        state
-            .vault
-            .purge(*cert_id.as_bytes())
-            .map_err(vault_error)?;
+        state.vault.purge(cert_id).map_err(vault_error)?;
         let index = state.append(&entry)?;
         Ok(Json(Appended { index }))
     })
@@ -343,7 +340,7 @@ pub(super) async fn sealed(
         let cert_id = parse_cert_id(&id)?;
         let caller = signed::authenticate(&state, &method, &uri, &headers, &body)?;
         let registration_index = policy::may_fetch(&state, &caller, &cert_id)?;
-        let id = *cert_id.as_bytes();
+        let id = cert_id;
         let stored = state
             .vault
             .get_envelope(id, caller.id.as_str())

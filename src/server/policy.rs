@@ -138,13 +138,10 @@ fn certificate_info(
     let holders = if cert.purged {
         Vec::new()
     } else {
-        state
-            .vault
-            .list_recipients(*cert_id.as_bytes())
-            .map_err(|e| {
-                tracing::error!(error = %e, "listing recipients failed");
-                ApiError::unavailable()
-            })?
+        state.vault.list_recipients(*cert_id).map_err(|e| {
+            tracing::error!(error = %e, "listing recipients failed");
+            ApiError::unavailable()
+        })?
     };
     let recipients = holders
         .iter()
