@@ -55,11 +55,7 @@ impl FsVaultStore {
     fn open_layout(dir: &Path, inline: bool) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir)?;
         let index_dir = dir.join("index");
-        // sled's background flusher only calls sync_file_range; durability comes from our commits.
-        let db = sled::Config::new()
-            .path(&index_dir)
-            .flush_every_ms(None)
-            .open()?;
+        let db = open_index(&index_dir)?;
         let db_log = OpenOptions::new()
             .read(true)
             .write(true)
@@ -237,6 +233,29 @@ impl FsVaultStore {
 
 #[cfg(test)]
 mod tests;
+
+/// Opens the sled index. sled's background flusher only calls sync_file_range; durability comes
+/// from our commits. A store dropped a moment ago may still hold sled's file lock while sled's
+/// own threads wind down (sled blocks on the lock in its own tests for this reason), so a lock
+/// conflict is retried for a few seconds before it is reported.
+fn open_index(index_dir: &Path) -> Result<sled::Db, StoreError> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match sled::Config::new()
+            .path(index_dir)
+            .flush_every_ms(None)
+            .open()
+        {
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return Ok(other?),
+        }
+    }
+}
 
 impl Drop for FsVaultStore {
     /// A clean close checkpoints, so the next open replays nothing. Best effort: a failure here
