@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::error::Error;
+use crate::note;
 
 /// Signature type byte of timestamped Ed25519 checkpoint cosignatures (C2SP signed-note "Signature types").
 pub const COSIGNATURE_TYPE: u8 = 0x04;
@@ -175,47 +176,13 @@ impl CosignatureSigner {
     /// Parses `PRIVATE+KEY+<name>+<hex key id>+<base64(0x04 || 32-byte seed)>`, the signer-key text of
     /// golang.org/x/mod/sumdb/note with the cosignature type byte. The key id must match the key.
     pub fn from_signer_key(text: &str) -> Result<Self, Error> {
-        let rest = text
-            .trim_end()
-            .strip_prefix("PRIVATE+KEY+")
-            .ok_or(Error::MalformedKey(
-                "signer key does not start with PRIVATE+KEY+",
-            ))?;
-        let (name, id, b64) = split_key_text(rest)?;
-        let raw = Zeroizing::new(
-            BASE64
-                .decode(b64)
-                .map_err(|_| Error::MalformedKey("signer key is not base64"))?,
-        );
-        let seed: Zeroizing<[u8; 32]> = match raw.split_first() {
-            Some((&COSIGNATURE_TYPE, seed)) => Zeroizing::new(
-                seed.try_into()
-                    .map_err(|_| Error::MalformedKey("Ed25519 seed is not 32 bytes"))?,
-            ),
-            Some(_) => return Err(Error::MalformedKey("not a cosignature (0x04) signer key")),
-            None => return Err(Error::MalformedKey("empty signer key")),
-        };
-        let signer = Self::from_key(name, SigningKey::from_bytes(&seed))?;
-        if signer.key_id != id {
-            return Err(Error::MalformedKey("key id does not match the key"));
-        }
-        Ok(signer)
+        let (name, key) = note::parse_signer_key(text, COSIGNATURE_TYPE)?;
+        Self::from_key(name, key)
     }
 
     /// The signer-key text (see [`CosignatureSigner::from_signer_key`]). Secret: store it like a private key.
     pub fn to_signer_key(&self) -> Zeroizing<String> {
-        let mut raw = Zeroizing::new([0u8; 33]);
-        raw[0] = COSIGNATURE_TYPE;
-        raw[1..].copy_from_slice(self.key.as_bytes());
-        let b64 = Zeroizing::new(BASE64.encode(raw.as_slice()));
-        let id = format!("{:08x}", self.key_id);
-        let mut text = Zeroizing::new(String::with_capacity(
-            12 + self.name.len() + 1 + id.len() + 1 + b64.len(),
-        ));
-        for part in ["PRIVATE+KEY+", &self.name, "+", &id, "+", b64.as_str()] {
-            text.push_str(part);
-        }
-        text
+        note::format_signer_key(&self.name, COSIGNATURE_TYPE, &self.key)
     }
 
     /// The key name written in cosignature lines.

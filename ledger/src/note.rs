@@ -48,6 +48,58 @@ fn parse_key_id(hex: &str) -> Result<u32, Error> {
 }
 
 /// Splits `<name>+<id>+<base64>`. Names hold no '+' but base64 may, so split from the left.
+/// Parses a signer-key text `PRIVATE+KEY+<name>+<hex key id>+<base64(sig_type || 32-byte seed)>` of the given
+/// signature type, checking the key id against the key. Shared by note signers and cosigners.
+pub(crate) fn parse_signer_key(text: &str, sig_type: u8) -> Result<(&str, SigningKey), Error> {
+    let rest = text
+        .trim_end()
+        .strip_prefix("PRIVATE+KEY+")
+        .ok_or(Error::MalformedKey(
+            "signer key does not start with PRIVATE+KEY+",
+        ))?;
+    let (name, hex, b64) =
+        split_key_text(rest).ok_or(Error::MalformedKey("signer key needs name+id+key"))?;
+    let id = parse_key_id(hex)?;
+    let raw = Zeroizing::new(
+        BASE64
+            .decode(b64)
+            .map_err(|_| Error::MalformedKey("signer key is not base64"))?,
+    );
+    let seed: Zeroizing<[u8; 32]> = match raw.split_first() {
+        Some((&t, seed)) if t == sig_type => Zeroizing::new(
+            seed.try_into()
+                .map_err(|_| Error::MalformedKey("Ed25519 seed is not 32 bytes"))?,
+        ),
+        Some(_) => return Err(Error::MalformedKey("unsupported signature type")),
+        None => return Err(Error::MalformedKey("empty signer key")),
+    };
+    let key = SigningKey::from_bytes(&seed);
+    if key_id(name, sig_type, key.verifying_key().as_bytes()) != id {
+        return Err(Error::MalformedKey("key id does not match the key"));
+    }
+    Ok((name, key))
+}
+
+/// The signer-key text of `key` under `name` and signature type `sig_type`. Secret.
+pub(crate) fn format_signer_key(name: &str, sig_type: u8, key: &SigningKey) -> Zeroizing<String> {
+    let mut raw = Zeroizing::new([0u8; 33]);
+    raw[0] = sig_type;
+    raw[1..].copy_from_slice(key.as_bytes());
+    let b64 = Zeroizing::new(BASE64.encode(raw.as_slice()));
+    let id = format!(
+        "{:08x}",
+        key_id(name, sig_type, key.verifying_key().as_bytes())
+    );
+    // Reserve up front so no reallocation leaves a copy of the secret behind.
+    let mut text = Zeroizing::new(String::with_capacity(
+        12 + name.len() + 1 + id.len() + 1 + b64.len(),
+    ));
+    for part in ["PRIVATE+KEY+", name, "+", &id, "+", b64.as_str()] {
+        text.push_str(part);
+    }
+    text
+}
+
 fn split_key_text(text: &str) -> Option<(&str, &str, &str)> {
     let (name, rest) = text.split_once('+')?;
     let (id, b64) = rest.split_once('+')?;
@@ -83,32 +135,8 @@ impl NoteSigner {
     /// Parses the signer key text `PRIVATE+KEY+<name>+<hex key id>+<base64(0x01 || 32-byte seed)>`
     /// (the golang.org/x/mod/sumdb/note format). The key id must match the key.
     pub fn from_signer_key(text: &str) -> Result<Self, Error> {
-        let rest = text
-            .strip_prefix("PRIVATE+KEY+")
-            .ok_or(Error::MalformedKey(
-                "signer key does not start with PRIVATE+KEY+",
-            ))?;
-        let (name, hex, b64) =
-            split_key_text(rest).ok_or(Error::MalformedKey("signer key needs name+id+key"))?;
-        let id = parse_key_id(hex)?;
-        let raw = Zeroizing::new(
-            BASE64
-                .decode(b64)
-                .map_err(|_| Error::MalformedKey("signer key is not base64"))?,
-        );
-        let seed: Zeroizing<[u8; 32]> = match raw.split_first() {
-            Some((&TYPE_ED25519, seed)) => Zeroizing::new(
-                seed.try_into()
-                    .map_err(|_| Error::MalformedKey("Ed25519 seed is not 32 bytes"))?,
-            ),
-            Some(_) => return Err(Error::MalformedKey("unsupported signature type")),
-            None => return Err(Error::MalformedKey("empty signer key")),
-        };
-        let signer = Self::from_key(name, SigningKey::from_bytes(&seed))?;
-        if signer.key_id != id {
-            return Err(Error::MalformedKey("key id does not match the key"));
-        }
-        Ok(signer)
+        let (name, key) = parse_signer_key(text, TYPE_ED25519)?;
+        Self::from_key(name, key)
     }
 
     /// The Ed25519 key itself, for a service that signs other messages (domain-separated) with it.
@@ -118,19 +146,7 @@ impl NoteSigner {
 
     /// The signer key text (see [`NoteSigner::from_signer_key`]). It is secret: store it like a private key.
     pub fn to_signer_key(&self) -> Zeroizing<String> {
-        let mut raw = Zeroizing::new([0u8; 33]);
-        raw[0] = TYPE_ED25519;
-        raw[1..].copy_from_slice(self.key.as_bytes());
-        let b64 = Zeroizing::new(BASE64.encode(raw.as_slice()));
-        let id = format!("{:08x}", self.key_id);
-        // Reserve up front so no reallocation leaves a copy of the secret behind.
-        let mut text = Zeroizing::new(String::with_capacity(
-            12 + self.name.len() + 1 + id.len() + 1 + b64.len(),
-        ));
-        for part in ["PRIVATE+KEY+", &self.name, "+", &id, "+", b64.as_str()] {
-            text.push_str(part);
-        }
-        text
+        format_signer_key(&self.name, TYPE_ED25519, &self.key)
     }
 
     /// The key name written in signature lines.
