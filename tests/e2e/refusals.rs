@@ -1,0 +1,615 @@
+//! Refusals: each with its exact status, stable code and a sensible message; after each, the server still
+//! serves and nothing it accepted before is lost.
+
+use ed25519_dalek::SigningKey;
+use ledger::{Entry, SignedEntry};
+use serde_json::json;
+use tradeledger::api::{B64, EnvelopeUpload, RegisterRequest};
+use tradeledger::client::ops;
+use tradeledger::httpsig::unix_now;
+use vault::{CertId, PartyId, PartyKeys, Role};
+
+use crate::proxy;
+use crate::story::assert_refused;
+use crate::support::{
+    MAX_BODY, Party, World, copy_keys, example, now_ms, run_cli, send, send_signed, sign,
+};
+
+/// What the server had accepted before a refusal: one certificate and every entry's bytes.
+struct Accepted {
+    cert_id: CertId,
+    entries: Vec<Vec<u8>>,
+}
+
+impl Accepted {
+    /// Registers a certificate for CBP, has CBP open it, and records the log.
+    async fn record(w: &World) -> Accepted {
+        let (cert_id, _) = w.register(&example("usmca.json"), &[&w.cbp]).await;
+        w.open(&w.cbp, &cert_id).await.unwrap();
+        let size = w.server.size().await;
+        let client = w.server.client();
+        let mut entries = Vec::new();
+        for index in 0..size {
+            entries.push(client.get_entry(index).await.unwrap());
+        }
+        Accepted { cert_id, entries }
+    }
+
+    /// The server answers health checks and signed requests, its log did not shrink, every earlier entry is
+    /// unchanged, and the earlier certificate still opens to the same body.
+    async fn assert_intact(&self, w: &World) {
+        let (status, body) = w.server.get("/healthz").await;
+        assert_eq!((status, body.as_slice()), (200, b"ok\n".as_slice()));
+        let size = w.server.size().await;
+        assert!(size >= self.entries.len() as u64, "the log shrank");
+        let client = w.server.client();
+        for (index, bytes) in self.entries.iter().enumerate() {
+            assert_eq!(
+                &client.get_entry(index as u64).await.unwrap(),
+                bytes,
+                "entry {index}"
+            );
+        }
+        let opened = w.open(&w.cbp, &self.cert_id).await.unwrap();
+        assert_eq!(opened.body, example("usmca.json"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_signature_refusals() {
+    let w = World::new().await;
+    let started = unix_now();
+    let before = Accepted::record(&w).await;
+    let url = &w.server.url;
+    let sealed = format!("/v1/certificates/{}/sealed", before.cert_id);
+
+    // Signed with another key than the one enrolled for the keyid.
+    let forger = SigningKey::generate(&mut rand::rng());
+    let headers = sign("GET", &sealed, b"", "cbp", &forger, unix_now());
+    send(url, "GET", &sealed, &headers, Vec::new())
+        .await
+        .assert_error(401, "bad_signature", "bad request signature");
+    before.assert_intact(&w).await;
+
+    // A body changed after signing.
+    let body = br#"{"entry":"AAAA"}"#.to_vec();
+    let headers = sign(
+        "POST",
+        "/v1/parties",
+        &body,
+        "operator",
+        w.operator.signing_key(),
+        unix_now(),
+    );
+    send(
+        url,
+        "POST",
+        "/v1/parties",
+        &headers,
+        br#"{"entry":"AAAB"}"#.to_vec(),
+    )
+    .await
+    .assert_error(401, "digest_mismatch", "digest");
+
+    // No signature at all on a secret-releasing request.
+    send(url, "GET", &sealed, &[], Vec::new())
+        .await
+        .assert_error(401, "missing_signature", "not signed");
+
+    // The exact same signed request twice: the replay is refused and releases nothing more.
+    let headers = sign("GET", &sealed, b"", "cbp", w.cbp.signing_key(), unix_now());
+    let first = send(url, "GET", &sealed, &headers, Vec::new()).await;
+    assert_eq!(
+        first.status,
+        200,
+        "{:?}",
+        String::from_utf8_lossy(&first.body)
+    );
+    let accesses = w
+        .server
+        .client()
+        .get_certificate(&before.cert_id)
+        .await
+        .unwrap()
+        .accesses;
+    send(url, "GET", &sealed, &headers, Vec::new())
+        .await
+        .assert_error(401, "replayed_request", "replayed");
+    assert_eq!(
+        w.server
+            .client()
+            .get_certificate(&before.cert_id)
+            .await
+            .unwrap()
+            .accesses,
+        accesses,
+        "a replay released the envelope again"
+    );
+    // A replayed enrollment is refused as a replay, before anything else is looked at.
+    let newcomer = PartyKeys::generate(PartyId::new("late-imports").unwrap(), Role::Importer);
+    let entry = enrollment_entry(&w.operator.keys, &newcomer);
+    let body = serde_json::to_vec(&json!({"entry": B64(entry.encode())})).unwrap();
+    let headers = sign(
+        "POST",
+        "/v1/parties",
+        &body,
+        "operator",
+        w.operator.signing_key(),
+        unix_now(),
+    );
+    let first = send(url, "POST", "/v1/parties", &headers, body.clone()).await;
+    assert_eq!(
+        first.status,
+        200,
+        "{:?}",
+        String::from_utf8_lossy(&first.body)
+    );
+    send(url, "POST", "/v1/parties", &headers, body)
+        .await
+        .assert_error(401, "replayed_request", "replayed");
+    before.assert_intact(&w).await;
+
+    // A party nobody enrolled.
+    let stranger = SigningKey::generate(&mut rand::rng());
+    let headers = sign("GET", &sealed, b"", "mallory", &stranger, unix_now());
+    send(url, "GET", &sealed, &headers, Vec::new())
+        .await
+        .assert_error(401, "unknown_party", "unknown party");
+
+    // Too old, too far ahead, and signed before the server started (its replay memory is younger than that).
+    for created in [unix_now() - 301, unix_now() + 301, started - 5] {
+        let headers = sign("GET", &sealed, b"", "cbp", w.cbp.signing_key(), created);
+        send(url, "GET", &sealed, &headers, Vec::new())
+            .await
+            .assert_error(401, "stale_request", "timestamp");
+    }
+    before.assert_intact(&w).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policy_refusals() {
+    let w = World::new().await;
+    let vkey = w.vkey();
+    let before = Accepted::record(&w).await;
+    let cert_id = before.cert_id;
+
+    // Not granted.
+    let e = w.open(&w.broker, &cert_id).await.unwrap_err();
+    assert_refused(&e, 403, "forbidden");
+    assert!(format!("{e:#}").contains("only-readers-fetch"), "{e:#}");
+    before.assert_intact(&w).await;
+
+    // Granted, then revoked.
+    ops::grant(&w.importer.actor(vkey), &cert_id, w.broker.id())
+        .await
+        .unwrap();
+    w.open(&w.broker, &cert_id).await.unwrap();
+    ops::revoke(&w.importer.actor(vkey), &cert_id, w.broker.id())
+        .await
+        .unwrap();
+    let e = w.open(&w.broker, &cert_id).await.unwrap_err();
+    assert_refused(&e, 403, "forbidden");
+    assert!(format!("{e:#}").contains("only-readers-fetch"), "{e:#}");
+    before.assert_intact(&w).await;
+
+    // An auditor asks for an envelope; nor can one be granted to it, or registered for it.
+    let e = w.open(&w.auditor, &cert_id).await.unwrap_err();
+    assert_refused(&e, 403, "forbidden");
+    assert!(format!("{e:#}").contains("auditors-never-fetch"), "{e:#}");
+    let e = ops::grant(&w.importer.actor(vkey), &cert_id, w.auditor.id())
+        .await
+        .unwrap_err();
+    assert_refused(&e, 403, "forbidden");
+    assert!(format!("{e:#}").contains("no-grant-to-auditor"), "{e:#}");
+    let to = [w.cbp.id().clone(), w.auditor.id().clone()];
+    let e = ops::register(&w.importer.actor(vkey), &example("usmca.json"), &to)
+        .await
+        .unwrap_err();
+    assert_refused(&e, 403, "forbidden");
+    assert!(format!("{e:#}").contains("no-auditor-recipient"), "{e:#}");
+    before.assert_intact(&w).await;
+
+    // A registration without a customs recipient.
+    let size = w.server.size().await;
+    let e = ops::register(
+        &w.importer.actor(vkey),
+        &example("usmca.json"),
+        std::slice::from_ref(w.broker.id()),
+    )
+    .await
+    .unwrap_err();
+    assert_refused(&e, 403, "forbidden");
+    assert!(format!("{e:#}").contains("register-with-customs"), "{e:#}");
+    assert_eq!(
+        w.server.size().await,
+        size,
+        "a refused registration reached the log"
+    );
+
+    // Only the registrant manages its certificate; only the operator enrolls; customs does not register.
+    let e = ops::grant(&w.cbp.actor(vkey), &cert_id, w.broker.id())
+        .await
+        .unwrap_err();
+    assert_refused(&e, 403, "forbidden");
+    let stranger = PartyKeys::generate(PartyId::new("x-imports").unwrap(), Role::Importer);
+    let entry = enrollment_entry(&w.importer.keys, &stranger);
+    let body = serde_json::to_vec(&json!({"entry": B64(entry.encode())})).unwrap();
+    send_signed(&w.server.url, &w.importer, "POST", "/v1/parties", body)
+        .await
+        .assert_error(403, "forbidden", "only-operator-enrolls");
+    let e = ops::register(
+        &w.cbp.actor(vkey),
+        &example("usmca.json"),
+        std::slice::from_ref(w.cbp.id()),
+    )
+    .await
+    .unwrap_err();
+    assert_refused(&e, 403, "forbidden");
+    before.assert_intact(&w).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entry_refusals() {
+    let w = World::new().await;
+    let before = Accepted::record(&w).await;
+    let url = &w.server.url;
+    let size = w.server.size().await;
+
+    // The control: a hand-built registration is accepted, so each refusal below is about its one defect.
+    let ok = registration(&w, &w.importer.keys, now_ms(), false);
+    let answer = send_signed(url, &w.importer, "POST", "/v1/certificates", ok).await;
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+
+    // A grant entry sent as a registration.
+    let body = registration(&w, &w.importer.keys, now_ms(), true);
+    send_signed(url, &w.importer, "POST", "/v1/certificates", body)
+        .await
+        .assert_error(400, "wrong_entry_kind", "expected a registration entry");
+
+    // The entry is signed by someone else than the party signing the request.
+    let body = registration(&w, &w.cbp.keys, now_ms(), false);
+    send_signed(url, &w.importer, "POST", "/v1/certificates", body)
+        .await
+        .assert_error(
+            403,
+            "entry_signer_mismatch",
+            "signed by the requesting party",
+        );
+
+    // An entry dated an hour ago, and one dated an hour ahead.
+    for time_ms in [now_ms() - 3_600_000, now_ms() + 3_600_000] {
+        let body = registration(&w, &w.importer.keys, time_ms, false);
+        send_signed(url, &w.importer, "POST", "/v1/certificates", body)
+            .await
+            .assert_error(400, "stale_entry", "time");
+    }
+
+    // Bytes that are no entry at all.
+    let body =
+        serde_json::to_vec(&json!({"entry": "AAEC", "ciphertext": "", "envelopes": []})).unwrap();
+    send_signed(url, &w.importer, "POST", "/v1/certificates", body)
+        .await
+        .assert_error(400, "malformed_entry", "does not decode");
+
+    // Revoking a party that is not enrolled at all.
+    let entry = SignedEntry::sign(
+        Entry::Revocation {
+            cert_id: before.cert_id,
+            grant: [7; 32],
+            time_ms: now_ms(),
+        },
+        w.importer.id().clone(),
+        w.importer.signing_key(),
+    )
+    .unwrap();
+    let body =
+        serde_json::to_vec(&json!({"entry": B64(entry.encode()), "party": "nobody-here"})).unwrap();
+    let target = format!("/v1/certificates/{}/revocations", before.cert_id);
+    send_signed(url, &w.importer, "POST", &target, body)
+        .await
+        .assert_error(400, "unknown_recipient", "not enrolled");
+
+    assert_eq!(
+        w.server.size().await,
+        size + 1,
+        "only the control registration was logged"
+    );
+    before.assert_intact(&w).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn body_and_route_refusals() {
+    let w = World::new().await;
+    let before = Accepted::record(&w).await;
+    let url = &w.server.url;
+
+    // Larger than the configured cap: refused before anything else, signed or not.
+    let big = vec![b'x'; MAX_BODY + 1];
+    send_signed(url, &w.importer, "POST", "/v1/certificates", big.clone())
+        .await
+        .assert_error(413, "body_too_large", "limit");
+    send(url, "POST", "/v1/certificates", &[], big)
+        .await
+        .assert_error(413, "body_too_large", "limit");
+    before.assert_intact(&w).await;
+
+    // Malformed JSON, and JSON of the wrong shape (an unknown field): signed, so only the body is at fault.
+    send_signed(
+        url,
+        &w.importer,
+        "POST",
+        "/v1/certificates",
+        br#"{"entry": "#.to_vec(),
+    )
+    .await
+    .assert_error(400, "malformed_json", "malformed JSON");
+    send_signed(
+        url,
+        &w.importer,
+        "POST",
+        "/v1/certificates",
+        br#"{"entry": "AA==", "x": 1}"#.to_vec(),
+    )
+    .await
+    .assert_error(400, "malformed_json", "wrong shape");
+    send_signed(
+        url,
+        &w.importer,
+        "POST",
+        "/v1/certificates",
+        vec![0xff, 0xfe, 0x00],
+    )
+    .await
+    .assert_error(400, "malformed_json", "malformed JSON");
+
+    // Malformed ids and queries.
+    send(url, "GET", "/v1/certificates/not-hex", &[], Vec::new())
+        .await
+        .assert_error(400, "bad_cert_id", "32 lowercase hex");
+    send(url, "GET", "/v1/proof/inclusion?index=x", &[], Vec::new())
+        .await
+        .assert_error(400, "bad_query", "index");
+    send(
+        url,
+        "GET",
+        "/v1/proof/inclusion?index=5&size=5",
+        &[],
+        Vec::new(),
+    )
+    .await
+    .assert_error(400, "bad_proof_range", "size");
+    send(
+        url,
+        "GET",
+        "/v1/proof/consistency?old=0&new=3",
+        &[],
+        Vec::new(),
+    )
+    .await
+    .assert_error(400, "bad_proof_range", "0 < old");
+    send(url, "GET", "/v1/parties/%FF", &[], Vec::new())
+        .await
+        .assert_error(400, "bad_request", "bad request");
+    send(url, "GET", "/v1/entries/999999", &[], Vec::new())
+        .await
+        .assert_error(404, "no_such_entry", "no entry");
+    send(url, "GET", "/tile/0/999", &[], Vec::new())
+        .await
+        .assert_error(404, "no_such_tile", "no such tile");
+    send(url, "GET", "/tile/9x", &[], Vec::new())
+        .await
+        .assert_error(400, "bad_tile_path", "tile path");
+    send(url, "GET", "/v1/parties/nobody", &[], Vec::new())
+        .await
+        .assert_error(404, "unknown_party", "no such party");
+    let unknown = CertId::random();
+    send(
+        url,
+        "GET",
+        &format!("/v1/certificates/{unknown}"),
+        &[],
+        Vec::new(),
+    )
+    .await
+    .assert_error(404, "unknown_certificate", "no such certificate");
+
+    // The router's own refusals are JSON errors too.
+    send(url, "GET", "/no/such/route", &[], Vec::new())
+        .await
+        .assert_error(404, "no_such_route", "no such route");
+    send(url, "DELETE", "/checkpoint", &[], Vec::new())
+        .await
+        .assert_error(405, "method_not_allowed", "method");
+    send(url, "POST", "/healthz", &[], b"{}".to_vec())
+        .await
+        .assert_error(405, "method_not_allowed", "method");
+    before.assert_intact(&w).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampered_ciphertext_is_refused_and_nothing_is_printed() {
+    let w = World::new().await;
+    let before = Accepted::record(&w).await;
+    let hostile = proxy::start(&w.server.url, proxy::flip_in("/sealed", "ciphertext")).await;
+
+    // Through the client library: the coarse decryption error, nothing else.
+    let cbp = Party::with_keys(copy_keys(&w.cbp.keys), &hostile.url);
+    let e = ops::open(&cbp.actor(w.vkey()), &before.cert_id)
+        .await
+        .unwrap_err();
+    assert_eq!(format!("{e:#}"), "decryption failed");
+
+    // Through the CLI: non-zero, one line on stderr, nothing on stdout.
+    let dir = tempfile::tempdir().unwrap();
+    let key = crate::support::save_keys(dir.path(), &w.cbp.keys);
+    let run = run_cli(
+        dir.path(),
+        &[
+            "open",
+            "--server",
+            &hostile.url,
+            "--log-key",
+            w.vkey(),
+            "--key",
+            key.to_str().unwrap(),
+            &before.cert_id.to_string(),
+        ],
+    )
+    .await;
+    let stdout = run.stdout.clone();
+    assert_eq!(run.failure(), "error: decryption failed\n");
+    assert_eq!(stdout, "");
+    before.assert_intact(&w).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampered_inclusion_proof_is_refused_and_nothing_is_printed() {
+    let w = World::new().await;
+    let before = Accepted::record(&w).await;
+    let hostile = proxy::start(
+        &w.server.url,
+        proxy::flip_in("/v1/proof/inclusion", "proof"),
+    )
+    .await;
+
+    // The verification itself, by hand: the served proof verifies, the altered one does not.
+    let honest = w.server.client();
+    let view = tradeledger::client::LogView::fetch(&honest, w.vkey())
+        .await
+        .unwrap();
+    view.entry(1).await.unwrap();
+    let lying = hostile_client(&hostile.url);
+    let lying_view = tradeledger::client::LogView::fetch(&lying, w.vkey())
+        .await
+        .unwrap();
+    let e = lying_view.entry(1).await.unwrap_err();
+    assert!(format!("{e:#}").contains("is not included"), "{e:#}");
+
+    // Open through the hostile server: refused before anything is decrypted or shown.
+    let cbp = Party::with_keys(copy_keys(&w.cbp.keys), &hostile.url);
+    let e = ops::open(&cbp.actor(w.vkey()), &before.cert_id)
+        .await
+        .unwrap_err();
+    assert!(
+        format!("{e:#}").contains("is not included in the checkpoint"),
+        "{e:#}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let key = crate::support::save_keys(dir.path(), &w.cbp.keys);
+    let run = run_cli(
+        dir.path(),
+        &[
+            "open",
+            "--server",
+            &hostile.url,
+            "--log-key",
+            w.vkey(),
+            "--key",
+            key.to_str().unwrap(),
+            &before.cert_id.to_string(),
+        ],
+    )
+    .await;
+    assert_eq!(run.stdout, "");
+    assert!(run.failure().contains("is not included"));
+
+    // A disclosure through it cannot be made either, and a bundle with an altered proof does not verify.
+    let importer = Party::with_keys(copy_keys(&w.importer.keys), &hostile.url);
+    assert!(
+        ops::disclose(
+            &importer.actor(w.vkey()),
+            &before.cert_id,
+            &["/regime".to_owned()]
+        )
+        .await
+        .is_err()
+    );
+    let mut bundle = ops::disclose(
+        &w.importer.actor(w.vkey()),
+        &before.cert_id,
+        &["/regime".to_owned()],
+    )
+    .await
+    .unwrap();
+    ops::verify_bundle(&bundle, w.vkey()).unwrap();
+    bundle.registration.proof[0].0[7] ^= 0x80;
+    let e = ops::verify_bundle(&bundle, w.vkey()).unwrap_err();
+    assert!(format!("{e:#}").contains("is not included"), "{e:#}");
+    before.assert_intact(&w).await;
+}
+
+fn hostile_client(url: &str) -> tradeledger::client::Client {
+    tradeledger::client::Client::new(url).unwrap()
+}
+
+/// An enrollment of `party` signed by `by`.
+fn enrollment_entry(by: &PartyKeys, party: &PartyKeys) -> SignedEntry {
+    let public = party.public();
+    SignedEntry::sign(
+        Entry::Enrollment {
+            party: party.id().clone(),
+            role: party.role(),
+            signing_key: public.signing_key.to_bytes(),
+            encryption_key: public.encryption_key.to_bytes(),
+            replaces: None,
+            time_ms: now_ms(),
+        },
+        by.id().clone(),
+        by.signing_key(),
+    )
+    .unwrap()
+}
+
+/// A registration request for a fresh certificate from the importer to CBP, with its entry signed by
+/// `signer`, dated `time_ms`, and (if `as_grant`) of the grant kind instead.
+fn registration(w: &World, signer: &PartyKeys, time_ms: u64, as_grant: bool) -> Vec<u8> {
+    let cert_id = CertId::random();
+    let importer = w.importer.keys.public();
+    let sealed = vault::seal_certificate(
+        &cert_id,
+        &example("usmca.json"),
+        &importer,
+        &[w.cbp.keys.public()],
+    )
+    .unwrap();
+    let grants: Vec<_> = sealed
+        .envelopes
+        .iter()
+        .map(|e| e.grant_commitment)
+        .collect();
+    let entry = if as_grant {
+        Entry::Grant {
+            cert_id,
+            grant: grants[0],
+            time_ms,
+        }
+    } else {
+        Entry::Registration {
+            cert_id,
+            commitment: sealed.commitment,
+            registrant: importer.id.clone(),
+            grants,
+            time_ms,
+        }
+    };
+    let entry = SignedEntry::sign(entry, signer.id().clone(), signer.signing_key()).unwrap();
+    let request = RegisterRequest {
+        entry: B64(entry.encode()),
+        ciphertext: B64(sealed.ciphertext),
+        envelopes: sealed
+            .envelopes
+            .into_iter()
+            .map(|e| EnvelopeUpload {
+                party: e.party.to_string(),
+                envelope: B64(e.envelope),
+                grant: B64(e.grant_commitment.to_vec()),
+            })
+            .collect(),
+    };
+    serde_json::to_vec(&request).unwrap()
+}
