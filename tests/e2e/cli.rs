@@ -149,6 +149,9 @@ async fn the_walkthrough_through_the_cli() {
     run(with("swift-brokers", &["open", &cert, "--out", &body_file]))
         .await
         .success();
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(&body_file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "the opened body is written private");
     let body: Value = serde_json::from_slice(&std::fs::read(&body_file).unwrap()).unwrap();
     assert_eq!(body, crate::support::example("usmca.json"));
     run(with(

@@ -8,6 +8,7 @@
 )]
 
 mod cli;
+mod hostile;
 mod proxy;
 mod refusals;
 mod secrets;

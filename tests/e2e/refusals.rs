@@ -209,6 +209,12 @@ async fn policy_refusals() {
     assert!(format!("{e:#}").contains("no-auditor-recipient"), "{e:#}");
     before.assert_intact(&w).await;
 
+    // A certificate that does not exist.
+    let unknown = format!("/v1/certificates/{}/sealed", CertId::random());
+    send_signed(&w.server.url, &w.cbp, "GET", &unknown, Vec::new())
+        .await
+        .assert_error(404, "unknown_certificate", "no such certificate");
+
     // A registration without a customs recipient.
     let size = w.server.size().await;
     let e = ops::register(

@@ -161,3 +161,35 @@ async fn a_restart_keeps_everything_and_audit_state_catches_a_rewrite() {
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_directory_refuses_another_operator_or_an_exposed_log_key() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let operator = PartyKeys::generate(PartyId::new("operator").unwrap(), Role::Operator);
+    Server::start(&data, &operator.public()).await.stop().await;
+
+    let start = |operator: vault::PartyPublic| {
+        let data = data.clone();
+        async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let config = tradeledger::server::ServeConfig::new(data, operator);
+            tradeledger::server::serve(listener, config, std::future::ready(())).await
+        }
+    };
+    // Another operator key for the same log.
+    let impostor = PartyKeys::generate(PartyId::new("operator").unwrap(), Role::Operator);
+    let e = start(impostor.public()).await.unwrap_err();
+    assert!(
+        format!("{e:#}").contains("differs from the operator enrolled"),
+        "{e:#}"
+    );
+    // The log key readable by others.
+    let key = data.join("log.key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let e = start(operator.public()).await.unwrap_err();
+    assert!(format!("{e:#}").contains("readable by others"), "{e:#}");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    start(operator.public()).await.unwrap();
+}

@@ -208,7 +208,10 @@ pub fn assert_refused(error: &anyhow::Error, status: u16, code: &str) {
     match error.downcast_ref::<tradeledger::client::ClientError>() {
         Some(tradeledger::client::ClientError::Api {
             status: s, code: c, ..
-        }) => assert_eq!((*s, c.as_str()), (status, code), "{error:#}"),
+        }) => {
+            assert_eq!((*s, c.as_str()), (status, code), "{error:#}");
+            crate::support::assert_documented(status, code);
+        }
         _ => panic!("not a refusal by the server: {error:#}"),
     }
 }

@@ -321,7 +321,27 @@ impl Answer {
             "message {:?} should contain {needle:?}",
             self.message
         );
+        assert_documented(status, code);
     }
+}
+
+/// Asserts docs/api.md's "Error codes" table lists `code` with `status`.
+#[track_caller]
+pub fn assert_documented(status: u16, code: &str) {
+    let api = include_str!("../../docs/api.md");
+    let table = api
+        .split_once("## Error codes")
+        .expect("docs/api.md has an Error codes section")
+        .1;
+    let row = table
+        .lines()
+        .find(|l| l.starts_with(&format!("| `{code}` |")))
+        .unwrap_or_else(|| panic!("code {code} is not in docs/api.md's Error codes table"));
+    let statuses = row.split('|').nth(2).unwrap_or("");
+    assert!(
+        statuses.contains(&status.to_string()),
+        "docs/api.md lists {code} with status {statuses}, the server answered {status}"
+    );
 }
 
 /// Headers signing a request as `party` at `created` (Unix seconds).
