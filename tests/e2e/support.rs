@@ -134,7 +134,9 @@ impl Server {
     /// Stops the server through its shutdown future and waits until it has flushed and closed its stores.
     pub async fn stop(mut self) {
         let _ = self.stop.take().unwrap().send(());
-        self.task.take().unwrap().await.unwrap().unwrap();
+        if let Err(e) = self.task.take().unwrap().await.unwrap() {
+            panic!("the server did not stop cleanly: {e:#}");
+        }
     }
 
     /// An anonymous client.
