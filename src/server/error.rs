@@ -118,10 +118,13 @@ pub(super) async fn json_errors(request: Request, next: Next) -> Response {
         s if s.is_server_error() => "internal",
         _ => "refused",
     };
-    let message = status
-        .canonical_reason()
-        .unwrap_or("refused")
-        .to_ascii_lowercase();
+    let message = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "request body exceeds the configured limit".to_owned(),
+        _ => status
+            .canonical_reason()
+            .unwrap_or("refused")
+            .to_ascii_lowercase(),
+    };
     let (mut parts, _) = response.into_parts();
     parts.headers.remove(header::CONTENT_TYPE);
     parts.headers.remove(header::CONTENT_LENGTH);

@@ -131,6 +131,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(read::metrics))
         .fallback(|| async { ApiError::not_found("no_such_route", "no such route") })
+        // Refuses a declared Content-Length over the cap before reading anything; DefaultBodyLimit alone only
+        // stops once that much has arrived, so a client declaring a huge body and sending none held the
+        // request open.
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(max_body))
         .layer(axum::middleware::from_fn(error::json_errors))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn_with_state(
