@@ -200,6 +200,23 @@ async fn the_story_step_by_step_through_the_client() {
             .accesses,
         on_first
     );
+
+    // The operator's view of the same story, in Prometheus text format.
+    let (status, metrics) = w.server.get("/metrics").await;
+    assert_eq!(status, 200);
+    let metrics = String::from_utf8(metrics).unwrap();
+    let value = |name: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in\n{metrics}"))
+    };
+    assert_eq!(value("tradeledger_registrations_total"), 3);
+    assert_eq!(value("tradeledger_envelopes_released_total"), receipts);
+    assert_eq!(value("tradeledger_log_size"), report.size);
+    assert_eq!(value("tradeledger_requests_total{class=\"5xx\"}"), 0);
+    assert!(value("tradeledger_requests_total{class=\"4xx\"}") >= 2);
+    assert_eq!(value("tradeledger_register_seconds_count{}"), 3);
 }
 
 /// Asserts an operation failed because the server refused it with `status` and `code`.
