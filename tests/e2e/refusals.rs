@@ -192,6 +192,23 @@ async fn policy_refusals() {
     assert!(format!("{e:#}").contains("only-readers-fetch"), "{e:#}");
     before.assert_intact(&w).await;
 
+    // A second grant to a party that holds one is refused, and the registrant can still revoke the first.
+    ops::grant(&w.importer.actor(vkey), &cert_id, w.broker.id())
+        .await
+        .unwrap();
+    let e = ops::grant(&w.importer.actor(vkey), &cert_id, w.broker.id())
+        .await
+        .unwrap_err();
+    assert_refused(&e, 409, "already_granted");
+    ops::revoke(&w.importer.actor(vkey), &cert_id, w.broker.id())
+        .await
+        .unwrap();
+    assert_refused(
+        &w.open(&w.broker, &cert_id).await.unwrap_err(),
+        403,
+        "forbidden",
+    );
+
     // An auditor asks for an envelope; nor can one be granted to it, or registered for it.
     let e = w.open(&w.auditor, &cert_id).await.unwrap_err();
     assert_refused(&e, 403, "forbidden");
