@@ -226,6 +226,27 @@ async fn policy_refusals() {
     assert!(format!("{e:#}").contains("no-auditor-recipient"), "{e:#}");
     before.assert_intact(&w).await;
 
+    // The last customs reader cannot be revoked.
+    let e = ops::revoke(&w.importer.actor(vkey), &cert_id, w.cbp.id())
+        .await
+        .unwrap_err();
+    assert_refused(&e, 403, "forbidden");
+    assert!(
+        format!("{e:#}").contains("keep-a-customs-recipient"),
+        "{e:#}"
+    );
+
+    // Enrolling twice, or under the log's own id.
+    let e = ops::enroll(&w.operator.client, &w.operator.keys, &w.cbp.keys.public())
+        .await
+        .unwrap_err();
+    assert_refused(&e, 409, "already_enrolled");
+    let log = PartyKeys::generate(PartyId::new("log").unwrap(), Role::Broker);
+    let e = ops::enroll(&w.operator.client, &w.operator.keys, &log.public())
+        .await
+        .unwrap_err();
+    assert_refused(&e, 400, "reserved_party_id");
+
     // A certificate that does not exist.
     let unknown = format!("/v1/certificates/{}/sealed", CertId::random());
     send_signed(&w.server.url, &w.cbp, "GET", &unknown, Vec::new())
