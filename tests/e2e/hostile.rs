@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use tradeledger::client::ops;
 
+use crate::accepted::Accepted;
 use crate::proxy;
-use crate::support::{Party, World, copy_keys, example};
+use crate::support::{Party, World, copy_keys, example, run_cli, save_keys};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_substituted_recipient_key_is_refused_before_anything_is_sealed() {
@@ -154,4 +155,120 @@ async fn futures_join_all<F: std::future::Future>(
     })
     .await;
     out.into_iter().map(|v| v.unwrap()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampered_ciphertext_is_refused_and_nothing_is_printed() {
+    let w = World::new().await;
+    let before = Accepted::record(&w).await;
+    let hostile = proxy::start(&w.server.url, proxy::flip_in("/sealed", "ciphertext")).await;
+
+    // Through the client library: the coarse decryption error, nothing else.
+    let cbp = Party::with_keys(copy_keys(&w.cbp.keys), &hostile.url);
+    let e = ops::open(&cbp.actor(w.vkey()), &before.cert_id)
+        .await
+        .unwrap_err();
+    assert_eq!(format!("{e:#}"), "decryption failed");
+
+    // Through the CLI: non-zero, one line on stderr, nothing on stdout.
+    let dir = tempfile::tempdir().unwrap();
+    let key = save_keys(dir.path(), &w.cbp.keys);
+    let run = run_cli(
+        dir.path(),
+        &[
+            "open",
+            "--server",
+            &hostile.url,
+            "--log-key",
+            w.vkey(),
+            "--key",
+            key.to_str().unwrap(),
+            &before.cert_id.to_string(),
+        ],
+    )
+    .await;
+    let stdout = run.stdout.clone();
+    assert_eq!(run.failure(), "error: decryption failed\n");
+    assert_eq!(stdout, "");
+    before.assert_intact(&w).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampered_inclusion_proof_is_refused_and_nothing_is_printed() {
+    let w = World::new().await;
+    let before = Accepted::record(&w).await;
+    let hostile = proxy::start(
+        &w.server.url,
+        proxy::flip_in("/v1/proof/inclusion", "proof"),
+    )
+    .await;
+
+    // The verification itself, by hand: the served proof verifies, the altered one does not.
+    let honest = w.server.client();
+    let view = tradeledger::client::LogView::fetch(&honest, w.vkey())
+        .await
+        .unwrap();
+    view.entry(1).await.unwrap();
+    let lying = hostile_client(&hostile.url);
+    let lying_view = tradeledger::client::LogView::fetch(&lying, w.vkey())
+        .await
+        .unwrap();
+    let e = lying_view.entry(1).await.unwrap_err();
+    assert!(format!("{e:#}").contains("is not included"), "{e:#}");
+
+    // Open through the hostile server: refused before anything is decrypted or shown.
+    let cbp = Party::with_keys(copy_keys(&w.cbp.keys), &hostile.url);
+    let e = ops::open(&cbp.actor(w.vkey()), &before.cert_id)
+        .await
+        .unwrap_err();
+    assert!(
+        format!("{e:#}").contains("is not included in the checkpoint"),
+        "{e:#}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let key = save_keys(dir.path(), &w.cbp.keys);
+    let run = run_cli(
+        dir.path(),
+        &[
+            "open",
+            "--server",
+            &hostile.url,
+            "--log-key",
+            w.vkey(),
+            "--key",
+            key.to_str().unwrap(),
+            &before.cert_id.to_string(),
+        ],
+    )
+    .await;
+    assert_eq!(run.stdout, "");
+    assert!(run.failure().contains("is not included"));
+
+    // A disclosure through it cannot be made either, and a bundle with an altered proof does not verify.
+    let importer = Party::with_keys(copy_keys(&w.importer.keys), &hostile.url);
+    assert!(
+        ops::disclose(
+            &importer.actor(w.vkey()),
+            &before.cert_id,
+            &["/regime".to_owned()]
+        )
+        .await
+        .is_err()
+    );
+    let mut bundle = ops::disclose(
+        &w.importer.actor(w.vkey()),
+        &before.cert_id,
+        &["/regime".to_owned()],
+    )
+    .await
+    .unwrap();
+    ops::verify_bundle(&bundle, w.vkey()).unwrap();
+    bundle.registration.proof[0].0[7] ^= 0x80;
+    let e = ops::verify_bundle(&bundle, w.vkey()).unwrap_err();
+    assert!(format!("{e:#}").contains("is not included"), "{e:#}");
+    before.assert_intact(&w).await;
+}
+
+fn hostile_client(url: &str) -> tradeledger::client::Client {
+    tradeledger::client::Client::new(url).unwrap()
 }

@@ -7,9 +7,11 @@
     unreachable_pub
 )]
 
+mod accepted;
 mod cli;
 mod hostile;
 mod proxy;
+mod rawhttp;
 mod refusals;
 mod secrets;
 mod shutdown;
