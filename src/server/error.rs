@@ -4,7 +4,9 @@
 //! only what any client may learn. No secret ever reaches either.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::extract::Request;
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
@@ -94,4 +96,39 @@ impl IntoResponse for ApiError {
         };
         (self.status, Json(body)).into_response()
     }
+}
+
+/// Turns the framework's own plain-text refusals (405 for a known path with another method, 400 for a path
+/// segment that is not UTF-8, ...) into JSON errors like every other answer, keeping their status and headers.
+pub(super) async fn json_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if is_json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let code = match status {
+        StatusCode::BAD_REQUEST => "bad_request",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+        s if s.is_server_error() => "internal",
+        _ => "refused",
+    };
+    let message = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "request body exceeds the configured limit".to_owned(),
+        _ => status
+            .canonical_reason()
+            .unwrap_or("refused")
+            .to_ascii_lowercase(),
+    };
+    let (mut parts, _) = response.into_parts();
+    parts.headers.remove(header::CONTENT_TYPE);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let mut answer = ApiError::new(status, code, message).into_response();
+    answer.headers_mut().extend(parts.headers);
+    answer
 }

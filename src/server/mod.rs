@@ -87,13 +87,27 @@ pub async fn serve_with_ready(
         .with_graceful_shutdown(shutdown)
         .await
         .context("serving HTTP")?;
-    // Every request task holding the state has finished; what remains is ours to close.
-    let state = Arc::try_unwrap(state)
-        .map_err(|_| anyhow::anyhow!("requests still hold the state at shutdown"))?;
+    let state = sole_owner(state).await?;
     tokio::task::spawn_blocking(move || state.close())
         .await
         .context("closing the stores")??;
     Ok(())
+}
+
+/// Waits until nothing but `state` holds the state, so the stores can be closed.
+///
+/// axum's graceful shutdown returns once every connection task has signalled that it is done, but each task
+/// drops its copy of the router (and so of the state) just after signalling; and a blocking store task whose
+/// client went away runs on to completion. Both are short: this waits for them, bounded.
+async fn sole_owner(mut state: Arc<AppState>) -> anyhow::Result<AppState> {
+    for _ in 0..1000 {
+        match Arc::try_unwrap(state) {
+            Ok(state) => return Ok(state),
+            Err(shared) => state = shared,
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    anyhow::bail!("requests still hold the state 10 s after shutdown")
 }
 
 /// The service's routes.
@@ -117,6 +131,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(read::metrics))
         .fallback(|| async { ApiError::not_found("no_such_route", "no such route") })
+        // Refuses a declared Content-Length over the cap before reading anything; DefaultBodyLimit alone only
+        // stops once that much has arrived, so a client declaring a huge body and sending none held the
+        // request open.
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(max_body))
+        .layer(axum::middleware::from_fn(error::json_errors))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

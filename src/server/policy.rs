@@ -171,7 +171,10 @@ fn role_of(state: &AppState, party: &PartyId) -> Result<Role, ApiError> {
         .party(party)
         .map(|p| p.role)
         .ok_or_else(|| {
-            ApiError::bad_request("unknown_party", format!("party {party} is not enrolled"))
+            ApiError::bad_request(
+                "unknown_recipient",
+                format!("party {party} is not enrolled"),
+            )
         })
 }
 

@@ -137,10 +137,11 @@ pub(super) async fn consistency(
 ) -> Result<Json<ConsistencyProof>, ApiError> {
     let Query(ConsistencyQuery { old, new }) =
         query.map_err(|_| ApiError::bad_request("bad_query", "expected ?old=M&new=N (decimal)"))?;
-    if old > new || new > state.log.size() {
+    // RFC 9162 §2.1.4 defines consistency only from a non-empty tree.
+    if old == 0 || old > new || new > state.log.size() {
         return Err(ApiError::bad_request(
             "bad_proof_range",
-            "need old <= new <= current tree size",
+            "need 0 < old <= new <= current tree size",
         ));
     }
     let proof = blocking(move || state.log.consistency_proof(old, new))

@@ -66,7 +66,12 @@ pub(super) fn authenticate(
 
 fn sig_error(error: SigError) -> ApiError {
     tracing::debug!(error = %error, "request signature refused");
-    ApiError::new(StatusCode::UNAUTHORIZED, error.code(), error.to_string())
+    // A full replay cache is our limit, not the client's fault: the same request may succeed later.
+    let status = match error {
+        SigError::ReplayCacheFull => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::UNAUTHORIZED,
+    };
+    ApiError::new(status, error.code(), error.to_string())
 }
 
 /// Parses a JSON body, naming where it is malformed but never echoing its content.
@@ -115,4 +120,32 @@ pub(super) fn caller_entry(
         ));
     }
     Ok(entry)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signature_refusals_are_401_but_a_full_replay_cache_is_503() {
+        assert_eq!(
+            sig_error(SigError::ReplayCacheFull).status,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            sig_error(SigError::ReplayCacheFull).code,
+            "replay_cache_full"
+        );
+        for error in [
+            SigError::MissingSignature,
+            SigError::MalformedSignature,
+            SigError::StaleRequest,
+            SigError::UnknownParty,
+            SigError::BadSignature,
+            SigError::DigestMismatch,
+            SigError::ReplayedRequest,
+        ] {
+            assert_eq!(sig_error(error).status, StatusCode::UNAUTHORIZED);
+        }
+    }
 }

@@ -72,7 +72,10 @@ impl AppState {
             log_key,
         };
         state.bootstrap()?;
-        Ok(state)
+        // The guard's memory of nonces dies with the process: refusing whatever was signed before this start
+        // keeps a request accepted by the previous run from being accepted again after a restart.
+        let replay = state.replay.refuse_created_before(start_of_next_second());
+        Ok(AppState { replay, ..state })
     }
 
     /// On first start, enrolls the operator as the log's first entry (signed by the log key); on every start,
@@ -142,6 +145,19 @@ impl AppState {
         self.log.close().context("closing the log")?;
         Ok(())
     }
+}
+
+/// Waits for the next whole Unix second to begin and returns it. `created` has a granularity of one second,
+/// so a floor of "now, rounded down" would still accept, after a quick restart, a request the previous run
+/// accepted in that same second. (A request dated ahead of the clock, within the allowed skew, stays
+/// replayable across a restart: closing that needs nonces that outlive the process.)
+fn start_of_next_second() -> u64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let next = now.as_secs().saturating_add(1);
+    std::thread::sleep(std::time::Duration::from_secs(next).saturating_sub(now));
+    next
 }
 
 /// Milliseconds since the Unix epoch.

@@ -6,8 +6,8 @@ use vault::{CertId, PartyId};
 
 use super::{Actor, grantbook};
 use crate::api::{Appended, B64, EnvelopeUpload, GrantRequest, RevokeRequest, Sealed};
-use crate::client::entries;
 use crate::client::logview::LogView;
+use crate::client::{ClientError, entries};
 
 /// Grants `to` access to `cert_id`; returns the grant entry's index.
 ///
@@ -29,6 +29,9 @@ pub async fn grant(actor: &Actor<'_>, cert_id: &CertId, to: &PartyId) -> anyhow:
     let wrapped = vault::rewrap_for(cert_id, &data_key, &reader)?;
     let grant = wrapped.grant_commitment;
     let entry = entries::sign(entries::grant(cert_id, grant), actor.keys)?;
+    // Recorded before sending, so a grant the server accepted is never missing from the record even if the
+    // answer is lost; put back if the server refuses it, or the reader's active grant could not be revoked.
+    let previous = grantbook::load(actor.home, cert_id)?.remove(reader.id.as_str());
     grantbook::record(actor.home, cert_id, &[(reader.id.clone(), grant)])?;
     let request = GrantRequest {
         entry: B64(entry.encode()),
@@ -38,11 +41,18 @@ pub async fn grant(actor: &Actor<'_>, cert_id: &CertId, to: &PartyId) -> anyhow:
             grant: B64(grant.to_vec()),
         },
     };
-    let answer: Appended = actor
+    let answer: Result<Appended, ClientError> = actor
         .client
         .post_json(&format!("/v1/certificates/{cert_id}/grants"), &request)
-        .await?;
-    Ok(answer.index)
+        .await;
+    match answer {
+        Ok(answer) => Ok(answer.index),
+        Err(refused @ ClientError::Api { .. }) => {
+            grantbook::restore(actor.home, cert_id, &reader.id, previous)?;
+            Err(refused.into())
+        }
+        Err(other) => Err(other.into()),
+    }
 }
 
 /// Revokes `from`'s access to `cert_id`; returns the revocation entry's index.

@@ -36,11 +36,30 @@ pub(crate) fn record(
     for (party, grant) in grants {
         book.insert(party.to_string(), hex::encode(grant));
     }
+    save(home, cert_id, &book)
+}
+
+/// Puts back what the record said for `party` before a grant the server refused (`None`: nothing).
+pub(crate) fn restore(
+    home: &Path,
+    cert_id: &CertId,
+    party: &PartyId,
+    previous: Option<String>,
+) -> anyhow::Result<()> {
+    let mut book = load(home, cert_id)?;
+    match previous {
+        Some(grant) => book.insert(party.to_string(), grant),
+        None => book.remove(party.as_str()),
+    };
+    save(home, cert_id, &book)
+}
+
+fn save(home: &Path, cert_id: &CertId, book: &BTreeMap<String, String>) -> anyhow::Result<()> {
     let path = path(home, cert_id);
     let dir = path.parent().context("grant record path has no parent")?;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, serde_json::to_vec_pretty(&book)?)
+    std::fs::write(&tmp, serde_json::to_vec_pretty(book)?)
         .with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))
 }

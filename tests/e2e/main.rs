@@ -1,0 +1,19 @@
+//! End-to-end tests: a real server on 127.0.0.1 over a temporary store, driven through the client library
+//! and through the `tradeledger` binary as a user types it.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    missing_docs,
+    unreachable_pub
+)]
+
+mod accepted;
+mod cli;
+mod hostile;
+mod proxy;
+mod rawhttp;
+mod refusals;
+mod secrets;
+mod shutdown;
+mod story;
+mod support;
