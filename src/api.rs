@@ -58,8 +58,12 @@ pub struct Appended {
 pub struct PartyRecord {
     /// Index of the enrollment entry.
     pub index: u64,
-    /// The encoded enrollment entry.
+    /// The encoded enrollment entry (a first enrollment, or the latest rotation).
     pub entry: B64,
+    /// Indexes of the party's earlier enrollment entries, oldest first (empty unless it rotated its keys):
+    /// a client checks the chain from the first enrollment to `index`.
+    #[serde(default)]
+    pub previous: Vec<u64>,
 }
 
 /// One recipient's envelope as uploaded by the registrant.
@@ -181,4 +185,60 @@ pub struct ConsistencyProof {
     pub new: u64,
     /// The proof (RFC 9162 §2.1.4).
     pub proof: Vec<B64>,
+}
+
+/// One holder of a grant, as `GET /v1/certificates/{id}/grants` lists it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GrantRecord {
+    /// The party holding the envelope (the registrant's own included).
+    pub party: String,
+    /// Its grant commitment, as on the log.
+    pub grant: B64,
+}
+
+/// `GET /v1/certificates/{id}/grants`, signed by the registrant: the active grants.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GrantList {
+    /// The certificate id.
+    pub cert_id: String,
+    /// Who holds which grant commitment.
+    pub grants: Vec<GrantRecord>,
+}
+
+/// `GET /v1/certificates/{id}/receipts`: where a certificate's access receipts are in the log.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReceiptIndexes {
+    /// The certificate id.
+    pub cert_id: String,
+    /// Log indexes of its access receipts, ascending.
+    pub indexes: Vec<u64>,
+}
+
+/// `POST /v1/parties/{id}/rotations`, signed by the operator.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotateRequest {
+    /// An encoded `SignedEntry` of kind rotation, signed by the operator, carrying the party's consent.
+    pub entry: B64,
+}
+
+/// `POST /v1/certificates/{id}/rewraps`, signed by the registrant: replace one reader's envelope.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RewrapRequest {
+    /// An encoded `SignedEntry` of kind grant: the new envelope's grant commitment.
+    pub grant: B64,
+    /// An encoded `SignedEntry` of kind revocation: the reader's current grant commitment.
+    pub revocation: B64,
+    /// The reader's new envelope.
+    pub envelope: EnvelopeUpload,
+}
+
+/// The answer to a re-wrap: the two entries, appended together.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Rewrapped {
+    /// Index of the grant entry.
+    pub grant_index: u64,
+    /// Index of the revocation entry (`grant_index + 1`).
+    pub revocation_index: u64,
 }

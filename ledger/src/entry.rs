@@ -17,6 +17,8 @@ pub const MAX_ENTRY_SIZE: usize = 65535;
 pub const MAX_GRANTS: usize = 64;
 /// Prefix of the message an entry signature covers, separating it from every other Ed25519 use of the key.
 pub const ENTRY_SIGNATURE_DOMAIN: &[u8] = b"tradeledger/entry/v1\n";
+/// Prefix of the message a party's previous key signs to consent to a rotation ([`rotation_consent_message`]).
+pub const ROTATION_CONSENT_DOMAIN: &[u8] = b"tradeledger/rotation/v1\n";
 
 const KIND_ENROLLMENT: u8 = 0x01;
 const KIND_REGISTRATION: u8 = 0x02;
@@ -24,6 +26,7 @@ const KIND_GRANT: u8 = 0x03;
 const KIND_REVOCATION: u8 = 0x04;
 const KIND_PURGE: u8 = 0x05;
 const KIND_ACCESS_RECEIPT: u8 = 0x06;
+const KIND_ROTATION: u8 = 0x07;
 
 /// The content of a log entry. New kinds get new kind codes; existing layouts never change within a version.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -91,6 +94,47 @@ pub enum Entry {
         /// Milliseconds since the Unix epoch.
         time_ms: u64,
     },
+    /// The operator records that a party replaced its keys; the party's previous signing key consents.
+    ///
+    /// The entry is signed by the operator (as every enrollment is); `consent` is the previous key's signature
+    /// over [`rotation_consent_message`], so the log itself shows both agreed.
+    Rotation {
+        /// The party whose keys change.
+        party: PartyId,
+        /// Its role (unchanged by a rotation).
+        role: Role,
+        /// Its new Ed25519 public signing key.
+        signing_key: [u8; 32],
+        /// Its new X25519 public encryption key.
+        encryption_key: [u8; 32],
+        /// The signing key being replaced: the party's current key when the rotation is appended.
+        replaces: [u8; 32],
+        /// Ed25519 signature by `replaces` over [`rotation_consent_message`].
+        consent: [u8; 64],
+        /// Milliseconds since the Unix epoch.
+        time_ms: u64,
+    },
+}
+
+/// What a party's previous key signs to consent to a rotation: [`ROTATION_CONSENT_DOMAIN`], the party id
+/// (u16 length-prefixed), the role code, the new signing key, the new encryption key and the replaced key.
+///
+/// No time is covered: a consent is usable only while `replaces` is the party's current key, and a replaced
+/// key never becomes current again, so it cannot be replayed.
+pub fn rotation_consent_message(
+    party: &PartyId,
+    role: Role,
+    signing_key: &[u8; 32],
+    encryption_key: &[u8; 32],
+    replaces: &[u8; 32],
+) -> Vec<u8> {
+    let mut out = ROTATION_CONSENT_DOMAIN.to_vec();
+    put_party(&mut out, party);
+    out.push(role.code());
+    out.extend_from_slice(signing_key);
+    out.extend_from_slice(encryption_key);
+    out.extend_from_slice(replaces);
+    out
 }
 
 impl Entry {
@@ -103,13 +147,14 @@ impl Entry {
             Entry::Revocation { .. } => KIND_REVOCATION,
             Entry::Purge { .. } => KIND_PURGE,
             Entry::AccessReceipt { .. } => KIND_ACCESS_RECEIPT,
+            Entry::Rotation { .. } => KIND_ROTATION,
         }
     }
 
     /// The certificate the entry is about, if any.
     pub fn cert_id(&self) -> Option<CertId> {
         match self {
-            Entry::Enrollment { .. } => None,
+            Entry::Enrollment { .. } | Entry::Rotation { .. } => None,
             Entry::Registration { cert_id, .. }
             | Entry::Grant { cert_id, .. }
             | Entry::Revocation { cert_id, .. }
@@ -126,8 +171,30 @@ impl Entry {
             | Entry::Grant { time_ms, .. }
             | Entry::Revocation { time_ms, .. }
             | Entry::Purge { time_ms, .. }
-            | Entry::AccessReceipt { time_ms, .. } => *time_ms,
+            | Entry::AccessReceipt { time_ms, .. }
+            | Entry::Rotation { time_ms, .. } => *time_ms,
         }
+    }
+
+    /// For a rotation, checks `consent` is the replaced key's signature over [`rotation_consent_message`]
+    /// (strict Ed25519). Other kinds carry no consent and are refused.
+    pub fn verify_rotation_consent(&self) -> Result<(), Error> {
+        let Entry::Rotation {
+            party,
+            role,
+            signing_key,
+            encryption_key,
+            replaces,
+            consent,
+            ..
+        } = self
+        else {
+            return Err(Error::MalformedEntry("not a rotation"));
+        };
+        let old = VerifyingKey::from_bytes(replaces).map_err(|_| Error::BadEntrySignature)?;
+        let message = rotation_consent_message(party, *role, signing_key, encryption_key, replaces);
+        old.verify_strict(&message, &Signature::from_bytes(consent))
+            .map_err(|_| Error::BadEntrySignature)
     }
 
     /// Appends version, kind and fields.
@@ -200,6 +267,23 @@ impl Entry {
                 out.extend_from_slice(cert_id.as_bytes());
                 out.extend_from_slice(&time_ms.to_be_bytes());
             }
+            Entry::Rotation {
+                party,
+                role,
+                signing_key,
+                encryption_key,
+                replaces,
+                consent,
+                time_ms,
+            } => {
+                put_party(out, party);
+                out.push(role.code());
+                out.extend_from_slice(signing_key);
+                out.extend_from_slice(encryption_key);
+                out.extend_from_slice(replaces);
+                out.extend_from_slice(consent);
+                out.extend_from_slice(&time_ms.to_be_bytes());
+            }
         }
         Ok(())
     }
@@ -253,6 +337,15 @@ impl Entry {
             KIND_ACCESS_RECEIPT => Entry::AccessReceipt {
                 cert_id: CertId(r.array()?),
                 grant: r.array()?,
+                time_ms: r.u64()?,
+            },
+            KIND_ROTATION => Entry::Rotation {
+                party: r.party()?,
+                role: Role::from_code(r.u8()?)?,
+                signing_key: r.array()?,
+                encryption_key: r.array()?,
+                replaces: r.array()?,
+                consent: r.array()?,
                 time_ms: r.u64()?,
             },
             kind => return Err(Error::UnknownEntryKind(kind)),

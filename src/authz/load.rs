@@ -187,7 +187,7 @@ fn check_schema_matches(schema: &Schema, path: &Path, names: &Names) -> Result<(
         recipients: vec![customs.clone()],
         purged: false,
     };
-    let probes: [(Option<&PartyInfo>, Action<'_>); 10] = [
+    let probes: [(Option<&PartyInfo>, Action<'_>); 11] = [
         (Some(&operator), Action::Enroll { party: &party }),
         (Some(&party), Action::Register { certificate: &cert }),
         (
@@ -211,6 +211,7 @@ fn check_schema_matches(schema: &Schema, path: &Path, names: &Names) -> Result<(
         ),
         (Some(&customs), Action::FetchEnvelope { certificate: &cert }),
         (Some(&customs), Action::Disclose { certificate: &cert }),
+        (Some(&party), Action::ListGrants { certificate: &cert }),
         (Some(&customs), Action::ReadLog),
         (None, Action::ReadLog),
     ];

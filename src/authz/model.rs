@@ -143,13 +143,19 @@ pub enum Action<'a> {
         /// The certificate.
         certificate: &'a CertificateInfo,
     },
+    /// List which party holds which grant commitment on `certificate` (the registrant's revocations and
+    /// access trail need it; it links readers to commitments, so it is not public).
+    ListGrants {
+        /// The certificate.
+        certificate: &'a CertificateInfo,
+    },
     /// Read the log (checkpoint, tiles, proofs).
     ReadLog,
 }
 
 impl Action<'_> {
     /// The Cedar ids of every action, in schema order.
-    pub const NAMES: [&'static str; 9] = [
+    pub const NAMES: [&'static str; 10] = [
         "enroll",
         "register",
         "grant",
@@ -158,6 +164,7 @@ impl Action<'_> {
         "fetch_ciphertext",
         "fetch_envelope",
         "disclose",
+        "list_grants",
         "read_log",
     ];
 
@@ -172,6 +179,7 @@ impl Action<'_> {
             Action::FetchCiphertext { .. } => "fetch_ciphertext",
             Action::FetchEnvelope { .. } => "fetch_envelope",
             Action::Disclose { .. } => "disclose",
+            Action::ListGrants { .. } => "list_grants",
             Action::ReadLog => "read_log",
         }
     }
@@ -333,7 +341,8 @@ impl Names {
             Action::Purge { certificate: cert }
             | Action::FetchCiphertext { certificate: cert }
             | Action::FetchEnvelope { certificate: cert }
-            | Action::Disclose { certificate: cert } => (certificate(cert)?, Context::empty()),
+            | Action::Disclose { certificate: cert }
+            | Action::ListGrants { certificate: cert } => (certificate(cert)?, Context::empty()),
             Action::ReadLog => (self.log.clone(), Context::empty()),
         };
         let action_uid =

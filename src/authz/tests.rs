@@ -345,6 +345,63 @@ fn default_rules() {
             },
             Forbid(Some("only-registrant-manages")),
         ),
+        // Only the registrant lists who holds which grant, also after a purge (for its access trail).
+        (
+            "registrant lists grants",
+            Some(&w.importer),
+            Action::ListGrants {
+                certificate: &normal,
+            },
+            Allow,
+        ),
+        (
+            "registrant lists grants after purge",
+            Some(&w.importer),
+            Action::ListGrants {
+                certificate: &purged,
+            },
+            Allow,
+        ),
+        (
+            "grantee lists grants",
+            Some(&w.cbp),
+            Action::ListGrants {
+                certificate: &normal,
+            },
+            Forbid(Some("only-registrant-manages")),
+        ),
+        (
+            "stranger lists grants",
+            Some(&w.other_importer),
+            Action::ListGrants {
+                certificate: &normal,
+            },
+            Forbid(Some("only-registrant-manages")),
+        ),
+        (
+            "operator lists grants",
+            Some(&w.operator),
+            Action::ListGrants {
+                certificate: &normal,
+            },
+            Forbid(Some("only-registrant-manages")),
+        ),
+        (
+            "auditor lists grants",
+            Some(&w.auditor),
+            Action::ListGrants {
+                certificate: &normal,
+            },
+            Forbid(Some("only-registrant-manages")),
+        ),
+        (
+            "anonymous lists grants",
+            None,
+            Action::ListGrants {
+                certificate: &normal,
+            },
+            Forbid(None),
+        ),
         // Only readers with an active grant (and the registrant) fetch; never auditors; nothing after purge.
         (
             "customs fetches ciphertext",
@@ -631,6 +688,14 @@ fn a_permit_cannot_override_a_forbid() {
             Forbid(Some("only-registrant-manages")),
         ),
         (
+            "stranger lists grants",
+            Some(&w.other_importer),
+            Action::ListGrants {
+                certificate: &normal,
+            },
+            Forbid(Some("only-registrant-manages")),
+        ),
+        (
             "ungranted fetch",
             Some(&w.broker2),
             Action::FetchCiphertext {
@@ -834,6 +899,8 @@ mod properties {
                     && roles.contains(&Role::Customs)
                     && !roles.contains(&Role::Auditor)
             );
+            let list = DEFAULT.decide(Some(&principal), &Action::ListGrants { certificate: &certificate });
+            prop_assert_eq!(list.is_allowed(), certificate.registrant == principal.id);
             prop_assert!(DEFAULT.decide(None, &Action::ReadLog).is_allowed());
         }
     }

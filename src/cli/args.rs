@@ -63,6 +63,64 @@ pub enum Command {
     Audit(AuditArgs),
     /// Run the whole story on a temporary embedded store.
     Demo,
+    /// Who opened a certificate and when (registrant); anyone else sees only the count.
+    Accesses(AccessesArgs),
+    /// Rotate a party's keys: the party's current key consents, the operator countersigns.
+    Rotate(RotateArgs),
+    /// Re-wrap your grants to a party for its rotated encryption key (bodies are not re-encrypted).
+    Rewrap(RewrapArgs),
+    /// Delete a certificate's body and envelopes for good; the log keeps proving it existed.
+    Purge(PurgeArgs),
+}
+
+/// `accesses`.
+#[derive(Debug, Args)]
+pub struct AccessesArgs {
+    /// The certificate id.
+    #[arg(value_name = "CERT_ID")]
+    pub cert_id: String,
+}
+
+/// `rotate`: with `--key OLD --new-key NEW` the party signs its consent; with `--operator-key` as well, the
+/// operator countersigns and submits at once; or the party writes `--out REQUEST` and the operator later runs
+/// `rotate --key OPERATOR_KEY --request REQUEST`.
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    /// The party's new key file (made by `keygen` with the same party id and role).
+    #[arg(
+        long = "new-key",
+        value_name = "NEW_KEY_FILE",
+        required_unless_present = "request"
+    )]
+    pub new_key: Option<PathBuf>,
+    /// The operator's key: countersign and submit in one step.
+    #[arg(long = "operator-key", value_name = "OPERATOR_KEY", conflicts_with_all = ["out", "request"])]
+    pub operator_key: Option<PathBuf>,
+    /// Write the party's signed rotation request here, for the operator.
+    #[arg(long, value_name = "REQUEST", conflicts_with = "request")]
+    pub out: Option<PathBuf>,
+    /// As the operator (`--key OPERATOR_KEY`): countersign and submit this rotation request.
+    #[arg(long, value_name = "REQUEST", conflicts_with = "new_key")]
+    pub request: Option<PathBuf>,
+}
+
+/// `rewrap`.
+#[derive(Debug, Args)]
+pub struct RewrapArgs {
+    /// The party whose keys rotated.
+    #[arg(long, value_name = "PARTY")]
+    pub party: String,
+    /// Only these certificates [default: every certificate with a local grant record naming PARTY].
+    #[arg(value_name = "CERT_ID")]
+    pub certs: Vec<String>,
+}
+
+/// `purge`.
+#[derive(Debug, Args)]
+pub struct PurgeArgs {
+    /// The certificate id.
+    #[arg(value_name = "CERT_ID")]
+    pub cert_id: String,
 }
 
 /// `keygen`.
@@ -100,6 +158,9 @@ pub struct ServeArgs {
     /// Largest request body accepted, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
     pub max_body_bytes: usize,
+    /// Days a certificate body is kept after registration; older ones are purged by a background sweep.
+    #[arg(long, value_name = "DAYS", default_value_t = crate::server::DEFAULT_RETENTION_DAYS)]
+    pub retention: u64,
 }
 
 /// `enroll`.

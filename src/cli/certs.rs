@@ -12,7 +12,7 @@ use crate::client::Client;
 use crate::client::ops::{self, Actor, InvalidCertificate};
 
 /// What a signed command needs: keys, an authenticated client, the log key and the state directory.
-struct Session {
+pub(super) struct Session {
     keys: vault::PartyKeys,
     client: Client,
     log_key: String,
@@ -20,7 +20,7 @@ struct Session {
 }
 
 impl Session {
-    fn new(g: &Global) -> anyhow::Result<Session> {
+    pub(super) fn new(g: &Global) -> anyhow::Result<Session> {
         let keys = g.keys()?;
         let client = g.client()?.with_identity(keys.id(), keys.signing_key());
         Ok(Session {
@@ -31,7 +31,7 @@ impl Session {
         })
     }
 
-    fn actor(&self) -> Actor<'_> {
+    pub(super) fn actor(&self) -> Actor<'_> {
         Actor {
             client: &self.client,
             keys: &self.keys,

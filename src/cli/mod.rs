@@ -8,6 +8,7 @@ mod certs;
 mod check;
 mod demo;
 mod keys;
+mod lifecycle;
 mod serve;
 
 use std::path::PathBuf;
@@ -34,6 +35,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Verify(args) => check::verify(g, args),
         Command::Audit(args) => check::audit(g, args).await,
         Command::Demo => demo::demo(g).await,
+        Command::Accesses(args) => lifecycle::accesses(g, args).await,
+        Command::Rotate(args) => lifecycle::rotate(g, args).await,
+        Command::Rewrap(args) => lifecycle::rewrap(g, args).await,
+        Command::Purge(args) => lifecycle::purge(g, args).await,
     }
 }
 

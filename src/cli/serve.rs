@@ -76,6 +76,11 @@ pub(super) async fn serve(_g: &Global, args: ServeArgs) -> anyhow::Result<()> {
     config.policies = args.policies;
     config.origin = args.origin;
     config.max_body_bytes = args.max_body_bytes;
+    config.retention = std::time::Duration::from_secs(
+        args.retention
+            .checked_mul(86_400)
+            .context("--retention is too many days")?,
+    );
     let (ready, is_ready) = tokio::sync::oneshot::channel();
     let server = tokio::spawn(server::serve_with_ready(
         listener,

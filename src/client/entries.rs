@@ -98,6 +98,66 @@ pub(crate) fn revocation(cert_id: &CertId, grant: Hash) -> Entry {
     }
 }
 
+/// A purge entry.
+pub(crate) fn purge(cert_id: &CertId) -> Entry {
+    Entry::Purge {
+        cert_id: ledger_cert(cert_id),
+        time_ms: now_ms(),
+    }
+}
+
+/// A rotation entry of `party` to its `new` keys, with the consent its current key gave.
+pub(crate) fn rotation(
+    new: &PartyPublic,
+    replaces: [u8; 32],
+    consent: [u8; 64],
+) -> anyhow::Result<Entry> {
+    Ok(Entry::Rotation {
+        party: ledger_party(&new.id)?,
+        role: ledger_role(new.role)?,
+        signing_key: new.signing_key.to_bytes(),
+        encryption_key: new.encryption_key.to_bytes(),
+        replaces,
+        consent,
+        time_ms: now_ms(),
+    })
+}
+
+/// What a party's current key signs to consent to rotating to `new` (ledger `rotation_consent_message`).
+pub(crate) fn rotation_consent(new: &PartyPublic, replaces: &[u8; 32]) -> anyhow::Result<Vec<u8>> {
+    Ok(ledger::rotation_consent_message(
+        &ledger_party(&new.id)?,
+        ledger_role(new.role)?,
+        &new.signing_key.to_bytes(),
+        &new.encryption_key.to_bytes(),
+        replaces,
+    ))
+}
+
+/// The party a rotation entry gives new keys (its identity as of that entry), with the replaced signing key;
+/// `None` for another kind or unusable keys. The consent is not checked here.
+pub(crate) fn rotated_party(entry: &Entry) -> Option<(PartyPublic, [u8; 32])> {
+    match entry {
+        Entry::Rotation {
+            party,
+            role,
+            signing_key,
+            encryption_key,
+            replaces,
+            ..
+        } => Some((
+            PartyPublic {
+                id: vault_party(party)?,
+                role: vault_role(*role)?,
+                signing_key: VerifyingKey::from_bytes(signing_key).ok()?,
+                encryption_key: x25519_dalek::PublicKey::from(*encryption_key),
+            },
+            *replaces,
+        )),
+        _ => None,
+    }
+}
+
 /// The party an enrollment entry enrolls, or `None` for another kind or unusable keys.
 pub(crate) fn enrolled_party(entry: &Entry) -> Option<PartyPublic> {
     match entry {
@@ -158,6 +218,7 @@ pub(crate) fn kind(entry: &Entry) -> &'static str {
         Entry::Revocation { .. } => "revocation",
         Entry::Purge { .. } => "purge",
         Entry::AccessReceipt { .. } => "access_receipt",
+        Entry::Rotation { .. } => "rotation",
         _ => "unknown",
     }
 }

@@ -165,6 +165,19 @@ impl Client {
         self.get_json(&format!("/v1/certificates/{cert_id}")).await
     }
 
+    /// `GET /v1/certificates/<id>/receipts`: the log indexes of a certificate's access receipts, unverified.
+    pub async fn get_receipts(&self, cert_id: &vault::CertId) -> Result<Vec<u64>, ClientError> {
+        let answer: crate::api::ReceiptIndexes = self
+            .get_json(&format!("/v1/certificates/{cert_id}/receipts"))
+            .await?;
+        if answer.cert_id != cert_id.to_string() {
+            return Err(ClientError::Malformed(
+                "receipts of another certificate".into(),
+            ));
+        }
+        Ok(answer.indexes)
+    }
+
     /// A signed `POST` of a JSON body; answers the decoded JSON answer.
     pub async fn post_json<Req: Serialize, Resp: DeserializeOwned>(
         &self,

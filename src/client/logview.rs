@@ -183,16 +183,33 @@ pub(crate) fn operator_of(
     Ok(party)
 }
 
-/// The party enrolled by `entry`, which must be an enrollment signed by `operator`.
+/// The party enrolled by `entry`, which must be signed by `operator` and be an enrollment, or a rotation
+/// whose consent verifies with the key it replaces. (Whether that key was the party's key before is checked
+/// along the chain by [`LogView::party_chain`] and by `audit`.)
 pub(crate) fn party_of(
     entry: &VerifiedEntry,
     operator: &PartyPublic,
 ) -> Result<PartyPublic, VerifyError> {
-    let party =
-        entries::enrolled_party(entry.signed.entry()).ok_or_else(|| VerifyError::Unexpected {
-            index: entry.index,
-            expected: "an enrollment".into(),
-        })?;
+    let party = match entries::enrolled_party(entry.signed.entry()) {
+        Some(party) => party,
+        None => {
+            let (party, _) = entries::rotated_party(entry.signed.entry()).ok_or_else(|| {
+                VerifyError::Unexpected {
+                    index: entry.index,
+                    expected: "an enrollment".into(),
+                }
+            })?;
+            entry
+                .signed
+                .entry()
+                .verify_rotation_consent()
+                .map_err(|_| VerifyError::BadSignature {
+                    index: entry.index,
+                    signer: format!("{} (rotation consent)", party.id),
+                })?;
+            party
+        }
+    };
     if entries::signer(&entry.signed).as_ref() != Some(&operator.id) {
         return Err(VerifyError::Unexpected {
             index: entry.index,
@@ -207,6 +224,26 @@ pub(crate) fn party_of(
             signer: operator.id.to_string(),
         })?;
     Ok(party)
+}
+
+/// Checks that `next` (already accepted by [`party_of`]) continues `previous`: same party and role, and it
+/// replaces exactly the previous signing key.
+fn continues(
+    next: &PartyPublic,
+    entry: &VerifiedEntry,
+    previous: &PartyPublic,
+) -> Result<(), VerifyError> {
+    let replaces = entries::rotated_party(entry.signed.entry()).map(|(_, replaces)| replaces);
+    if next.id != previous.id
+        || next.role != previous.role
+        || replaces != Some(previous.signing_key.to_bytes())
+    {
+        return Err(VerifyError::Unexpected {
+            index: entry.index,
+            expected: format!("a rotation of {}'s previous key", previous.id),
+        });
+    }
+    Ok(())
 }
 
 /// The log as one verified checkpoint shows it, read through a [`Client`].
@@ -264,27 +301,99 @@ impl<'a> LogView<'a> {
         Ok((entry0, operator))
     }
 
-    /// A party's verified enrollment and identity: the entry the server names, proven in the log and signed
-    /// by the operator, enrolling exactly `id`.
+    /// A party's verified current enrollment and identity: the entry the server names, proven in the log and
+    /// signed by the operator, enrolling exactly `id`; after key rotations, the whole chain from the first
+    /// enrollment is checked.
     pub async fn party(&self, id: &PartyId) -> anyhow::Result<(VerifiedEntry, PartyPublic)> {
-        let (_, operator) = self.operator().await?;
+        let mut chain = self.party_chain(id).await?;
+        chain
+            .pop()
+            .ok_or_else(|| anyhow::anyhow!("no enrollment of {id}"))
+    }
+
+    /// The party's keys as they were when entry `at` was appended: the latest link of its chain before `at`
+    /// (an entry signed by a party is checked against the key it had then, not its current one).
+    pub async fn party_at(
+        &self,
+        id: &PartyId,
+        at: u64,
+    ) -> anyhow::Result<(VerifiedEntry, PartyPublic)> {
+        self.party_chain(id)
+            .await?
+            .into_iter()
+            .rev()
+            .find(|(entry, _)| entry.index < at)
+            .ok_or_else(|| {
+                VerifyError::Unexpected {
+                    index: at,
+                    expected: format!("an entry made after {id} was enrolled"),
+                }
+                .into()
+            })
+    }
+
+    /// A party's enrollment followed by each of its key rotations, every link verified under the checkpoint:
+    /// the first an enrollment of `id` by the operator, each next a rotation by the operator with the party's
+    /// consent, replacing the key before it.
+    pub async fn party_chain(
+        &self,
+        id: &PartyId,
+    ) -> anyhow::Result<Vec<(VerifiedEntry, PartyPublic)>> {
+        let (entry0, operator) = self.operator().await?;
         if *id == operator.id {
-            return self.operator().await;
+            return Ok(vec![(entry0, operator)]);
         }
         let record = self.client.get_party(id).await?;
+        if record.previous.windows(2).any(|w| w[0] >= w[1])
+            || record
+                .previous
+                .last()
+                .is_some_and(|&last| last >= record.index)
+        {
+            anyhow::bail!("the server's enrollment chain for {id} is out of order");
+        }
+        let mut chain: Vec<(VerifiedEntry, PartyPublic)> =
+            Vec::with_capacity(record.previous.len() + 1);
+        for &index in &record.previous {
+            let entry = self.entry(index).await?;
+            let party = self.link(&entry, &operator, chain.last())?;
+            chain.push((entry, party));
+        }
         let proof = self
             .client
             .get_inclusion(record.index, self.checkpoint.size)
             .await?;
         let entry = verify_included(record.index, record.entry.0, proof, &self.checkpoint)?;
-        let party = party_of(&entry, &operator)?;
-        if party.id != *id {
+        let party = self.link(&entry, &operator, chain.last())?;
+        chain.push((entry, party));
+        if chain.iter().any(|(_, p)| p.id != *id) {
             return Err(VerifyError::Unexpected {
-                index: entry.index,
+                index: record.index,
                 expected: format!("the enrollment of {id}"),
             }
             .into());
         }
-        Ok((entry, party))
+        Ok(chain)
+    }
+
+    /// One link of a party's chain: the first must be a first enrollment, later ones rotations of the one
+    /// before.
+    fn link(
+        &self,
+        entry: &VerifiedEntry,
+        operator: &PartyPublic,
+        before: Option<&(VerifiedEntry, PartyPublic)>,
+    ) -> Result<PartyPublic, VerifyError> {
+        let party = party_of(entry, operator)?;
+        match before {
+            None if entries::enrolled_party(entry.signed.entry()).is_none() => {
+                Err(VerifyError::Unexpected {
+                    index: entry.index,
+                    expected: "a first enrollment".into(),
+                })
+            }
+            None => Ok(party),
+            Some((_, previous)) => continues(&party, entry, previous).map(|()| party),
+        }
     }
 }

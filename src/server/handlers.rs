@@ -44,12 +44,13 @@ pub(super) async fn enroll(
             party,
             role,
             signing_key,
+            replaces: None,
             ..
         } = entry.entry()
         else {
             return Err(ApiError::bad_request(
                 "wrong_entry_kind",
-                "expected an enrollment entry",
+                "expected a first enrollment entry (rotations go to /v1/parties/{id}/rotations)",
             ));
         };
         if party.as_str() == LOG_PARTY {
@@ -339,6 +340,15 @@ pub(super) async fn sealed(
     let answer = blocking(move || {
         let cert_id = parse_cert_id(&id)?;
         let caller = signed::authenticate(&state, &method, &uri, &headers, &body)?;
+        if state
+            .registry
+            .read()
+            .map_err(|_| ApiError::internal())?
+            .certificate(&cert_id)
+            .is_some_and(|c| c.purged)
+        {
+            return Err(super::lifecycle::gone());
+        }
         let registration_index = policy::may_fetch(&state, &caller, &cert_id)?;
         let id = cert_id;
         let stored = state
@@ -422,7 +432,7 @@ fn check_envelopes(
 }
 
 /// The enrolled recipients of some envelopes, with their roles.
-fn recipient_roles(
+pub(super) fn recipient_roles(
     state: &AppState,
     envelopes: &[EnvelopeUpload],
 ) -> Result<Vec<(PartyId, ledger::Role)>, ApiError> {
@@ -444,7 +454,7 @@ fn recipient_roles(
         .collect()
 }
 
-fn same_certificate(entry: &CertId, path: &CertId) -> Result<(), ApiError> {
+pub(super) fn same_certificate(entry: &CertId, path: &CertId) -> Result<(), ApiError> {
     if entry == path {
         Ok(())
     } else {
@@ -457,20 +467,20 @@ fn same_certificate(entry: &CertId, path: &CertId) -> Result<(), ApiError> {
 
 /// The vault stores, per recipient, the grant commitment (public, it is on the log) beside the envelope, so
 /// the service can log access receipts and check revocations without an index of its own.
-fn frame(grant: &[u8], envelope: &[u8]) -> Vec<u8> {
+pub(super) fn frame(grant: &[u8], envelope: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(grant.len() + envelope.len());
     out.extend_from_slice(grant);
     out.extend_from_slice(envelope);
     out
 }
 
-fn unframe(stored: &[u8]) -> Result<(Hash, &[u8]), ApiError> {
+pub(super) fn unframe(stored: &[u8]) -> Result<(Hash, &[u8]), ApiError> {
     let (grant, envelope) = stored.split_at_checked(32).ok_or_else(ApiError::internal)?;
     let grant: Hash = grant.try_into().map_err(|_| ApiError::internal())?;
     Ok((grant, envelope))
 }
 
-fn vault_error(error: vault::StoreError) -> ApiError {
+pub(super) fn vault_error(error: vault::StoreError) -> ApiError {
     use vault::StoreError as E;
     match error {
         E::TooLarge => ApiError::new(

@@ -6,12 +6,14 @@
 
 mod error;
 mod handlers;
+mod lifecycle;
 mod logkey;
 mod metrics;
 mod policies;
 mod policy;
 mod read;
 mod registry;
+mod retention;
 mod signed;
 mod state;
 
@@ -43,7 +45,14 @@ pub struct ServeConfig {
     pub max_body_bytes: usize,
     /// Largest accepted difference between a request's or entry's timestamp and the server clock.
     pub max_skew: Duration,
+    /// How long a certificate body is kept after registration; older ones are purged by the retention sweep.
+    pub retention: Duration,
+    /// How often the retention sweep runs.
+    pub sweep_every: Duration,
 }
+
+/// The default retention period: 5 years (1826 days).
+pub const DEFAULT_RETENTION_DAYS: u64 = 1826;
 
 impl ServeConfig {
     /// A configuration with the defaults for everything but the data directory and the operator.
@@ -55,6 +64,8 @@ impl ServeConfig {
             origin: "tradeledger.example/log".to_owned(),
             max_body_bytes: 1 << 20,
             max_skew: Duration::from_secs(300),
+            retention: Duration::from_secs(DEFAULT_RETENTION_DAYS * 86_400),
+            sweep_every: Duration::from_secs(3600),
         }
     }
 }
@@ -82,11 +93,16 @@ pub async fn serve_with_ready(
         .context("opening the stores")??;
     let state = Arc::new(state);
     let _ = ready.send(());
+    let (stop_sweep, sweep_stopped) = tokio::sync::oneshot::channel();
+    let sweeper = tokio::spawn(retention::run(state.clone(), sweep_stopped));
     let app = router(state.clone());
-    axum::serve(listener, app)
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
-        .context("serving HTTP")?;
+        .context("serving HTTP");
+    let _ = stop_sweep.send(());
+    sweeper.await.context("the retention sweep panicked")?;
+    served?;
     let state = sole_owner(state).await?;
     tokio::task::spawn_blocking(move || state.close())
         .await
@@ -122,9 +138,15 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/proof/consistency", get(read::consistency))
         .route("/v1/parties/{id}", get(read::party))
         .route("/v1/parties", post(handlers::enroll))
+        .route("/v1/parties/{id}/rotations", post(lifecycle::rotate))
         .route("/v1/certificates", post(handlers::register))
         .route("/v1/certificates/{id}", get(read::certificate))
-        .route("/v1/certificates/{id}/grants", post(handlers::grant))
+        .route(
+            "/v1/certificates/{id}/grants",
+            post(handlers::grant).get(lifecycle::list_grants),
+        )
+        .route("/v1/certificates/{id}/receipts", get(lifecycle::receipts))
+        .route("/v1/certificates/{id}/rewraps", post(lifecycle::rewrap))
         .route("/v1/certificates/{id}/revocations", post(handlers::revoke))
         .route("/v1/certificates/{id}/purge", post(handlers::purge))
         .route("/v1/certificates/{id}/sealed", get(handlers::sealed))

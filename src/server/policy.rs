@@ -102,6 +102,22 @@ pub(super) fn may_purge(
     )
 }
 
+/// May the caller list who holds which grant on `cert_id`? (Only the registrant.)
+pub(super) fn may_list_grants(
+    state: &AppState,
+    caller: &Caller,
+    cert_id: &CertId,
+) -> Result<(), ApiError> {
+    let (certificate, _) = certificate_info(state, cert_id)?;
+    decide(
+        state,
+        caller,
+        &Action::ListGrants {
+            certificate: &certificate,
+        },
+    )
+}
+
 /// May the caller fetch the ciphertext and its own envelope? Returns the registration entry's index.
 pub(super) fn may_fetch(
     state: &AppState,

@@ -164,12 +164,12 @@ pub(super) async fn party(
 ) -> Result<Json<PartyRecord>, ApiError> {
     let id = PartyId::new(&id)
         .map_err(|_| ApiError::bad_request("bad_party_id", "malformed party id"))?;
-    let index = state
+    let (index, previous) = state
         .registry
         .read()
         .map_err(|_| ApiError::internal())?
         .party(&id)
-        .map(|p| p.enrollment_index)
+        .map(|p| (p.enrollment_index, p.previous_enrollments.clone()))
         .ok_or_else(|| ApiError::not_found("unknown_party", "no such party"))?;
     let bytes = blocking(move || state.log.entry(index))
         .await?
@@ -177,6 +177,7 @@ pub(super) async fn party(
     Ok(Json(PartyRecord {
         index,
         entry: B64(bytes),
+        previous,
     }))
 }
 

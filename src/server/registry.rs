@@ -14,8 +14,12 @@ pub struct Party {
     pub role: Role,
     /// Its Ed25519 request- and entry-signing key.
     pub signing_key: ed25519_dalek::VerifyingKey,
-    /// Index of its current enrollment entry.
+    /// Index of its current enrollment entry (a first enrollment or its latest rotation).
     pub enrollment_index: u64,
+    /// Indexes of its earlier enrollment entries, oldest first: the chain a client checks after a rotation.
+    pub previous_enrollments: Vec<u64>,
+    /// Signing keys it rotated away from: never accepted again, so a rotation consent cannot be replayed.
+    pub retired_keys: Vec<[u8; 32]>,
 }
 
 /// What the service knows of a registered certificate.
@@ -29,6 +33,10 @@ pub struct Certificate {
     pub purged: bool,
     /// Access receipts logged so far.
     pub accesses: u64,
+    /// Indexes of its access receipts, in log order.
+    pub receipts: Vec<u64>,
+    /// When it was registered (the registration entry's time), in milliseconds since the Unix epoch.
+    pub registered_ms: u64,
 }
 
 /// Parties and certificates, by id.
@@ -47,6 +55,15 @@ impl Registry {
     /// A certificate by id.
     pub fn certificate(&self, id: &CertId) -> Option<&Certificate> {
         self.certificates.get(id)
+    }
+
+    /// Every certificate whose body is still held and that was registered before `cutoff_ms`.
+    pub fn expired(&self, cutoff_ms: u64) -> Vec<CertId> {
+        self.certificates
+            .iter()
+            .filter(|(_, c)| !c.purged && c.registered_ms < cutoff_ms)
+            .map(|(id, _)| *id)
+            .collect()
     }
 
     /// Number of enrolled parties.
@@ -72,10 +89,30 @@ impl Registry {
                         role: *role,
                         signing_key,
                         enrollment_index: index,
+                        previous_enrollments: Vec::new(),
+                        retired_keys: Vec::new(),
                     },
                 );
             }
-            Entry::Registration { cert_id, .. } => {
+            Entry::Rotation {
+                party,
+                signing_key,
+                replaces,
+                ..
+            } => {
+                let Ok(signing_key) = ed25519_dalek::VerifyingKey::from_bytes(signing_key) else {
+                    return; // the service never appends a rotation with an invalid key
+                };
+                if let Some(known) = self.parties.get_mut(party) {
+                    known.previous_enrollments.push(known.enrollment_index);
+                    known.retired_keys.push(*replaces);
+                    known.signing_key = signing_key;
+                    known.enrollment_index = index;
+                }
+            }
+            Entry::Registration {
+                cert_id, time_ms, ..
+            } => {
                 self.certificates.insert(
                     *cert_id,
                     Certificate {
@@ -83,6 +120,8 @@ impl Registry {
                         registration_index: index,
                         purged: false,
                         accesses: 0,
+                        receipts: Vec::new(),
+                        registered_ms: *time_ms,
                     },
                 );
             }
@@ -94,6 +133,7 @@ impl Registry {
             Entry::AccessReceipt { cert_id, .. } => {
                 if let Some(cert) = self.certificates.get_mut(cert_id) {
                     cert.accesses += 1;
+                    cert.receipts.push(index);
                 }
             }
             _ => {}

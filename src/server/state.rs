@@ -139,6 +139,23 @@ impl AppState {
         Ok(index)
     }
 
+    /// Appends entries as consecutive indexes in one durable batch (all or none) and applies them to the
+    /// registry; returns the first index. Blocking: call from the blocking pool.
+    pub fn append_all(&self, entries: &[SignedEntry]) -> Result<u64, ApiError> {
+        let range = self
+            .log
+            .append_batch(entries.iter().map(SignedEntry::encode).collect())
+            .map_err(|e| {
+                tracing::error!(error = %e, "log append failed");
+                ApiError::unavailable()
+            })?;
+        let mut registry = self.registry.write().map_err(|_| ApiError::internal())?;
+        for (index, entry) in range.clone().zip(entries) {
+            registry.apply(index, entry);
+        }
+        Ok(range.start)
+    }
+
     /// Flushes and closes the stores at shutdown.
     pub fn close(self) -> anyhow::Result<()> {
         drop(self.vault);

@@ -107,10 +107,10 @@ fn decoding_rejects_what_it_must() {
         Err(Error::UnknownEntryVersion(2))
     ));
     let mut kind = good.clone();
-    kind[1] = 0x07;
+    kind[1] = 0x08;
     assert!(matches!(
         SignedEntry::decode(&kind),
-        Err(Error::UnknownEntryKind(7))
+        Err(Error::UnknownEntryKind(8))
     ));
 
     // Registrant length prefix sits after version, kind, cert id and commitment.
@@ -172,6 +172,78 @@ fn decoding_rejects_what_it_must() {
         SignedEntry::decode(&bytes),
         Err(Error::MalformedEntry(_))
     ));
+}
+
+/// A rotation of `party` from `old` to `new`, consented by `consenting`.
+fn rotation(party_id: &str, old: &SigningKey, new: &SigningKey, consenting: &SigningKey) -> Entry {
+    let party = party(party_id);
+    let signing_key = new.verifying_key().to_bytes();
+    let encryption_key = [7; 32];
+    let replaces = old.verifying_key().to_bytes();
+    let message = rotation_consent_message(
+        &party,
+        Role::Broker,
+        &signing_key,
+        &encryption_key,
+        &replaces,
+    );
+    Entry::Rotation {
+        party,
+        role: Role::Broker,
+        signing_key,
+        encryption_key,
+        replaces,
+        consent: consenting.sign(&message).to_bytes(),
+        time_ms: 9,
+    }
+}
+
+#[test]
+fn rotation_consent_verifies_only_with_the_replaced_key() {
+    let (old, new) = (key(1), key(2));
+    let good = rotation("swift-brokers", &old, &new, &old);
+    assert!(good.verify_rotation_consent().is_ok());
+    let signed = SignedEntry::sign(good.clone(), party("operator"), &key(9)).unwrap();
+    let decoded = SignedEntry::decode(&signed.encode()).unwrap();
+    assert!(decoded.entry().verify_rotation_consent().is_ok());
+    assert_eq!(decoded.entry().kind_code(), 0x07);
+    assert_eq!(decoded.entry().cert_id(), None);
+    assert_eq!(decoded.entry().time_ms(), 9);
+
+    // Signed by the new key (or anyone else) instead of the old one: refused.
+    let by_new = rotation("swift-brokers", &old, &new, &new);
+    assert!(matches!(
+        by_new.verify_rotation_consent(),
+        Err(Error::BadEntrySignature)
+    ));
+    // A consent moved to another party's rotation does not verify.
+    let Entry::Rotation { consent, .. } = good else {
+        unreachable!()
+    };
+    let Entry::Rotation {
+        party,
+        role,
+        signing_key,
+        encryption_key,
+        replaces,
+        time_ms,
+        ..
+    } = rotation("other-broker", &old, &new, &old)
+    else {
+        unreachable!()
+    };
+    let moved = Entry::Rotation {
+        party,
+        role,
+        signing_key,
+        encryption_key,
+        replaces,
+        consent,
+        time_ms,
+    };
+    assert!(moved.verify_rotation_consent().is_err());
+    // Other kinds carry no consent.
+    assert!(example().entry().verify_rotation_consent().is_err());
 }
 
 #[test]
@@ -254,6 +326,26 @@ fn arb_entry() -> impl Strategy<Value = Entry> {
                 time_ms,
             }
         }),
+        (
+            arb_party(),
+            0..Role::ALL.len(),
+            any::<([u8; 32], [u8; 32], [u8; 32])>(),
+            proptest::collection::vec(any::<u8>(), 64),
+            any::<u64>()
+        )
+            .prop_map(
+                |(party, r, (signing_key, encryption_key, replaces), consent, time_ms)| {
+                    Entry::Rotation {
+                        party,
+                        role: Role::ALL[r],
+                        signing_key,
+                        encryption_key,
+                        replaces,
+                        consent: consent.try_into().unwrap(),
+                        time_ms,
+                    }
+                }
+            ),
     ]
 }
 

@@ -102,6 +102,8 @@ struct Replay {
     operator: Option<PartyPublic>,
     parties: HashMap<PartyId, PartyPublic>,
     registrants: HashMap<CertId, PartyId>,
+    /// Signing keys rotated away from, per party: never valid again.
+    retired: HashMap<PartyId, Vec<[u8; 32]>>,
 }
 
 impl Replay {
@@ -130,6 +132,19 @@ impl Replay {
             }
             return Ok(());
         }
+        if signer.as_str() == crate::api::LOG_PARTY {
+            // The retention sweep's purges are the log's own entries.
+            let cert_id = entries::cert_of(entry)
+                .filter(|_| entries::kind(entry) == "purge")
+                .ok_or("only access receipts and retention purges are signed by the log")?;
+            signed
+                .verify(&self.log_key)
+                .map_err(|_| "retention purge not signed by the log key")?;
+            if !self.registrants.contains_key(&cert_id) {
+                return Err(format!("purge of unregistered certificate {cert_id}"));
+            }
+            return Ok(());
+        }
         let key = self
             .parties
             .get(&signer)
@@ -143,6 +158,9 @@ impl Replay {
             }
             self.parties.insert(party.id.clone(), party);
             return Ok(());
+        }
+        if let Some((party, replaces)) = entries::rotated_party(entry) {
+            return self.rotation(&signer, signed, party, replaces);
         }
         let cert_id = entries::cert_of(entry).ok_or("entry of unknown kind")?;
         if let Some(facts) = entries::registration_facts(entry) {
@@ -168,6 +186,51 @@ impl Replay {
                 entries::kind(entry)
             )),
         }
+    }
+}
+
+impl Replay {
+    /// A rotation: signed by the operator (checked by the caller against the signer's key), of an enrolled
+    /// party keeping its role, replacing its current key with that key's consent, to a key never used before.
+    fn rotation(
+        &mut self,
+        signer: &PartyId,
+        signed: &SignedEntry,
+        party: PartyPublic,
+        replaces: [u8; 32],
+    ) -> Result<(), String> {
+        if Some(signer) != self.operator.as_ref().map(|o| &o.id) {
+            return Err("rotation not signed by the operator".into());
+        }
+        let current = self
+            .parties
+            .get(&party.id)
+            .ok_or_else(|| format!("rotation of {}, who is not enrolled", party.id))?;
+        if current.role != party.role || current.role == Role::Operator {
+            return Err(format!(
+                "rotation of {} changes its role or rotates the operator",
+                party.id
+            ));
+        }
+        if current.signing_key.to_bytes() != replaces {
+            return Err(format!(
+                "rotation of {} replaces a key it does not hold",
+                party.id
+            ));
+        }
+        signed
+            .entry()
+            .verify_rotation_consent()
+            .map_err(|_| format!("rotation of {} lacks its consent", party.id))?;
+        let retired = self.retired.entry(party.id.clone()).or_default();
+        if party.signing_key.to_bytes() == replaces
+            || retired.contains(&party.signing_key.to_bytes())
+        {
+            return Err(format!("rotation of {} back to a retired key", party.id));
+        }
+        retired.push(replaces);
+        self.parties.insert(party.id.clone(), party);
+        Ok(())
     }
 }
 
@@ -208,6 +271,7 @@ pub async fn audit(
         operator: None,
         parties: HashMap::new(),
         registrants: HashMap::new(),
+        retired: HashMap::new(),
     };
     let mut kinds: BTreeMap<String, u64> = BTreeMap::new();
     let mut receipts = Vec::new();

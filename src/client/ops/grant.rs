@@ -4,7 +4,7 @@
 use anyhow::Context as _;
 use vault::{CertId, PartyId};
 
-use super::{Actor, grantbook};
+use super::{Actor, grantbook, grants};
 use crate::api::{Appended, B64, EnvelopeUpload, GrantRequest, RevokeRequest, Sealed};
 use crate::client::logview::LogView;
 use crate::client::{ClientError, entries};
@@ -56,8 +56,11 @@ pub async fn grant(actor: &Actor<'_>, cert_id: &CertId, to: &PartyId) -> anyhow:
 }
 
 /// Revokes `from`'s access to `cert_id`; returns the revocation entry's index.
+///
+/// The grant commitment to revoke comes from the server's grant list (registrant only), cross-checked with the
+/// local grant record when one exists, so revoking works from any machine holding the registrant's key.
 pub async fn revoke(actor: &Actor<'_>, cert_id: &CertId, from: &PartyId) -> anyhow::Result<u64> {
-    let grant = grantbook::lookup(actor.home, cert_id, from)?;
+    let grant = grants::grant_of(actor, cert_id, from).await?;
     let entry = entries::sign(entries::revocation(cert_id, grant), actor.keys)?;
     let request = RevokeRequest {
         entry: B64(entry.encode()),

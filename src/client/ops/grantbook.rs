@@ -4,6 +4,9 @@
 //! that reader's envelope. So the registrant keeps `party -> grant commitment` for each certificate in
 //! `$TRADELEDGER_HOME/grants/<cert_id>.json`. It holds nothing secret (the commitments are on the log); it is
 //! private only in that it links readers to commitments.
+//!
+//! Beside it, `<cert_id>.history.json` maps every grant commitment ever recorded to its party (never pruned),
+//! so the access trail can still name a reader after a revocation or a re-wrap removed its grant.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,15 +18,62 @@ fn path(home: &Path, cert_id: &CertId) -> PathBuf {
     home.join("grants").join(format!("{cert_id}.json"))
 }
 
-/// Reads the record of a certificate (empty if none).
-pub(crate) fn load(home: &Path, cert_id: &CertId) -> anyhow::Result<BTreeMap<String, String>> {
-    let path = path(home, cert_id);
-    match std::fs::read(&path) {
+fn history_path(home: &Path, cert_id: &CertId) -> PathBuf {
+    home.join("grants").join(format!("{cert_id}.history.json"))
+}
+
+fn read_map(path: &Path) -> anyhow::Result<BTreeMap<String, String>> {
+    match std::fs::read(path) {
         Ok(bytes) => serde_json::from_slice(&bytes)
             .with_context(|| format!("{} is malformed", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
         Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
     }
+}
+
+fn write_map(path: &Path, map: &BTreeMap<String, String>) -> anyhow::Result<()> {
+    let dir = path.parent().context("grant record path has no parent")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, serde_json::to_vec_pretty(map)?)
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Every grant commitment (hex) ever recorded for a certificate, with its party.
+pub(crate) fn history(home: &Path, cert_id: &CertId) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut history = read_map(&history_path(home, cert_id))?;
+    // Records written before the history existed still name their current grants.
+    for (party, grant) in load(home, cert_id)? {
+        history.entry(grant).or_insert(party);
+    }
+    Ok(history)
+}
+
+/// The certificates that have a grant record here.
+pub(crate) fn certificates(home: &Path) -> anyhow::Result<Vec<CertId>> {
+    let dir = home.join("grants");
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
+    };
+    let mut certs = Vec::new();
+    for entry in entries {
+        let name = entry?.file_name();
+        if let Some(id) = name.to_str().and_then(|n| n.strip_suffix(".json"))
+            && let Ok(cert_id) = id.parse()
+        {
+            certs.push(cert_id);
+        }
+    }
+    certs.sort();
+    Ok(certs)
+}
+
+/// Reads the record of a certificate (empty if none).
+pub(crate) fn load(home: &Path, cert_id: &CertId) -> anyhow::Result<BTreeMap<String, String>> {
+    read_map(&path(home, cert_id))
 }
 
 /// Records grant commitments for a certificate.
@@ -32,14 +82,19 @@ pub(crate) fn record(
     cert_id: &CertId,
     grants: &[(PartyId, ledger::Hash)],
 ) -> anyhow::Result<()> {
+    let mut history = history(home, cert_id)?;
     let mut book = load(home, cert_id)?;
     for (party, grant) in grants {
         book.insert(party.to_string(), hex::encode(grant));
+        history.insert(hex::encode(grant), party.to_string());
     }
-    save(home, cert_id, &book)
+    // The history first: a crash in between leaves a commitment named, never a current grant unnamed.
+    write_map(&history_path(home, cert_id), &history)?;
+    write_map(&path(home, cert_id), &book)
 }
 
-/// Puts back what the record said for `party` before a grant the server refused (`None`: nothing).
+/// Puts back what the record said for `party` before a grant the server refused (`None`: nothing). The
+/// history keeps the refused commitment: it names a party, which is harmless for a commitment never logged.
 pub(crate) fn restore(
     home: &Path,
     cert_id: &CertId,
@@ -51,17 +106,7 @@ pub(crate) fn restore(
         Some(grant) => book.insert(party.to_string(), grant),
         None => book.remove(party.as_str()),
     };
-    save(home, cert_id, &book)
-}
-
-fn save(home: &Path, cert_id: &CertId, book: &BTreeMap<String, String>) -> anyhow::Result<()> {
-    let path = path(home, cert_id);
-    let dir = path.parent().context("grant record path has no parent")?;
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, serde_json::to_vec_pretty(book)?)
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))
+    write_map(&path(home, cert_id), &book)
 }
 
 /// The grant commitment recorded for `party`.

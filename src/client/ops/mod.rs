@@ -2,13 +2,17 @@
 //!
 //! Every operation that relies on something from the server verifies it first (see [`super::logview`]).
 
+mod accesses;
 mod audit;
 mod bundle;
 mod enroll;
 mod grant;
 mod grantbook;
+mod grants;
 mod open;
+mod purge;
 mod register;
+mod rotate;
 #[cfg(test)]
 mod tests;
 
@@ -17,12 +21,19 @@ use std::path::Path;
 use anyhow::Context as _;
 use vault::{CertId, PartyId, PartyKeys};
 
+pub use accesses::{Access, AccessTrail, accesses};
 pub use audit::{AuditReport, AuditState, Problem, Receipt, audit};
 pub use bundle::{Bundle, BundledEntry, VerifiedDisclosure, verify_bundle};
 pub use enroll::enroll;
 pub use grant::{grant, revoke};
+pub use grants::list_grants;
 pub use open::{Opened, disclose, open};
+pub use purge::purge;
 pub use register::{InvalidCertificate, Registration, check_certificate, register};
+pub use rotate::{
+    ROTATION_REQUEST_FORMAT, RewrapOutcome, RotationRequest, rewrap, rotation_request,
+    submit_rotation,
+};
 
 use super::Client;
 use super::logview::LogView;

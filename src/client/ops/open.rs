@@ -60,7 +60,8 @@ async fn open_with_view<'a>(
     {
         return Err(unexpected().into());
     }
-    let (registrant, registrant_party) = view.party(&facts.registrant).await?;
+    let (registrant, registrant_party) =
+        view.party_at(&facts.registrant, registration.index).await?;
     registration
         .signed
         .verify(&registrant_party.signing_key)

@@ -1,0 +1,71 @@
+//! The retention sweep: certificates registered longer ago than the retention period are purged by the
+//! service itself, each purge logged as a Purge entry signed by the log key (signer `log`).
+//!
+//! The sweep runs in the background every `ServeConfig::sweep_every`; each round works on the blocking pool.
+//! It is idempotent: a vault purge whose log append failed is found again next round (the registry still says
+//! "not purged") and finished then.
+
+use std::sync::Arc;
+
+use ledger::{Entry, PartyId, SignedEntry};
+use vault::{StoreError, VaultStore as _};
+
+use super::state::{AppState, LOG_PARTY, now_ms};
+
+/// Purges every certificate past retention; returns how many were purged this round.
+pub(super) fn sweep(state: &AppState) -> usize {
+    let retention_ms = u64::try_from(state.config.retention.as_millis()).unwrap_or(u64::MAX);
+    let cutoff = now_ms().saturating_sub(retention_ms);
+    let expired = match state.registry.read() {
+        Ok(registry) => registry.expired(cutoff),
+        Err(_) => return 0,
+    };
+    let mut purged = 0;
+    for cert_id in expired {
+        match purge_one(state, cert_id) {
+            Ok(()) => purged += 1,
+            Err(e) => tracing::error!(cert = %cert_id, error = %e, "retention purge failed"),
+        }
+    }
+    if purged > 0 {
+        tracing::info!(purged, "retention sweep purged certificates");
+    }
+    purged
+}
+
+fn purge_one(state: &AppState, cert_id: ledger::CertId) -> anyhow::Result<()> {
+    match state.vault.purge(cert_id) {
+        // Purged already: a previous round (or the registrant) shredded it but its entry is not on the log.
+        Ok(()) | Err(StoreError::Purged(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let entry = SignedEntry::sign(
+        Entry::Purge {
+            cert_id,
+            time_ms: now_ms(),
+        },
+        PartyId::new(LOG_PARTY)?,
+        state.log_key.signing_key(),
+    )?;
+    state
+        .append(&entry)
+        .map_err(|e| anyhow::anyhow!("appending the purge entry: {}", e.message))?;
+    Ok(())
+}
+
+/// Runs [`sweep`] now and then every `sweep_every`, until `stop` fires. A round in progress is finished
+/// first, so when this returns no clone of the state is left behind (shutdown unwraps it).
+pub(super) async fn run(state: Arc<AppState>, mut stop: tokio::sync::oneshot::Receiver<()>) {
+    let mut tick = tokio::time::interval(state.config.sweep_every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = &mut stop => return,
+            _ = tick.tick() => {}
+        }
+        let round = state.clone();
+        if let Err(e) = tokio::task::spawn_blocking(move || sweep(&round)).await {
+            tracing::error!(error = %e, "retention sweep task failed");
+        }
+    }
+}
