@@ -4,13 +4,16 @@
 //! `127.0.0.1:0` and pass their own signal. Blocking store work runs on the blocking pool, never on the async
 //! workers.
 
+mod cosigner;
 mod error;
 mod handlers;
 mod logkey;
 mod metrics;
 mod policies;
 mod policy;
+mod publish;
 mod read;
+mod receipts;
 mod registry;
 mod signed;
 mod state;
@@ -26,6 +29,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
 pub use error::{ApiError, ErrorBody, ErrorDetail};
+pub use publish::Checkpoints;
 pub use state::AppState;
 
 /// How a service instance is set up.
@@ -43,6 +47,11 @@ pub struct ServeConfig {
     pub max_body_bytes: usize,
     /// Largest accepted difference between a request's or entry's timestamp and the server clock.
     pub max_skew: Duration,
+    /// A C2SP tlog-policy file listing this log, the witnesses (with URLs) and the quorum; with it, `/checkpoint`
+    /// serves only checkpoints the witnesses cosigned to the quorum. `None`: no witnesses.
+    pub witness_policy: Option<PathBuf>,
+    /// Least time between two cosigning rounds.
+    pub cosign_interval: Duration,
 }
 
 impl ServeConfig {
@@ -55,6 +64,8 @@ impl ServeConfig {
             origin: "tradeledger.example/log".to_owned(),
             max_body_bytes: 1 << 20,
             max_skew: Duration::from_secs(300),
+            witness_policy: None,
+            cosign_interval: Duration::from_millis(250),
         }
     }
 }
@@ -81,12 +92,21 @@ pub async fn serve_with_ready(
         .await
         .context("opening the stores")??;
     let state = Arc::new(state);
+    let cosigner = tokio::spawn(cosigner::run(state.clone()));
     let _ = ready.send(());
     let app = router(state.clone());
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+    // The shutdown signal also ends long polls and the cosigner, so that in-flight requests finish promptly.
+    let stop = state.checkpoints.stop_handle();
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            stop.send_replace(true);
+        })
         .await
-        .context("serving HTTP")?;
+        .context("serving HTTP");
+    state.checkpoints.stop();
+    cosigner.await.context("the cosigner task panicked")?;
+    served?;
     // Every request task holding the state has finished; what remains is ours to close.
     let state = Arc::try_unwrap(state)
         .map_err(|_| anyhow::anyhow!("requests still hold the state at shutdown"))?;
@@ -100,7 +120,8 @@ pub async fn serve_with_ready(
 pub fn router(state: Arc<AppState>) -> Router {
     let max_body = state.config.max_body_bytes;
     Router::new()
-        .route("/checkpoint", get(read::checkpoint))
+        .route("/checkpoint", get(receipts::checkpoint))
+        .route("/v1/receipts/{index}", get(receipts::receipt))
         .route("/tile/{*rest}", get(read::tile))
         .route("/log.vkey", get(read::vkey))
         .route("/v1/entries/{index}", get(read::entry))

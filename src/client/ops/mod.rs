@@ -8,6 +8,7 @@ mod enroll;
 mod grant;
 mod grantbook;
 mod open;
+mod receipt;
 mod register;
 #[cfg(test)]
 mod tests;
@@ -18,10 +19,11 @@ use anyhow::Context as _;
 use vault::{CertId, PartyId, PartyKeys};
 
 pub use audit::{AuditReport, AuditState, Problem, Receipt, audit};
-pub use bundle::{Bundle, BundledEntry, VerifiedDisclosure, verify_bundle};
+pub use bundle::{Bundle, BundledEntry, VerifiedDisclosure, verify_bundle, verify_bundle_under};
 pub use enroll::enroll;
 pub use grant::{grant, revoke};
 pub use open::{Opened, disclose, open};
+pub use receipt::{ReceiptFile, VerifiedReceipt, fetch_receipt, refresh_receipt, verify_receipt};
 pub use register::{InvalidCertificate, Registration, check_certificate, register};
 
 use super::Client;
@@ -54,14 +56,18 @@ pub(crate) async fn view_covering<'a>(
     log_key: &str,
     index: u64,
 ) -> anyhow::Result<LogView<'a>> {
-    for _ in 0..50 {
-        let view = LogView::fetch(client, log_key).await?;
+    // The server long-polls (up to 10 s) when asked for a size; an older server answers at once, hence the loop.
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_secs(10) {
+        let view = LogView::fetch_covering(client, log_key, index.saturating_add(1)).await?;
         if view.checkpoint().size > index {
             return Ok(view);
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    anyhow::bail!("the log's checkpoint does not cover entry {index} after 5 seconds")
+    anyhow::bail!(
+        "no published checkpoint covers entry {index} after 10 seconds (with witnesses: is their quorum reachable?)"
+    )
 }
 
 /// Parses a certificate id given on the command line.
