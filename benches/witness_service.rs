@@ -64,6 +64,7 @@ async fn run() {
 
     let operator = PartyKeys::generate(PartyId::new("operator").unwrap(), Role::Operator);
     let mut config = ServeConfig::new(data, operator.public());
+    config.origin = "bench.example/log".into();
     config.witness_policy = Some(policy_path);
     config.cosign_interval = Duration::from_millis(250);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -111,6 +112,27 @@ async fn run() {
     let total = start.elapsed();
     row("append acknowledged (enroll), sequential", acks, total);
     row("append -> cosigned checkpoint covering it", covered, total);
+
+    // Sparse appends (one every 400 ms, more than the interval): the cosigner starts a round at once.
+    let mut sparse = Vec::new();
+    let start = Instant::now();
+    for n in 0..30 {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let party = PartyKeys::generate(PartyId::new(&format!("s{n}")).unwrap(), Role::Broker);
+        let t = Instant::now();
+        let index = ops::enroll(&client, &operator, &party.public())
+            .await
+            .unwrap();
+        LogView::fetch_covering(&client, &vkey, index + 1)
+            .await
+            .unwrap();
+        sparse.push(t.elapsed());
+    }
+    row(
+        "sparse append (400 ms apart) -> cosigned checkpoint",
+        sparse,
+        start.elapsed(),
+    );
 
     // Bursts: 20 concurrent appends, then the time until one cosigned checkpoint covers them all.
     let mut bursts = Vec::new();

@@ -195,3 +195,129 @@ pub async fn refresh_receipt(
     let verified = verify_receipt(text.as_bytes(), vkey, client.policy())?;
     Ok((text, verified))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use ledger::{Checkpoint, MemoryTree, NoteSigner, sign_checkpoint};
+
+    use super::*;
+
+    const ORIGIN: &str = "receipts.example/log";
+
+    /// A log of `n` real entries (enrollments signed by the log key) and its signed checkpoint.
+    fn log(signer: &NoteSigner, n: usize) -> (Vec<Vec<u8>>, MemoryTree, String) {
+        let entries: Vec<Vec<u8>> = (0..n)
+            .map(|i| {
+                let party = vault::PartyKeys::generate(
+                    vault::PartyId::new(&format!("p{i}")).unwrap(),
+                    vault::Role::Broker,
+                );
+                let entry = entries::enrollment(&party.public()).unwrap();
+                ledger::SignedEntry::sign(
+                    entry,
+                    ledger::PartyId::new("log").unwrap(),
+                    signer.signing_key(),
+                )
+                .unwrap()
+                .encode()
+            })
+            .collect();
+        let tree: MemoryTree = entries.iter().map(|e| leaf_hash(e)).collect();
+        let checkpoint = Checkpoint {
+            origin: ORIGIN.into(),
+            size: tree.size(),
+            root_hash: tree.root(),
+            extensions: Vec::new(),
+        };
+        let note = sign_checkpoint(&checkpoint, signer).unwrap();
+        (entries, tree, note)
+    }
+
+    fn receipt(entries: &[Vec<u8>], tree: &MemoryTree, note: &str, index: u64) -> ReceiptFile {
+        ReceiptFile {
+            proof: TlogProof {
+                extra: Some(entries[usize::try_from(index).unwrap()].clone()),
+                index,
+                inclusion: tree.inclusion_proof(index, tree.size()).unwrap(),
+                checkpoint: note.to_owned(),
+            },
+            extension: None,
+        }
+    }
+
+    #[test]
+    fn a_receipt_verifies_offline_and_tampering_is_refused() {
+        let signer = NoteSigner::generate(ORIGIN).unwrap();
+        let vkey = signer.verifier().to_vkey();
+        let (entries, tree, note) = log(&signer, 5);
+        let file = receipt(&entries, &tree, &note, 3);
+        let text = file.to_text();
+        assert_eq!(ReceiptFile::parse(text.as_bytes()).unwrap(), file);
+        let v = verify_receipt(text.as_bytes(), &vkey, None).unwrap();
+        assert_eq!(
+            (v.index, v.checkpoint_size, v.kind.as_str()),
+            (3, 5, "enrollment")
+        );
+
+        let mut other_entry = file.clone();
+        other_entry.proof.extra = Some(entries[2].clone());
+        assert!(verify_receipt(other_entry.to_text().as_bytes(), &vkey, None).is_err());
+        let mut no_entry = file.clone();
+        no_entry.proof.extra = None;
+        assert!(verify_receipt(no_entry.to_text().as_bytes(), &vkey, None).is_err());
+        let stranger = NoteSigner::generate(ORIGIN).unwrap().verifier().to_vkey();
+        assert!(verify_receipt(text.as_bytes(), &stranger, None).is_err());
+        // A policy demanding a witness the checkpoint lacks refuses it.
+        let w = ledger::CosignatureSigner::generate("w.example").unwrap();
+        let policy = Policy::parse(
+            format!(
+                "log {vkey}\nwitness w {}\nquorum w\n",
+                w.verifier().to_vkey()
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        assert!(verify_receipt(text.as_bytes(), &vkey, Some(&policy)).is_err());
+    }
+
+    #[test]
+    fn an_extension_carries_a_receipt_to_a_grown_log_but_not_to_a_fork() {
+        let signer = NoteSigner::generate(ORIGIN).unwrap();
+        let vkey = signer.verifier().to_vkey();
+        let (entries, tree, note) = log(&signer, 9);
+        let small: MemoryTree = entries[..4].iter().map(|e| leaf_hash(e)).collect();
+        let old_note = sign_checkpoint(
+            &Checkpoint {
+                origin: ORIGIN.into(),
+                size: 4,
+                root_hash: small.root(),
+                extensions: Vec::new(),
+            },
+            &signer,
+        )
+        .unwrap();
+        let mut file = receipt(&entries[..4], &small, &old_note, 2);
+        file.extension = Some(ConsistencyExtension {
+            old_size: 4,
+            proof: tree.consistency_proof(4, 9).unwrap(),
+            checkpoint: note.clone(),
+        });
+        let text = file.to_text();
+        assert_eq!(ReceiptFile::parse(text.as_bytes()).unwrap(), file);
+        let v = verify_receipt(text.as_bytes(), &vkey, None).unwrap();
+        assert_eq!((v.checkpoint_size, v.extended_to), (4, Some(9)));
+
+        // A fork signed by the same key: the consistency proof cannot hold.
+        let (_, fork_tree, fork_note) = log(&signer, 9);
+        let mut forked = file.clone();
+        forked.extension = Some(ConsistencyExtension {
+            old_size: 4,
+            proof: fork_tree.consistency_proof(4, 9).unwrap(),
+            checkpoint: fork_note,
+        });
+        assert!(verify_receipt(forked.to_text().as_bytes(), &vkey, None).is_err());
+        assert!(ReceiptFile::parse(b"not a receipt").is_err());
+    }
+}
