@@ -277,6 +277,36 @@ async fn three_witness_processes_two_of_three() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["trusted_by"], "policy");
     assert_eq!(json["index"], registered.index);
+    // `receipt CERT_ID` and `receipt --refresh` through the command line.
+    let fetched = root.path().join("fetched.tlog-proof");
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(BIN)
+            .args(args)
+            .args(["--server", &url, "--policy"])
+            .arg(&policy_path)
+            .env("TRADELEDGER_HOME", root.path().join("cli-home"))
+            .env_remove("TRADELEDGER_LOG_KEY")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+    };
+    cli(&[
+        "receipt",
+        &registered.cert_id,
+        "--out",
+        fetched.to_str().unwrap(),
+    ]);
+    let again = ops::verify_receipt(&std::fs::read(&fetched).unwrap(), &vkey, Some(&policy));
+    assert_eq!(again.unwrap().index, registered.index);
+    cli(&[
+        "receipt",
+        "--refresh",
+        fetched.to_str().unwrap(),
+        "--out",
+        fetched.to_str().unwrap(),
+    ]);
+    ops::verify_receipt(&std::fs::read(&fetched).unwrap(), &vkey, Some(&policy)).unwrap();
+
     // A policy whose witnesses the receipt does not have: refused.
     let strangers: Vec<WitnessProc> = vec![WitnessProc::new(7).await, WitnessProc::new(8).await];
     let other = write_policy(

@@ -24,12 +24,17 @@ pub(super) async fn witness(g: &Global, args: WitnessArgs) -> anyhow::Result<()>
         .await
         .with_context(|| format!("binding {}", args.listen))?;
     let addr = listener.local_addr()?;
-    let server = tokio::spawn(witness::serve_witness(
+    let (ready, is_ready) = tokio::sync::oneshot::channel();
+    let server = tokio::spawn(witness::serve_witness_with_ready(
         listener,
         config,
         super::serve::shutdown_signal(),
+        ready,
     ));
-    println!("listening on http://{addr}");
+    // Only once the stored state verified: a witness whose state is damaged must not look healthy.
+    if is_ready.await.is_ok() {
+        println!("listening on http://{addr}");
+    }
     server.await.context("the witness task panicked")?
 }
 
