@@ -8,7 +8,7 @@ fn main() -> std::process::ExitCode {
     let cli = tradeledger::cli::Cli::parse();
     // Client commands stay quiet unless RUST_LOG asks; the service logs its requests.
     let default = match cli.command {
-        tradeledger::cli::Command::Serve(_) => "info",
+        tradeledger::cli::Command::Serve(_) | tradeledger::cli::Command::Witness(_) => "info",
         _ => "warn",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));

@@ -33,6 +33,10 @@ pub struct Global {
         value_name = "VKEY"
     )]
     pub log_key: Option<String>,
+    /// A witness policy (C2SP tlog-policy file): checkpoints must carry its quorum of witness cosignatures.
+    /// Without it, the log key alone is trusted.
+    #[arg(long, global = true, env = "TRADELEDGER_POLICY", value_name = "FILE")]
+    pub policy: Option<PathBuf>,
     /// Print machine-readable JSON on stdout instead of text.
     #[arg(long, global = true)]
     pub json: bool,
@@ -71,6 +75,12 @@ pub enum Command {
     Rewrap(RewrapArgs),
     /// Delete a certificate's body and envelopes for good; the log keeps proving it existed.
     Purge(PurgeArgs),
+    /// Run a witness (C2SP tlog-witness) that cosigns the checkpoints of the given logs; --key is its key file.
+    Witness(WitnessArgs),
+    /// Generate a witness key: FILE (secret, mode 0600) and FILE.vkey (its verifier key, for policies).
+    WitnessKeygen(WitnessKeygenArgs),
+    /// Fetch a receipt (C2SP tlog-proof) for a registration, or carry an old one to a newer checkpoint.
+    Receipt(ReceiptArgs),
 }
 
 /// `accesses`.
@@ -123,6 +133,48 @@ pub struct PurgeArgs {
     pub cert_id: String,
 }
 
+/// `witness`.
+#[derive(Debug, Args)]
+pub struct WitnessArgs {
+    /// The data directory (the latest cosigned checkpoint per log, and witness.vkey).
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// The address to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7380")]
+    pub listen: String,
+    /// A log to witness: its verifier key (vkey text or a file holding it); repeat for several.
+    #[arg(long = "log", value_name = "VKEY", required = true)]
+    pub logs: Vec<String>,
+}
+
+/// `witness-keygen`.
+#[derive(Debug, Args)]
+pub struct WitnessKeygenArgs {
+    /// The witness's name, e.g. witness.example.org/w1 (its key name in cosignatures and policies).
+    #[arg(long, value_name = "NAME")]
+    pub name: String,
+    /// Where to write the secret key; the verifier key goes to FILE.vkey.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+/// `receipt`.
+#[derive(Debug, Args)]
+pub struct ReceiptArgs {
+    /// The certificate whose registration the receipt is for.
+    #[arg(value_name = "CERT_ID", required_unless_present_any = ["index", "refresh"])]
+    pub cert_id: Option<String>,
+    /// The receipt of log entry N instead (any entry kind).
+    #[arg(long, value_name = "N", conflicts_with_all = ["cert_id", "refresh"])]
+    pub index: Option<u64>,
+    /// Extend this receipt with a consistency proof to the latest published checkpoint.
+    #[arg(long, value_name = "RECEIPT", conflicts_with = "cert_id")]
+    pub refresh: Option<PathBuf>,
+    /// Write the receipt to FILE instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
 /// `keygen`.
 #[derive(Debug, Args)]
 pub struct KeygenArgs {
@@ -161,6 +213,13 @@ pub struct ServeArgs {
     /// Days a certificate body is kept after registration; older ones are purged by a background sweep.
     #[arg(long, value_name = "DAYS", default_value_t = crate::server::DEFAULT_RETENTION_DAYS)]
     pub retention: u64,
+    /// Witness policy (C2SP tlog-policy): this log's key, the witnesses with their URLs, the quorum. With it,
+    /// /checkpoint serves only checkpoints cosigned to the quorum.
+    #[arg(long, value_name = "FILE")]
+    pub witness_policy: Option<PathBuf>,
+    /// Least time between two cosigning rounds, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 250)]
+    pub cosign_interval_ms: u64,
 }
 
 /// `enroll`.
@@ -180,6 +239,10 @@ pub struct RegisterArgs {
     /// A certificate JSON file, or a directory whose *.json files are all registered.
     #[arg(value_name = "CERT.json")]
     pub cert: PathBuf,
+    /// Also fetch the registration's receipt and write it to FILE (for a directory of certificates: into the
+    /// directory FILE, one CERT_ID.tlog-proof each). --json output always includes it.
+    #[arg(long, value_name = "FILE")]
+    pub receipt_out: Option<PathBuf>,
 }
 
 /// `grant`.
@@ -237,8 +300,8 @@ pub struct DiscloseArgs {
 /// `verify`.
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// The disclosure bundle.
-    #[arg(value_name = "BUNDLE")]
+    /// A disclosure bundle, or a receipt (.tlog-proof).
+    #[arg(value_name = "BUNDLE|RECEIPT")]
     pub bundle: PathBuf,
 }
 

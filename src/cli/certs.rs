@@ -121,15 +121,74 @@ pub(super) async fn register(g: &Global, args: RegisterArgs) -> anyhow::Result<(
         results.push(registered);
     }
     progress.finish_and_clear();
+    let receipts = if g.json || args.receipt_out.is_some() {
+        fetch_receipts(
+            g,
+            &session,
+            &results,
+            args.receipt_out.as_deref(),
+            args.cert.is_dir(),
+        )
+        .await?
+    } else {
+        Vec::new()
+    };
     if g.json {
-        match results.as_slice() {
-            [one] if !args.cert.is_dir() => {
-                println!("{}", json!({"cert_id": one.cert_id, "index": one.index}))
-            }
-            many => println!("{}", serde_json::to_value(many)?),
+        let with_receipts: Vec<serde_json::Value> = results
+            .iter()
+            .zip(receipts.iter().map(Some).chain(std::iter::repeat(None)))
+            .map(|(r, receipt)| json!({"cert_id": r.cert_id, "index": r.index, "receipt": receipt.cloned().flatten()}))
+            .collect();
+        match with_receipts.as_slice() {
+            [one] if !args.cert.is_dir() => println!("{one}"),
+            many => println!("{}", serde_json::Value::from(many.to_vec())),
         }
     }
     Ok(())
+}
+
+/// Fetches and verifies each registration's receipt (waiting for a published, cosigned checkpoint that covers
+/// it) and writes them to `out`. Without `out`, a receipt that cannot be had is reported, not fatal: the
+/// registrations are durable, and `tradeledger receipt CERT_ID` fetches it later.
+async fn fetch_receipts(
+    g: &Global,
+    session: &Session,
+    results: &[ops::Registration],
+    out: Option<&Path>,
+    many: bool,
+) -> anyhow::Result<Vec<Option<String>>> {
+    if many && let Some(dir) = out {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut receipts = Vec::with_capacity(results.len());
+    for r in results {
+        match ops::fetch_receipt(&session.client, &session.log_key, r.index).await {
+            Ok((text, _)) => {
+                if let Some(out) = out {
+                    let path = if many {
+                        out.join(format!("{}.tlog-proof", r.cert_id))
+                    } else {
+                        out.to_owned()
+                    };
+                    std::fs::write(&path, &text)
+                        .with_context(|| format!("writing {}", path.display()))?;
+                    if !g.json {
+                        println!("receipt for {}: {}", r.cert_id, path.display());
+                    }
+                }
+                receipts.push(Some(text));
+            }
+            Err(e) if out.is_none() => {
+                eprintln!(
+                    "warning: no receipt yet for {} ({e:#}); fetch it later with `tradeledger receipt {}`",
+                    r.cert_id, r.cert_id
+                );
+                receipts.push(None);
+            }
+            Err(e) => return Err(e.context(format!("fetching the receipt for {}", r.cert_id))),
+        }
+    }
+    Ok(receipts)
 }
 
 pub(super) async fn grant(g: &Global, args: GrantArgs) -> anyhow::Result<()> {

@@ -9,8 +9,11 @@ pub(super) fn verify(g: &Global, args: VerifyArgs) -> anyhow::Result<()> {
     let log_key = g.log_key()?;
     let text = std::fs::read(&args.bundle)
         .with_context(|| format!("reading {}", args.bundle.display()))?;
+    if super::receipt::is_receipt(&text) {
+        return super::receipt::verify(g, &text, &log_key);
+    }
     let bundle: Bundle = serde_json::from_slice(&text).context("the bundle is malformed")?;
-    let verified = ops::verify_bundle(&bundle, &log_key)?;
+    let verified = ops::verify_bundle_under(&bundle, &log_key, g.policy()?.as_ref())?;
     if g.json {
         println!("{}", serde_json::to_value(&verified)?);
         return Ok(());

@@ -9,7 +9,9 @@ mod check;
 mod demo;
 mod keys;
 mod lifecycle;
+mod receipt;
 mod serve;
+mod witness;
 
 use std::path::PathBuf;
 
@@ -39,6 +41,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Rotate(args) => lifecycle::rotate(g, args).await,
         Command::Rewrap(args) => lifecycle::rewrap(g, args).await,
         Command::Purge(args) => lifecycle::purge(g, args).await,
+        Command::Witness(args) => witness::witness(g, args).await,
+        Command::WitnessKeygen(args) => witness::keygen(g, args),
+        Command::Receipt(args) => receipt::receipt(g, args).await,
     }
 }
 
@@ -57,18 +62,51 @@ impl Global {
         PartyKeys::load(path).with_context(|| format!("loading the key {}", path.display()))
     }
 
-    /// A client of `--server`, without an identity.
+    /// A client of `--server`, without an identity; with `--policy`, it accepts only cosigned checkpoints.
     fn client(&self) -> anyhow::Result<Client> {
         let server = self
             .server
             .as_deref()
             .context("no server: pass --server URL or set TRADELEDGER_SERVER")?;
-        Ok(Client::new(server)?)
+        let client = Client::new(server)?;
+        Ok(match self.policy()? {
+            Some(policy) => client.with_policy(policy),
+            None => client,
+        })
     }
 
-    /// The log key, applying the pinning rule of [`crate::config`].
+    /// The witness policy given with `--policy`, parsed.
+    fn policy(&self) -> anyhow::Result<Option<ledger::Policy>> {
+        let Some(path) = &self.policy else {
+            return Ok(None);
+        };
+        let text = std::fs::read(path)
+            .with_context(|| format!("reading the policy {}", path.display()))?;
+        let policy = ledger::Policy::parse(&text)
+            .with_context(|| format!("the policy {} is malformed", path.display()))?;
+        Ok(Some(policy))
+    }
+
+    /// The log key, applying the pinning rule of [`crate::config`]. With `--policy` and no `--log-key`, the
+    /// policy's one log key is the key given; the key must be one the policy lists.
     fn log_key(&self) -> anyhow::Result<String> {
-        crate::config::resolve_log_key(self.log_key.as_deref(), &self.home()?)
+        let policy = self.policy()?;
+        let from_policy = match (&self.log_key, &policy) {
+            (None, Some(p)) if p.logs().len() == 1 => {
+                p.logs().first().map(|l| l.verifier.to_vkey())
+            }
+            _ => None,
+        };
+        let key = crate::config::resolve_log_key(
+            self.log_key.as_deref().or(from_policy.as_deref()),
+            &self.home()?,
+        )?;
+        if let Some(p) = &policy
+            && !p.logs().iter().any(|l| l.verifier.to_vkey() == key)
+        {
+            anyhow::bail!("the policy does not list the log key {key}");
+        }
+        Ok(key)
     }
 
     /// Prints `value` as JSON with `--json`, else `text`.

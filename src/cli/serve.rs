@@ -81,6 +81,8 @@ pub(super) async fn serve(_g: &Global, args: ServeArgs) -> anyhow::Result<()> {
             .checked_mul(86_400)
             .context("--retention is too many days")?,
     );
+    config.witness_policy = args.witness_policy;
+    config.cosign_interval = std::time::Duration::from_millis(args.cosign_interval_ms);
     let (ready, is_ready) = tokio::sync::oneshot::channel();
     let server = tokio::spawn(server::serve_with_ready(
         listener,
@@ -95,7 +97,7 @@ pub(super) async fn serve(_g: &Global, args: ServeArgs) -> anyhow::Result<()> {
 }
 
 /// Completes on ctrl-c or SIGTERM.
-async fn shutdown_signal() {
+pub(super) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

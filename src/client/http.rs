@@ -58,6 +58,8 @@ pub struct Client {
     http: reqwest::Client,
     base: String,
     identity: Option<Identity>,
+    /// The witness policy checkpoints must meet (`--policy`); `None`: the log key alone.
+    policy: Option<std::sync::Arc<ledger::Policy>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -87,7 +89,20 @@ impl Client {
             http,
             base,
             identity: None,
+            policy: None,
         })
+    }
+
+    /// The same client, whose [`super::LogView`]s accept only checkpoints that `policy` accepts (log signature
+    /// and witness quorum), besides the log key's own check.
+    pub fn with_policy(mut self, policy: ledger::Policy) -> Client {
+        self.policy = Some(std::sync::Arc::new(policy));
+        self
+    }
+
+    /// The witness policy given with [`Client::with_policy`].
+    pub fn policy(&self) -> Option<&ledger::Policy> {
+        self.policy.as_deref()
     }
 
     /// The same client, signing its requests as `party` with `key`.
@@ -107,6 +122,18 @@ impl Client {
     /// `GET /checkpoint`: the latest signed checkpoint, unverified.
     pub async fn get_checkpoint(&self) -> Result<Vec<u8>, ClientError> {
         self.get_bytes("/checkpoint").await
+    }
+
+    /// `GET /checkpoint?min_size=N`: the published checkpoint, once it covers `min_size` entries or after the
+    /// server's wait (10 s) ran out; unverified, and maybe still smaller.
+    pub async fn get_checkpoint_covering(&self, min_size: u64) -> Result<Vec<u8>, ClientError> {
+        self.get_bytes(&format!("/checkpoint?min_size={min_size}"))
+            .await
+    }
+
+    /// `GET /v1/receipts/<index>`: the entry's C2SP tlog-proof under the published checkpoint, unverified.
+    pub async fn get_receipt(&self, index: u64) -> Result<Vec<u8>, ClientError> {
+        self.get_bytes(&format!("/v1/receipts/{index}")).await
     }
 
     /// `GET /v1/entries/<index>`: one entry's encoded bytes, unverified.

@@ -125,6 +125,22 @@ pub(crate) fn verify_checkpoint(
     })
 }
 
+/// [`verify_checkpoint`], and with a witness policy also the policy's verdict (C2SP tlog-policy: the log's
+/// signature and a quorum of witness cosignatures).
+pub(crate) fn verify_checkpoint_under(
+    note: &[u8],
+    verifier: &NoteVerifier,
+    policy: Option<&ledger::Policy>,
+) -> Result<TrustedCheckpoint, VerifyError> {
+    let trusted = verify_checkpoint(note, verifier)?;
+    if let Some(policy) = policy {
+        policy
+            .verify_checkpoint(note)
+            .map_err(|e| VerifyError::Checkpoint(format!("witness policy: {e}")))?;
+    }
+    Ok(trusted)
+}
+
 /// Checks that `bytes` is entry `index` under `checkpoint` (RFC 9162 §2.1.3.2) and decodes it.
 pub(crate) fn verify_included(
     index: u64,
@@ -255,11 +271,26 @@ pub struct LogView<'a> {
 }
 
 impl<'a> LogView<'a> {
-    /// Fetches the latest checkpoint and verifies it with the log key (vkey text).
+    /// Fetches the latest checkpoint and verifies it with the log key (vkey text), and with the client's
+    /// witness policy if it has one.
     pub async fn fetch(client: &'a Client, vkey: &str) -> anyhow::Result<LogView<'a>> {
+        Self::fetch_covering(client, vkey, 0).await
+    }
+
+    /// [`LogView::fetch`], asking the server to wait until its published checkpoint covers `min_size` entries
+    /// (the returned view may still be smaller if the wait ran out).
+    pub async fn fetch_covering(
+        client: &'a Client,
+        vkey: &str,
+        min_size: u64,
+    ) -> anyhow::Result<LogView<'a>> {
         let (verifier, log_key) = parse_log_key(vkey)?;
-        let note = client.get_checkpoint().await?;
-        let checkpoint = verify_checkpoint(&note, &verifier)?;
+        let note = if min_size == 0 {
+            client.get_checkpoint().await?
+        } else {
+            client.get_checkpoint_covering(min_size).await?
+        };
+        let checkpoint = verify_checkpoint_under(&note, &verifier, client.policy())?;
         Ok(LogView {
             client,
             log_key,

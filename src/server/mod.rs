@@ -4,6 +4,7 @@
 //! `127.0.0.1:0` and pass their own signal. Blocking store work runs on the blocking pool, never on the async
 //! workers.
 
+mod cosigner;
 mod error;
 mod handlers;
 mod lifecycle;
@@ -11,7 +12,9 @@ mod logkey;
 mod metrics;
 mod policies;
 mod policy;
+mod publish;
 mod read;
+mod receipts;
 mod registry;
 mod retention;
 mod signed;
@@ -28,6 +31,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
 pub use error::{ApiError, ErrorBody, ErrorDetail};
+pub use publish::Checkpoints;
 pub use state::AppState;
 
 /// How a service instance is set up.
@@ -49,6 +53,11 @@ pub struct ServeConfig {
     pub retention: Duration,
     /// How often the retention sweep runs.
     pub sweep_every: Duration,
+    /// A C2SP tlog-policy file listing this log, the witnesses (with URLs) and the quorum; with it, `/checkpoint`
+    /// serves only checkpoints the witnesses cosigned to the quorum. `None`: no witnesses.
+    pub witness_policy: Option<PathBuf>,
+    /// Least time between two cosigning rounds.
+    pub cosign_interval: Duration,
 }
 
 /// The default retention period: 5 years (1826 days).
@@ -66,6 +75,8 @@ impl ServeConfig {
             max_skew: Duration::from_secs(300),
             retention: Duration::from_secs(DEFAULT_RETENTION_DAYS * 86_400),
             sweep_every: Duration::from_secs(3600),
+            witness_policy: None,
+            cosign_interval: Duration::from_millis(250),
         }
     }
 }
@@ -92,15 +103,23 @@ pub async fn serve_with_ready(
         .await
         .context("opening the stores")??;
     let state = Arc::new(state);
+    let cosigner = tokio::spawn(cosigner::run(state.clone()));
     let _ = ready.send(());
     let (stop_sweep, sweep_stopped) = tokio::sync::oneshot::channel();
     let sweeper = tokio::spawn(retention::run(state.clone(), sweep_stopped));
     let app = router(state.clone());
+    // The shutdown signal also ends long polls and the cosigner, so that in-flight requests finish promptly.
+    let stop = state.checkpoints.stop_handle();
     let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            stop.send_replace(true);
+        })
         .await
         .context("serving HTTP");
+    state.checkpoints.stop();
     let _ = stop_sweep.send(());
+    cosigner.await.context("the cosigner task panicked")?;
     sweeper.await.context("the retention sweep panicked")?;
     served?;
     let state = sole_owner(state).await?;
@@ -130,7 +149,8 @@ async fn sole_owner(mut state: Arc<AppState>) -> anyhow::Result<AppState> {
 pub fn router(state: Arc<AppState>) -> Router {
     let max_body = state.config.max_body_bytes;
     Router::new()
-        .route("/checkpoint", get(read::checkpoint))
+        .route("/checkpoint", get(receipts::checkpoint))
+        .route("/v1/receipts/{index}", get(receipts::receipt))
         .route("/tile/{*rest}", get(read::tile))
         .route("/log.vkey", get(read::vkey))
         .route("/v1/entries/{index}", get(read::entry))

@@ -22,19 +22,6 @@ const OCTETS: &str = "application/octet-stream";
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const MUTABLE: &str = "no-cache";
 
-/// `GET /checkpoint`.
-pub(super) async fn checkpoint(State(state): State<Arc<AppState>>) -> Response {
-    let note = state.log.checkpoint();
-    (
-        [
-            (header::CONTENT_TYPE, TEXT),
-            (header::CACHE_CONTROL, MUTABLE),
-        ],
-        note,
-    )
-        .into_response()
-}
-
 /// `GET /log.vkey`: the log's verifier key. Clients pin it out of band; this copy is a convenience.
 pub(super) async fn vkey(State(state): State<Arc<AppState>>) -> Response {
     (

@@ -39,6 +39,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The log's key: signs checkpoints and the log's own entries.
     pub log_key: LogKey,
+    /// The checkpoint published at `/checkpoint` (cosigned, with witnesses) and waiting for it.
+    pub checkpoints: super::publish::Checkpoints,
 }
 
 impl AppState {
@@ -51,6 +53,7 @@ impl AppState {
             ledger::FsStore::open(config.data.join("log")).context("opening the log store")?;
         let log = ledger::Log::open(store, log_key.note_signer(), &config.origin)
             .context("opening the log")?;
+        let checkpoints = super::publish::Checkpoints::new(&config, log_key.vkey(), log.size())?;
         let vault =
             vault::FsVaultStore::open(&config.data.join("vault")).context("opening the vault")?;
         let policies = super::policies::policy_dir(&config.data, config.policies.as_deref())?;
@@ -70,6 +73,7 @@ impl AppState {
             replay,
             metrics: Metrics::default(),
             log_key,
+            checkpoints,
         };
         state.bootstrap()?;
         // The guard's memory of nonces dies with the process: refusing whatever was signed before this start
@@ -136,6 +140,7 @@ impl AppState {
             .write()
             .map_err(|_| ApiError::internal())?
             .apply(index, entry);
+        self.checkpoints.appended(index);
         Ok(index)
     }
 

@@ -106,6 +106,17 @@ pub async fn serve_witness(
     config: WitnessConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let (ready, _) = tokio::sync::oneshot::channel();
+    serve_witness_with_ready(listener, config, shutdown, ready).await
+}
+
+/// [`serve_witness`], telling `ready` once the stored state has been verified and connections are accepted.
+pub async fn serve_witness_with_ready(
+    listener: TcpListener,
+    config: WitnessConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    ready: tokio::sync::oneshot::Sender<()>,
+) -> anyhow::Result<()> {
     let WitnessConfig {
         signer,
         logs,
@@ -120,6 +131,7 @@ pub async fn serve_witness(
             .with_context(|| format!("writing {}", path.display()))?;
     }
     tracing::info!(witness = %witness.verifier().to_vkey(), addr = ?listener.local_addr().ok(), "witness serving");
+    let _ = ready.send(());
     axum::serve(listener, http::router(Arc::new(witness)))
         .with_graceful_shutdown(shutdown)
         .await

@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::api::B64;
 use crate::client::entries;
 use crate::client::logview::{
-    VerifiedEntry, VerifyError, operator_of, parse_log_key, party_of, verify_checkpoint,
+    VerifiedEntry, VerifyError, operator_of, parse_log_key, party_of, verify_checkpoint_under,
     verify_included,
 };
 
@@ -87,11 +87,20 @@ fn included(
 /// Verifies a bundle with nothing but the log key: checkpoint signature, three inclusions, the chain of
 /// signatures (log key → operator → registrant → registration) and the disclosure against the commitment.
 pub fn verify_bundle(bundle: &Bundle, vkey: &str) -> anyhow::Result<VerifiedDisclosure> {
+    verify_bundle_under(bundle, vkey, None)
+}
+
+/// [`verify_bundle`], and with a witness policy the bundle's checkpoint must also meet its quorum.
+pub fn verify_bundle_under(
+    bundle: &Bundle,
+    vkey: &str,
+    policy: Option<&ledger::Policy>,
+) -> anyhow::Result<VerifiedDisclosure> {
     if bundle.format != BUNDLE_FORMAT {
         anyhow::bail!("not a {BUNDLE_FORMAT} bundle");
     }
     let (verifier, log_key) = parse_log_key(vkey)?;
-    let checkpoint = verify_checkpoint(bundle.checkpoint.as_bytes(), &verifier)?;
+    let checkpoint = verify_checkpoint_under(bundle.checkpoint.as_bytes(), &verifier, policy)?;
     let operator = operator_of(&included(&bundle.operator, &checkpoint)?, &log_key)?;
     let registrant_entry = included(&bundle.registrant, &checkpoint)?;
     let registrant = party_of(&registrant_entry, &operator)?;

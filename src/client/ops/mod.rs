@@ -11,6 +11,7 @@ mod grantbook;
 mod grants;
 mod open;
 mod purge;
+mod receipt;
 mod register;
 mod rotate;
 #[cfg(test)]
@@ -23,12 +24,13 @@ use vault::{CertId, PartyId, PartyKeys};
 
 pub use accesses::{Access, AccessTrail, accesses};
 pub use audit::{AuditReport, AuditState, Problem, Receipt, audit};
-pub use bundle::{Bundle, BundledEntry, VerifiedDisclosure, verify_bundle};
+pub use bundle::{Bundle, BundledEntry, VerifiedDisclosure, verify_bundle, verify_bundle_under};
 pub use enroll::enroll;
 pub use grant::{grant, revoke};
 pub use grants::list_grants;
 pub use open::{Opened, disclose, open};
 pub use purge::purge;
+pub use receipt::{ReceiptFile, VerifiedReceipt, fetch_receipt, refresh_receipt, verify_receipt};
 pub use register::{InvalidCertificate, Registration, check_certificate, register};
 pub use rotate::{
     ROTATION_REQUEST_FORMAT, RewrapOutcome, RotationRequest, rewrap, rotation_request,
@@ -65,14 +67,18 @@ pub(crate) async fn view_covering<'a>(
     log_key: &str,
     index: u64,
 ) -> anyhow::Result<LogView<'a>> {
-    for _ in 0..50 {
-        let view = LogView::fetch(client, log_key).await?;
+    // The server long-polls (up to 10 s) when asked for a size; an older server answers at once, hence the loop.
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_secs(10) {
+        let view = LogView::fetch_covering(client, log_key, index.saturating_add(1)).await?;
         if view.checkpoint().size > index {
             return Ok(view);
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    anyhow::bail!("the log's checkpoint does not cover entry {index} after 5 seconds")
+    anyhow::bail!(
+        "no published checkpoint covers entry {index} after 10 seconds (with witnesses: is their quorum reachable?)"
+    )
 }
 
 /// Parses a certificate id given on the command line.
