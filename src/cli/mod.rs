@@ -4,6 +4,7 @@
 //! `main` prints as one `error: ...` line on stderr before exiting non-zero.
 
 mod args;
+mod bench;
 mod certs;
 mod check;
 mod demo;
@@ -34,6 +35,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Verify(args) => check::verify(g, args),
         Command::Audit(args) => check::audit(g, args).await,
         Command::Demo => demo::demo(g).await,
+        Command::Bench(args) => bench::bench(g, args).await,
     }
 }
 

@@ -11,6 +11,7 @@ mod metrics;
 mod policies;
 mod policy;
 mod read;
+mod registrar;
 mod registry;
 mod signed;
 mod state;

@@ -13,6 +13,7 @@ use super::ServeConfig;
 use super::error::ApiError;
 use super::logkey::LogKey;
 use super::metrics::Metrics;
+use super::registrar::Registrar;
 use super::registry::Registry;
 use crate::authz::Authorizer;
 use crate::httpsig::{ReplayConfig, ReplayGuard};
@@ -39,6 +40,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The log's key: signs checkpoints and the log's own entries.
     pub log_key: LogKey,
+    /// The pipeline that stores and logs registrations in batches.
+    pub(super) registrar: Registrar,
 }
 
 impl AppState {
@@ -70,6 +73,7 @@ impl AppState {
             replay,
             metrics: Metrics::default(),
             log_key,
+            registrar: Registrar::default(),
         };
         state.bootstrap()?;
         Ok(state)
