@@ -86,10 +86,11 @@ pub(super) async fn enroll(
 
 /// `POST /v1/certificates`: a registrant stores a sealed certificate and logs its registration.
 ///
-/// The checks run on the blocking pool; storing and logging go through the [`Registrar`] pipeline, which
+/// The checks run on the check threads ([`CpuPool`]); storing and logging go through the [`Registrar`] pipeline, which
 /// batches them with other registrations and answers once the certificate is durable in the vault and then
 /// its entry in the log.
 ///
+/// [`CpuPool`]: super::cpu::CpuPool
 /// [`Registrar`]: super::registrar::Registrar
 pub(super) async fn register(
     State(state): State<Arc<AppState>>,
@@ -102,9 +103,10 @@ pub(super) async fn register(
     let answer = async {
         let body = signed::body(body)?;
         let checking = state.clone();
-        let checked =
-            blocking(move || check_registration(&checking, &method, &uri, &headers, &body))
-                .await??;
+        let checked = state
+            .cpu
+            .run(move || check_registration(&checking, &method, &uri, &headers, &body))
+            .await??;
         let cert_id = checked.cert_id;
         let index = state.registrar.register(&state, checked).await?;
         Ok(Json(Registered {

@@ -4,6 +4,7 @@
 //! `127.0.0.1:0` and pass their own signal. Blocking store work runs on the blocking pool, never on the async
 //! workers.
 
+mod cpu;
 mod error;
 mod handlers;
 mod logkey;

@@ -10,6 +10,7 @@ use axum::response::Response;
 use ledger::{Entry, PartyId, Role, SignedEntry};
 
 use super::ServeConfig;
+use super::cpu::CpuPool;
 use super::error::ApiError;
 use super::logkey::LogKey;
 use super::metrics::Metrics;
@@ -42,6 +43,8 @@ pub struct AppState {
     pub log_key: LogKey,
     /// The pipeline that stores and logs registrations in batches.
     pub(super) registrar: Registrar,
+    /// Threads for the CPU-heavy checks of registrations.
+    pub(super) cpu: CpuPool,
 }
 
 impl AppState {
@@ -74,6 +77,7 @@ impl AppState {
             metrics: Metrics::default(),
             log_key,
             registrar: Registrar::default(),
+            cpu: CpuPool::default(),
         };
         state.bootstrap()?;
         Ok(state)
