@@ -254,3 +254,6 @@ fn fail_all(jobs: Vec<Job>, error: fn() -> ApiError) {
         let _ = job.reply.send(Err(error()));
     }
 }
+
+#[cfg(test)]
+mod tests;
