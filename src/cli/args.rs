@@ -81,6 +81,8 @@ pub enum Command {
     WitnessKeygen(WitnessKeygenArgs),
     /// Fetch a receipt (C2SP tlog-proof) for a registration, or carry an old one to a newer checkpoint.
     Receipt(ReceiptArgs),
+    /// Load-test a server (or an embedded one): concurrent registrations of pre-sealed certificates, then opens.
+    Bench(BenchArgs),
 }
 
 /// `accesses`.
@@ -311,4 +313,39 @@ pub struct AuditArgs {
     /// Where the previous run's tree size and root are kept; read if present, updated on success.
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
+}
+
+/// `bench`: the load generator. With `--server` (and `--operator-key`) it loads a running server; without, it
+/// starts an embedded one on a temporary data directory.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Concurrent clients of the registration phase; one run per value.
+    #[arg(
+        long,
+        value_name = "N[,N...]",
+        value_delimiter = ',',
+        default_value = "64,256"
+    )]
+    pub clients: Vec<usize>,
+    /// Registrations per run (all sealed and signed before the timed phase).
+    #[arg(long, value_name = "N", default_value_t = 30_000)]
+    pub count: usize,
+    /// Registrant parties the registrations are spread over (the replay guard caps each party's rate).
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    pub importers: usize,
+    /// Opens (`GET /v1/certificates/{id}/sealed` by the customs party) after the registrations.
+    #[arg(long, value_name = "N", default_value_t = 5_000)]
+    pub opens: usize,
+    /// Concurrent clients of the open phase.
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    pub open_clients: usize,
+    /// Size of the certificate body (canonical JSON), in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 8192)]
+    pub body_bytes: usize,
+    /// The operator's key file, to enroll the benchmark's parties on the server given with --server.
+    #[arg(long, value_name = "FILE")]
+    pub operator_key: Option<PathBuf>,
+    /// Data directory of the embedded server [default: a temporary directory under /var/tmp, removed after].
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
 }

@@ -4,6 +4,7 @@
 //! `main` prints as one `error: ...` line on stderr before exiting non-zero.
 
 mod args;
+mod bench;
 mod certs;
 mod check;
 mod demo;
@@ -44,6 +45,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Witness(args) => witness::witness(g, args).await,
         Command::WitnessKeygen(args) => witness::keygen(g, args),
         Command::Receipt(args) => receipt::receipt(g, args).await,
+        Command::Bench(args) => bench::bench(g, args).await,
     }
 }
 

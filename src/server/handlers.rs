@@ -18,6 +18,7 @@ use vault::VaultStore as _;
 use super::error::ApiError;
 use super::policy;
 use super::read::{blocking, parse_cert_id};
+use super::registrar::Checked;
 use super::signed::{self, Caller};
 use super::state::{AppState, LOG_PARTY, now_ms};
 use crate::api::{
@@ -85,6 +86,13 @@ pub(super) async fn enroll(
 }
 
 /// `POST /v1/certificates`: a registrant stores a sealed certificate and logs its registration.
+///
+/// The checks run on the check threads ([`CpuPool`]); storing and logging go through the [`Registrar`] pipeline, which
+/// batches them with other registrations and answers once the certificate is durable in the vault and then
+/// its entry in the log.
+///
+/// [`CpuPool`]: super::cpu::CpuPool
+/// [`Registrar`]: super::registrar::Registrar
 pub(super) async fn register(
     State(state): State<Arc<AppState>>,
     method: Method,
@@ -93,80 +101,83 @@ pub(super) async fn register(
     body: Result<Bytes, BytesRejection>,
 ) -> Answer<Registered> {
     let started = Instant::now();
-    let body = signed::body(body)?;
-    let metrics_state = state.clone();
-    let answer = blocking(move || {
-        let caller = signed::authenticate(&state, &method, &uri, &headers, &body)?;
-        let request: RegisterRequest = signed::json(&body)?;
-        let entry = signed::caller_entry(&state, &caller, &request.entry.0)?;
-        let Entry::Registration {
-            cert_id,
-            registrant,
-            grants,
-            ..
-        } = entry.entry()
-        else {
-            return Err(ApiError::bad_request(
-                "wrong_entry_kind",
-                "expected a registration entry",
-            ));
-        };
-        if registrant != &caller.id {
-            return Err(ApiError::forbidden(
-                "registrant_mismatch",
-                "a party registers in its own name only",
-            ));
-        }
-        let cert_id = *cert_id;
-        check_envelopes(&caller, grants, &request.envelopes)?;
-        let recipients = recipient_roles(&state, &request.envelopes)?;
-        policy::may_register(&state, &caller, &cert_id, &recipients)?;
-        if state
-            .registry
-            .read()
-            .map_err(|_| ApiError::internal())?
-            .certificate(&cert_id)
-            .is_some()
-        {
-            return Err(ApiError::conflict(
-                "already_registered",
-                "a certificate with that id exists",
-            ));
-        }
-        let framed: Vec<Vec<u8>> = request
-            .envelopes
-            .iter()
-            .map(|e| frame(&e.grant.0, &e.envelope.0))
-            .collect();
-        let envelopes: Vec<(&str, &[u8])> = request
-            .envelopes
-            .iter()
-            .zip(&framed)
-            .map(|(e, f)| (e.party.as_str(), f.as_slice()))
-            .collect();
-        let id = cert_id;
-        state
-            .vault
-            .put_certificate(id, &request.ciphertext.0, &envelopes)
-            .map_err(vault_error)?;
-        let index = state.append(&entry).inspect_err(|_| {
-            let _ = state.vault.purge(id);
-        })?;
-        state
-            .metrics
-            .registrations
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let answer = async {
+        let body = signed::body(body)?;
+        let checking = state.clone();
+        let checked = state
+            .cpu
+            .run(move || check_registration(&checking, &method, &uri, &headers, &body))
+            .await??;
+        let cert_id = checked.cert_id;
+        let index = state.registrar.register(&state, checked).await?;
         Ok(Json(Registered {
             cert_id: cert_id.to_string(),
             index,
         }))
-    })
-    .await?;
-    metrics_state
-        .metrics
-        .register_latency
-        .observe(started.elapsed());
+    }
+    .await;
+    state.metrics.register_latency.observe(started.elapsed());
     answer
+}
+
+/// Everything a registration must pass before anything is stored: the request signature, the entry (signed
+/// by the caller, in its own name, current), the envelopes against the entry's grants, enrolled recipients,
+/// the policies, and a certificate id not yet registered.
+fn check_registration(
+    state: &AppState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Checked, ApiError> {
+    let caller = signed::authenticate(state, method, uri, headers, body)?;
+    let request: RegisterRequest = signed::json(body)?;
+    let entry = signed::caller_entry(state, &caller, &request.entry.0)?;
+    let Entry::Registration {
+        cert_id,
+        registrant,
+        grants,
+        ..
+    } = entry.entry()
+    else {
+        return Err(ApiError::bad_request(
+            "wrong_entry_kind",
+            "expected a registration entry",
+        ));
+    };
+    if registrant != &caller.id {
+        return Err(ApiError::forbidden(
+            "registrant_mismatch",
+            "a party registers in its own name only",
+        ));
+    }
+    let cert_id = *cert_id;
+    check_envelopes(&caller, grants, &request.envelopes)?;
+    let recipients = recipient_roles(state, &request.envelopes)?;
+    policy::may_register(state, &caller, &cert_id, &recipients)?;
+    if state
+        .registry
+        .read()
+        .map_err(|_| ApiError::internal())?
+        .certificate(&cert_id)
+        .is_some()
+    {
+        return Err(ApiError::conflict(
+            "already_registered",
+            "a certificate with that id exists",
+        ));
+    }
+    let envelopes = request
+        .envelopes
+        .iter()
+        .map(|e| (e.party.clone(), frame(&e.grant.0, &e.envelope.0)))
+        .collect();
+    Ok(Checked {
+        cert_id,
+        ciphertext: request.ciphertext.0,
+        envelopes,
+        entry,
+    })
 }
 
 /// `POST /v1/certificates/{id}/grants`: the registrant adds a reader.
@@ -480,6 +491,7 @@ pub(super) fn unframe(stored: &[u8]) -> Result<(Hash, &[u8]), ApiError> {
     Ok((grant, envelope))
 }
 
+/// The answer to a vault error: refusals by what was refused, anything else 503 (logged).
 pub(super) fn vault_error(error: vault::StoreError) -> ApiError {
     use vault::StoreError as E;
     match error {

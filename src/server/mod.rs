@@ -5,6 +5,7 @@
 //! workers.
 
 mod cosigner;
+mod cpu;
 mod error;
 mod handlers;
 mod lifecycle;
@@ -15,6 +16,7 @@ mod policy;
 mod publish;
 mod read;
 mod receipts;
+mod registrar;
 mod registry;
 mod retention;
 mod signed;

@@ -10,9 +10,11 @@ use axum::response::Response;
 use ledger::{Entry, PartyId, Role, SignedEntry};
 
 use super::ServeConfig;
+use super::cpu::CpuPool;
 use super::error::ApiError;
 use super::logkey::LogKey;
 use super::metrics::Metrics;
+use super::registrar::Registrar;
 use super::registry::Registry;
 use crate::authz::Authorizer;
 use crate::httpsig::{ReplayConfig, ReplayGuard};
@@ -41,6 +43,10 @@ pub struct AppState {
     pub log_key: LogKey,
     /// The checkpoint published at `/checkpoint` (cosigned, with witnesses) and waiting for it.
     pub checkpoints: super::publish::Checkpoints,
+    /// The pipeline that stores and logs registrations in batches.
+    pub(super) registrar: Registrar,
+    /// Threads for the CPU-heavy checks of registrations.
+    pub(super) cpu: CpuPool,
 }
 
 impl AppState {
@@ -74,6 +80,8 @@ impl AppState {
             metrics: Metrics::default(),
             log_key,
             checkpoints,
+            registrar: Registrar::default(),
+            cpu: CpuPool::default(),
         };
         state.bootstrap()?;
         // The guard's memory of nonces dies with the process: refusing whatever was signed before this start
@@ -157,6 +165,10 @@ impl AppState {
         let mut registry = self.registry.write().map_err(|_| ApiError::internal())?;
         for (index, entry) in range.clone().zip(entries) {
             registry.apply(index, entry);
+        }
+        drop(registry);
+        if let Some(last) = range.end.checked_sub(1) {
+            self.checkpoints.appended(last);
         }
         Ok(range.start)
     }

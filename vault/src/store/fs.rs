@@ -173,7 +173,14 @@ impl FsVaultStore {
         state: &mut State,
         certs: &[NewCertificate<'_>],
     ) -> Result<Vec<Location>, StoreError> {
-        let mut buf = Vec::new();
+        // Sized up front: a batch of a few hundred 9 KB records grown by doubling cost a noticeable share
+        // of the commit thread's time in reallocation and copying.
+        let mut buf = Vec::with_capacity(
+            certs
+                .iter()
+                .map(|c| record::encoded_len(c.ciphertext.len(), c.envelopes))
+                .sum(),
+        );
         let mut places = Vec::with_capacity(certs.len());
         for cert in certs {
             let offset = u64::try_from(buf.len()).map_err(|_| StoreError::TooLarge)?;

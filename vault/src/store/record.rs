@@ -40,7 +40,8 @@ pub(crate) fn encode(
     envelopes: &[(&str, &[u8])],
     out: &mut Vec<u8>,
 ) -> Result<u32, StoreError> {
-    let mut payload = Vec::new();
+    let mut payload =
+        Vec::with_capacity(encoded_len(body.len(), envelopes).saturating_sub(HEADER_LEN));
     payload.extend_from_slice(&len_u32(body.len())?.to_le_bytes());
     payload.extend_from_slice(body);
     encode_envelopes(envelopes.iter().copied(), &mut payload)?;
@@ -51,6 +52,15 @@ pub(crate) fn encode(
     out.extend_from_slice(&crc(payload_len, &cert_id, &payload).to_le_bytes());
     out.extend_from_slice(&payload);
     Ok(payload_len)
+}
+
+/// The number of bytes [`encode`] appends for one certificate, so buffers are sized once.
+pub(crate) fn encoded_len(body_len: usize, envelopes: &[(&str, &[u8])]) -> usize {
+    let envelopes: usize = envelopes
+        .iter()
+        .map(|(party, envelope)| 1 + party.len() + 4 + envelope.len())
+        .sum();
+    HEADER_LEN + 4 + body_len + 2 + envelopes
 }
 
 /// Parses a header (bytes from disk: every field checked by the caller before use).
@@ -168,6 +178,7 @@ mod tests {
                 .collect();
             let mut out = Vec::new();
             let len = encode(id, &body, &envs, &mut out).unwrap();
+            prop_assert_eq!(out.len(), encoded_len(body.len(), &envs));
             let (header, payload) = split(&out);
             prop_assert_eq!(header.payload_len, len);
             prop_assert_eq!(header.cert_id, id);

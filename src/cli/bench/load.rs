@@ -1,0 +1,180 @@
+//! The timed phases: N tasks send prepared requests as fast as the server answers (a closed loop), each
+//! timing its own requests from send to the last byte of the answer.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::prepare::Prepared;
+
+/// What one phase measured.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(super) struct Phase {
+    /// What was done, e.g. "register (64 clients)".
+    pub(super) operation: String,
+    /// Concurrent clients.
+    pub(super) clients: usize,
+    /// Requests sent.
+    pub(super) sent: usize,
+    /// Requests answered with success.
+    pub(super) ok: usize,
+    /// Refusals and failures, by error code (or "transport").
+    pub(super) errors: BTreeMap<String, usize>,
+    /// Wall time of the phase, in seconds.
+    pub(super) seconds: f64,
+    /// Successful requests per second of wall time.
+    pub(super) per_second: f64,
+    /// Latency percentiles of successful requests, in milliseconds.
+    pub(super) p50_ms: f64,
+    /// 99th percentile.
+    pub(super) p99_ms: f64,
+    /// Slowest.
+    pub(super) max_ms: f64,
+    /// CPU this process used during the phase, per request, in microseconds (the client's share when the
+    /// server runs in another process; client and server together when embedded).
+    pub(super) process_cpu_us_per_request: f64,
+    /// Load average (1 min) at the end of the phase, other processes on the machine included.
+    pub(super) loadavg_end: f64,
+}
+
+/// An answer worth checking: its status and body.
+pub(super) struct Answer {
+    pub(super) status: u16,
+    pub(super) body: Vec<u8>,
+}
+
+/// Sends `requests` with `clients` concurrent tasks; `check` judges each answer (`Err(code)` counts as an
+/// error under that code).
+pub(super) async fn run(
+    operation: String,
+    http: &reqwest::Client,
+    base: &str,
+    method: reqwest::Method,
+    clients: usize,
+    requests: Vec<Prepared>,
+    check: impl Fn(&Answer) -> Result<(), String> + Send + Sync + 'static,
+) -> anyhow::Result<Phase> {
+    let sent = requests.len();
+    let queue = Arc::new(Mutex::new(requests.into_iter()));
+    let check = Arc::new(check);
+    let cpu_before = process_cpu();
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(clients);
+    for _ in 0..clients.max(1) {
+        let queue = Arc::clone(&queue);
+        let check = Arc::clone(&check);
+        let http = http.clone();
+        let base = base.to_owned();
+        let method = method.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut errors: BTreeMap<String, usize> = BTreeMap::new();
+            loop {
+                let next = queue
+                    .lock()
+                    .map_err(|_| anyhow::anyhow!("queue lock poisoned"))?
+                    .next();
+                let Some(request) = next else { break };
+                let begun = Instant::now();
+                let sent = http
+                    .request(method.clone(), format!("{base}{}", request.path))
+                    .headers(request.headers)
+                    .body(request.body)
+                    .send()
+                    .await;
+                let answer = match sent {
+                    Ok(response) => {
+                        let status = response.status().as_u16();
+                        response.bytes().await.map(|b| Answer {
+                            status,
+                            body: b.to_vec(),
+                        })
+                    }
+                    Err(e) => Err(e),
+                };
+                let elapsed = begun.elapsed();
+                match answer
+                    .map_err(|_| "transport".to_owned())
+                    .and_then(|a| check(&a))
+                {
+                    Ok(()) => latencies.push(elapsed),
+                    Err(code) => *errors.entry(code).or_default() += 1,
+                }
+            }
+            anyhow::Ok((latencies, errors))
+        }));
+    }
+    let mut latencies = Vec::with_capacity(sent);
+    let mut errors: BTreeMap<String, usize> = BTreeMap::new();
+    for task in tasks {
+        let (mine, their_errors) = task.await??;
+        latencies.extend(mine);
+        for (code, n) in their_errors {
+            *errors.entry(code).or_default() += n;
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let cpu = process_cpu().saturating_sub(cpu_before).as_secs_f64();
+    latencies.sort_unstable();
+    let ok = latencies.len();
+    Ok(Phase {
+        operation,
+        clients,
+        sent,
+        ok,
+        errors,
+        seconds,
+        per_second: if seconds > 0.0 {
+            ok as f64 / seconds
+        } else {
+            0.0
+        },
+        p50_ms: percentile(&latencies, 50),
+        p99_ms: percentile(&latencies, 99),
+        max_ms: latencies.last().map_or(0.0, |d| d.as_secs_f64() * 1e3),
+        process_cpu_us_per_request: if sent > 0 {
+            cpu * 1e6 / sent as f64
+        } else {
+            0.0
+        },
+        loadavg_end: loadavg().first().copied().unwrap_or(0.0),
+    })
+}
+
+/// The nearest-rank percentile of sorted latencies, in milliseconds.
+fn percentile(sorted: &[Duration], p: usize) -> f64 {
+    let rank = sorted.len().saturating_mul(p).div_ceil(100).max(1);
+    sorted.get(rank - 1).map_or(0.0, |d| d.as_secs_f64() * 1e3)
+}
+
+/// User + system CPU time of this process so far (Linux `/proc/self/stat`, clock ticks of 10 ms).
+fn process_cpu() -> Duration {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return Duration::ZERO;
+    };
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return Duration::ZERO;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // utime and stime are fields 14 and 15 of stat; `rest` starts at field 3.
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
+}
+
+/// The three load averages (`/proc/loadavg`), or nothing off Linux.
+pub(super) fn loadavg() -> Vec<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .filter_map(|f| f.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
