@@ -10,67 +10,9 @@ use cedar_policy::{Context, Entity, EntityId, EntityTypeName, EntityUid, Restric
 
 use super::AuthzError;
 
-/// A party's role (design.md, "Identities and authorization").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
-    /// Registers certificates of origin for its imports.
-    Importer,
-    /// Registers certificates for its exports.
-    Exporter,
-    /// Registers certificates for goods it produces.
-    Producer,
-    /// A customs broker, a possible reader.
-    Broker,
-    /// A customs authority (e.g. CBP); every certificate has one as reader.
-    Customs,
-    /// Checks the log; never receives an envelope.
-    Auditor,
-    /// Runs the service and enrolls parties.
-    Operator,
-}
-
-impl Role {
-    /// Every role, in schema order.
-    pub const ALL: [Role; 7] = [
-        Role::Importer,
-        Role::Exporter,
-        Role::Producer,
-        Role::Broker,
-        Role::Customs,
-        Role::Auditor,
-        Role::Operator,
-    ];
-
-    /// The role's name, as in key files and in the Cedar schema (`Role::"customs"`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Importer => "importer",
-            Role::Exporter => "exporter",
-            Role::Producer => "producer",
-            Role::Broker => "broker",
-            Role::Customs => "customs",
-            Role::Auditor => "auditor",
-            Role::Operator => "operator",
-        }
-    }
-}
-
-impl std::fmt::Display for Role {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Role {
-    type Err = AuthzError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Role::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| AuthzError::UnknownRole(s.to_owned()))
-    }
-}
+/// A party's role: the ledger's, so a role means the same on the log and in the policies (`Role::"customs"`
+/// in Cedar is [`Role::as_str`]).
+pub use ledger::Role;
 
 /// An enrolled party as the authorizer sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]

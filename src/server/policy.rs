@@ -8,7 +8,7 @@ use super::error::ApiError;
 use super::registry::Registry;
 use super::signed::Caller;
 use super::state::AppState;
-use crate::authz::{self, Action, CertificateInfo, PartyInfo};
+use crate::authz::{Action, CertificateInfo, PartyInfo};
 
 /// May the caller enroll `party` with `role`? (Only the operator.)
 pub(super) fn may_enroll(
@@ -17,7 +17,7 @@ pub(super) fn may_enroll(
     party: &PartyId,
     role: Role,
 ) -> Result<(), ApiError> {
-    let party = party_info(party, role)?;
+    let party = party_info(party, role);
     decide(state, caller, &Action::Enroll { party: &party })
 }
 
@@ -35,7 +35,7 @@ pub(super) fn may_register(
             .iter()
             .filter(|(id, _)| id != &caller.id)
             .map(|(id, role)| party_info(id, *role))
-            .collect::<Result<_, _>>()?,
+            .collect(),
         purged: false,
     };
     decide(
@@ -55,7 +55,7 @@ pub(super) fn may_grant(
     grantee: &(PartyId, Role),
 ) -> Result<(), ApiError> {
     let (certificate, _) = certificate_info(state, cert_id)?;
-    let grantee = party_info(&grantee.0, grantee.1)?;
+    let grantee = party_info(&grantee.0, grantee.1);
     decide(
         state,
         caller,
@@ -75,7 +75,7 @@ pub(super) fn may_revoke(
 ) -> Result<(), ApiError> {
     let (certificate, _) = certificate_info(state, cert_id)?;
     let role = role_of(state, revokee)?;
-    let revokee = party_info(revokee, role)?;
+    let revokee = party_info(revokee, role);
     decide(
         state,
         caller,
@@ -176,7 +176,7 @@ fn certificate_info(
 fn recipient(registry: &Registry, holder: &str) -> Option<PartyInfo> {
     let id = PartyId::new(holder).ok()?;
     let role = registry.party(&id)?.role;
-    party_info(&id, role).ok()
+    Some(party_info(&id, role))
 }
 
 fn role_of(state: &AppState, party: &PartyId) -> Result<Role, ApiError> {
@@ -194,17 +194,15 @@ fn role_of(state: &AppState, party: &PartyId) -> Result<Role, ApiError> {
         })
 }
 
-/// The ledger's role as the authorizer names it: both spell roles the same way.
-fn party_info(id: &PartyId, role: Role) -> Result<PartyInfo, ApiError> {
-    let role: authz::Role = role.as_str().parse().map_err(|_| ApiError::internal())?;
-    Ok(PartyInfo {
+fn party_info(id: &PartyId, role: Role) -> PartyInfo {
+    PartyInfo {
         id: id.to_string(),
         role,
-    })
+    }
 }
 
 fn decide(state: &AppState, caller: &Caller, action: &Action<'_>) -> Result<(), ApiError> {
-    let principal = party_info(&caller.id, caller.party.role)?;
+    let principal = party_info(&caller.id, caller.party.role);
     state.authz.authorize(Some(&principal), action).map_err(|denied| {
         tracing::debug!(party = %caller.id, action = action.name(), reason = %denied, "request denied by policy");
         let message = match denied.policies() {
