@@ -8,10 +8,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::StatusCode;
 use ledger::{CertId, Entry, Hash, PartyId, SignedEntry};
 use vault::VaultStore as _;
 
@@ -19,7 +17,7 @@ use super::error::ApiError;
 use super::policy;
 use super::read::{blocking, parse_cert_id};
 use super::registrar::Checked;
-use super::signed::{self, Caller};
+use super::signed::{self, Caller, SignedRequest};
 use super::state::{AppState, LOG_PARTY, now_ms};
 use crate::api::{
     Appended, B64, EnrollRequest, EnvelopeUpload, GrantRequest, PurgeRequest, RegisterRequest,
@@ -31,15 +29,11 @@ type Answer<T> = Result<Json<T>, ApiError>;
 /// `POST /v1/parties`: the operator enrolls a party.
 pub(super) async fn enroll(
     State(state): State<Arc<AppState>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    req: SignedRequest,
 ) -> Answer<Appended> {
-    let body = signed::body(body)?;
     blocking(move || {
-        let caller = signed::authenticate(&state, &method, &uri, &headers, &body)?;
-        let request: EnrollRequest = signed::json(&body)?;
+        let caller = req.caller(&state)?;
+        let request: EnrollRequest = req.json()?;
         let entry = signed::caller_entry(&state, &caller, &request.entry.0)?;
         let Entry::Enrollment {
             party,
@@ -95,18 +89,14 @@ pub(super) async fn enroll(
 /// [`Registrar`]: super::registrar::Registrar
 pub(super) async fn register(
     State(state): State<Arc<AppState>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    req: SignedRequest,
 ) -> Answer<Registered> {
     let started = Instant::now();
     let answer = async {
-        let body = signed::body(body)?;
         let checking = state.clone();
         let checked = state
             .cpu
-            .run(move || check_registration(&checking, &method, &uri, &headers, &body))
+            .run(move || check_registration(&checking, &req))
             .await??;
         let cert_id = checked.cert_id;
         let index = state.registrar.register(&state, checked).await?;
@@ -123,15 +113,9 @@ pub(super) async fn register(
 /// Everything a registration must pass before anything is stored: the request signature, the entry (signed
 /// by the caller, in its own name, current), the envelopes against the entry's grants, enrolled recipients,
 /// the policies, and a certificate id not yet registered.
-fn check_registration(
-    state: &AppState,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<Checked, ApiError> {
-    let caller = signed::authenticate(state, method, uri, headers, body)?;
-    let request: RegisterRequest = signed::json(body)?;
+fn check_registration(state: &AppState, req: &SignedRequest) -> Result<Checked, ApiError> {
+    let caller = req.caller(state)?;
+    let request: RegisterRequest = req.json()?;
     let entry = signed::caller_entry(state, &caller, &request.entry.0)?;
     let Entry::Registration {
         cert_id,
@@ -184,16 +168,12 @@ fn check_registration(
 pub(super) async fn grant(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    req: SignedRequest,
 ) -> Answer<Appended> {
-    let body = signed::body(body)?;
     blocking(move || {
         let cert_id = parse_cert_id(&id)?;
-        let caller = signed::authenticate(&state, &method, &uri, &headers, &body)?;
-        let request: GrantRequest = signed::json(&body)?;
+        let caller = req.caller(&state)?;
+        let request: GrantRequest = req.json()?;
         let entry = signed::caller_entry(&state, &caller, &request.entry.0)?;
         let Entry::Grant {
             cert_id: granted,
@@ -246,16 +226,12 @@ pub(super) async fn grant(
 pub(super) async fn revoke(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    req: SignedRequest,
 ) -> Answer<Appended> {
-    let body = signed::body(body)?;
     blocking(move || {
         let cert_id = parse_cert_id(&id)?;
-        let caller = signed::authenticate(&state, &method, &uri, &headers, &body)?;
-        let request: RevokeRequest = signed::json(&body)?;
+        let caller = req.caller(&state)?;
+        let request: RevokeRequest = req.json()?;
         let entry = signed::caller_entry(&state, &caller, &request.entry.0)?;
         let Entry::Revocation {
             cert_id: revoked,
@@ -306,16 +282,12 @@ pub(super) async fn revoke(
 pub(super) async fn purge(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    req: SignedRequest,
 ) -> Answer<Appended> {
-    let body = signed::body(body)?;
     blocking(move || {
         let cert_id = parse_cert_id(&id)?;
-        let caller = signed::authenticate(&state, &method, &uri, &headers, &body)?;
-        let request: PurgeRequest = signed::json(&body)?;
+        let caller = req.caller(&state)?;
+        let request: PurgeRequest = req.json()?;
         let entry = signed::caller_entry(&state, &caller, &request.entry.0)?;
         let Entry::Purge {
             cert_id: purged, ..
@@ -340,17 +312,13 @@ pub(super) async fn purge(
 pub(super) async fn sealed(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    req: SignedRequest,
 ) -> Answer<Sealed> {
     let started = Instant::now();
-    let body = signed::body(body)?;
     let metrics_state = state.clone();
     let answer = blocking(move || {
         let cert_id = parse_cert_id(&id)?;
-        let caller = signed::authenticate(&state, &method, &uri, &headers, &body)?;
+        let caller = req.caller(&state)?;
         if state
             .registry
             .read()

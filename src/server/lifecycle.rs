@@ -4,10 +4,8 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::StatusCode;
 use ledger::{Entry, PartyId, Role};
 use vault::VaultStore as _;
 
@@ -15,7 +13,7 @@ use super::error::ApiError;
 use super::handlers::{frame, recipient_roles, same_certificate, unframe, vault_error};
 use super::policy;
 use super::read::{blocking, parse_cert_id};
-use super::signed;
+use super::signed::{self, SignedRequest};
 use super::state::AppState;
 use crate::api::{
     Appended, B64, GrantList, GrantRecord, ReceiptIndexes, RewrapRequest, Rewrapped, RotateRequest,
@@ -30,15 +28,11 @@ type Answer<T> = Result<Json<T>, ApiError>;
 pub(super) async fn list_grants(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    req: SignedRequest,
 ) -> Answer<GrantList> {
-    let body = signed::body(body)?;
     blocking(move || {
         let cert_id = parse_cert_id(&id)?;
-        let caller = signed::authenticate(&state, &method, &uri, &headers, &body)?;
+        let caller = req.caller(&state)?;
         policy::may_list_grants(&state, &caller, &cert_id)?;
         let mut grants = Vec::new();
         for party in state.vault.list_recipients(cert_id).map_err(vault_error)? {
@@ -86,17 +80,13 @@ pub(super) async fn receipts(
 pub(super) async fn rotate(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    req: SignedRequest,
 ) -> Answer<Appended> {
-    let body = signed::body(body)?;
     blocking(move || {
         let path_party = PartyId::new(&id)
             .map_err(|_| ApiError::bad_request("bad_party_id", "malformed party id"))?;
-        let caller = signed::authenticate(&state, &method, &uri, &headers, &body)?;
-        let request: RotateRequest = signed::json(&body)?;
+        let caller = req.caller(&state)?;
+        let request: RotateRequest = req.json()?;
         let entry = signed::caller_entry(&state, &caller, &request.entry.0)?;
         let Entry::Rotation {
             party,
@@ -174,16 +164,12 @@ pub(super) async fn rotate(
 pub(super) async fn rewrap(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    req: SignedRequest,
 ) -> Answer<Rewrapped> {
-    let body = signed::body(body)?;
     blocking(move || {
         let cert_id = parse_cert_id(&id)?;
-        let caller = signed::authenticate(&state, &method, &uri, &headers, &body)?;
-        let request: RewrapRequest = signed::json(&body)?;
+        let caller = req.caller(&state)?;
+        let request: RewrapRequest = req.json()?;
         let grant_entry = signed::caller_entry(&state, &caller, &request.grant.0)?;
         let revocation_entry = signed::caller_entry(&state, &caller, &request.revocation.0)?;
         let (

@@ -2,6 +2,7 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use ledger::{PartyId, SignedEntry};
 use serde::de::DeserializeOwned;
@@ -19,8 +20,46 @@ pub(super) struct Caller {
     pub party: Party,
 }
 
+/// A request whose signature is yet to be checked: the parts the signature covers, read once, the body under
+/// the configured cap. Handlers take it as their last extractor and call [`SignedRequest::caller`].
+pub(super) struct SignedRequest {
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl<S: Send + Sync> FromRequest<S> for SignedRequest {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let method = request.method().clone();
+        let uri = request.uri().clone();
+        let headers = request.headers().clone();
+        let body = body(Bytes::from_request(request, state).await)?;
+        Ok(SignedRequest {
+            method,
+            uri,
+            headers,
+            body,
+        })
+    }
+}
+
+impl SignedRequest {
+    /// Verifies the request signature and returns the enrolled party that made it.
+    pub(super) fn caller(&self, state: &AppState) -> Result<Caller, ApiError> {
+        authenticate(state, &self.method, &self.uri, &self.headers, &self.body)
+    }
+
+    /// The body as JSON of the expected shape.
+    pub(super) fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        json(&self.body)
+    }
+}
+
 /// Turns a body that could not be read (too large, broken connection) into an error answer.
-pub(super) fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     body.map_err(|rejection| match rejection.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -32,7 +71,7 @@ pub(super) fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiErro
 }
 
 /// Verifies the request signature and returns the enrolled party that made it.
-pub(super) fn authenticate(
+fn authenticate(
     state: &AppState,
     method: &Method,
     uri: &Uri,
