@@ -19,14 +19,26 @@ fn interop_dir() -> PathBuf {
     dir
 }
 
-/// python3 (or $PYTHON), with pyhpke importable; anything else fails loudly with the fix.
+/// $PYTHON if set, else the interpreter of the virtual environment `tests/interop/pyenv.sh` keeps under target/
+/// with the pinned requirements (made on first use); pyhpke must import, or the test fails with the reason.
 fn python() -> String {
-    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| {
+        let out = Command::new("sh")
+            .arg(interop_dir().join("pyenv.sh"))
+            .output()
+            .expect("running tests/interop/pyenv.sh");
+        assert!(
+            out.status.success(),
+            "tests/interop/pyenv.sh could not set up Python with the pinned requirements:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("a UTF-8 path").trim().to_owned()
+    });
     let probe = Command::new(&python).args(["-c", "import pyhpke"]).output();
     match probe {
         Err(e) => panic!("cannot run {python} ({e}): the interop test needs Python 3 with pyhpke"),
         Ok(out) if !out.status.success() => panic!(
-            "{python} cannot import pyhpke: run `pip install -r tests/interop/requirements.txt`\n{}",
+            "{python} cannot import pyhpke:\n{}",
             String::from_utf8_lossy(&out.stderr)
         ),
         Ok(_) => python,
