@@ -68,6 +68,7 @@ impl AppState {
         tracing::info!(dir = %policies.display(), "policies loaded");
         let replay = ReplayGuard::new(ReplayConfig {
             max_skew_secs: config.max_skew.as_secs(),
+            max_entries_total: config.max_replay_entries,
             ..ReplayConfig::default()
         });
         let state = AppState {
