@@ -70,12 +70,11 @@ async fn registrations_with_malformed_envelopes_or_ciphertexts_are_refused() {
     let before = w.server.size().await;
     for bad in bad_envelopes() {
         // The customs envelope (the registrant's own comes first).
-        let len = bad.len();
-        let body = registration(&w, |r| r.envelopes[1].envelope = B64(bad));
+        let body = registration(&w, |r| r.envelopes[1].envelope = B64(bad.clone()));
         send_signed(url, &w.importer, "POST", "/v1/certificates", body)
             .await
             .assert_error(400, "bad_envelope", "envelopes[1].envelope");
-        let body = registration(&w, |r| r.envelopes[0].envelope = B64(vec![1u8; len]));
+        let body = registration(&w, |r| r.envelopes[0].envelope = B64(bad));
         send_signed(url, &w.importer, "POST", "/v1/certificates", body)
             .await
             .assert_error(400, "bad_envelope", "envelopes[0].envelope");
