@@ -64,6 +64,10 @@ pub struct PartyRecord {
     /// a client checks the chain from the first enrollment to `index`.
     #[serde(default)]
     pub previous: Vec<u64>,
+    /// Indexes of further first enrollments of the same party id, without a rotation between them (only a log
+    /// written by a server that let two enrollments race holds any). A client refuses a party listed with any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conflicting: Vec<u64>,
 }
 
 /// One recipient's envelope as uploaded by the registrant.

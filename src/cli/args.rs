@@ -222,6 +222,10 @@ pub struct ServeArgs {
     /// Least time between two cosigning rounds, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 250)]
     pub cosign_interval_ms: u64,
+    /// Most request nonces remembered for replay protection (about 50 bytes each), shared equally among the
+    /// enrolled parties: a party over its share is refused (429) until its older nonces expire.
+    #[arg(long, value_name = "N", default_value_t = 4_000_000)]
+    pub max_replay_entries: usize,
 }
 
 /// `enroll`.

@@ -83,6 +83,7 @@ pub(super) async fn serve(_g: &Global, args: ServeArgs) -> anyhow::Result<()> {
     );
     config.witness_policy = args.witness_policy;
     config.cosign_interval = std::time::Duration::from_millis(args.cosign_interval_ms);
+    config.max_replay_entries = args.max_replay_entries;
     let (ready, is_ready) = tokio::sync::oneshot::channel();
     let server = tokio::spawn(server::serve_with_ready(
         listener,

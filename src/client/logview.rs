@@ -383,6 +383,9 @@ impl<'a> LogView<'a> {
         {
             anyhow::bail!("the server's enrollment chain for {id} is out of order");
         }
+        if !record.conflicting.is_empty() {
+            return Err(self.conflict(id, &operator, &record).await);
+        }
         let mut chain: Vec<(VerifiedEntry, PartyPublic)> =
             Vec::with_capacity(record.previous.len() + 1);
         for &index in &record.previous {
@@ -405,6 +408,41 @@ impl<'a> LogView<'a> {
             .into());
         }
         Ok(chain)
+    }
+
+    /// Why a party the server lists with conflicting enrollments is refused: each listed entry is checked to be
+    /// a first enrollment of `id` by the operator, proven in the log (a server that lists anything else is not
+    /// believed either). Which of two enrollments without a rotation between them is the party's is not
+    /// something the log can say, so neither is used.
+    async fn conflict(
+        &self,
+        id: &PartyId,
+        operator: &PartyPublic,
+        record: &crate::api::PartyRecord,
+    ) -> anyhow::Error {
+        for &index in &record.conflicting {
+            let checked = match self.entry(index).await {
+                Ok(entry) => party_of(&entry, operator).map_err(anyhow::Error::from).and_then(
+                    |party| match entries::enrolled_party(entry.signed.entry()) {
+                        Some(_) if party.id == *id => Ok(()),
+                        _ => Err(anyhow::anyhow!(
+                            "the server lists entry {index} as an enrollment of {id}, and it is not"
+                        )),
+                    },
+                ),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = checked {
+                return e.context(format!("checking the conflicting enrollments of {id}"));
+            }
+        }
+        let mut indexes = vec![record.index];
+        indexes.extend(&record.conflicting);
+        let indexes: Vec<String> = indexes.iter().map(u64::to_string).collect();
+        anyhow::anyhow!(
+            "{id} is enrolled more than once without a rotation (log entries {}); refusing its keys",
+            indexes.join(", ")
+        )
     }
 
     /// One link of a party's chain: the first must be a first enrollment, later ones rotations of the one

@@ -33,6 +33,14 @@ pub enum SigError {
     /// that could then be replayed. Retry later.
     #[error("too many signed requests in the replay window")]
     ReplayCacheFull,
+    /// This party holds its whole share of the replay cache; its requests are refused until its older nonces
+    /// expire (other parties are served). Retry later, or sign fewer requests.
+    #[error("this party's replay quota is used up; retry later")]
+    ReplayQuotaExceeded,
+    /// The nonce of a request dated ahead of the server clock could not be recorded durably, so the request is
+    /// refused rather than risk accepting it again after a restart. Retry later.
+    #[error("the request could not be recorded; retry later")]
+    ReplayNotRecorded,
 }
 
 impl SigError {
@@ -47,6 +55,8 @@ impl SigError {
             Self::DigestMismatch => "digest_mismatch",
             Self::ReplayedRequest => "replayed_request",
             Self::ReplayCacheFull => "replay_cache_full",
+            Self::ReplayQuotaExceeded => "replay_quota_exceeded",
+            Self::ReplayNotRecorded => "unavailable",
         }
     }
 }

@@ -1,4 +1,5 @@
-//! The replay guard: remembers every (party, nonce) accepted within the clock-skew window, in bounded memory.
+//! The replay guard: remembers every (party, nonce) accepted within the clock-skew window, in bounded memory
+//! divided fairly among parties, and hands the nonces that must outlive a restart to a durable journal.
 
 use std::collections::hash_map::RandomState;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -20,7 +21,8 @@ pub struct ReplayConfig {
     pub max_skew_secs: u64,
     /// Most nonces remembered for one party; beyond it that party's requests are refused until old ones expire.
     /// This bounds one party's sustained rate to about `max_entries_per_party / max_skew_secs` requests/s.
-    /// Default 1,000,000.
+    /// Default 1,000,000. A party's share of `max_entries_total` (see [`ReplayGuard::set_party_count`]) may
+    /// bound it lower.
     pub max_entries_per_party: usize,
     /// Most nonces remembered overall (about 50 bytes each). Default 4,000,000.
     pub max_entries_total: usize,
@@ -38,9 +40,15 @@ impl Default for ReplayConfig {
 
 /// Remembers accepted (party, nonce) pairs until they can no longer be replayed; thread-safe (`&self`).
 ///
-/// Under memory pressure it refuses new requests ([`SigError::ReplayCacheFull`]) rather than forgetting a nonce
-/// that is still inside the window. Nonces are kept as 128-bit SHA-256 prefixes, per party, sharded by party so
-/// concurrent requests of different parties rarely contend.
+/// Under memory pressure it refuses new requests rather than forgetting a nonce that is still inside the
+/// window. Each party may hold at most its share of the memory, `max_entries_total / parties` (and never more
+/// than `max_entries_per_party`): a party over its share is refused alone ([`SigError::ReplayQuotaExceeded`]),
+/// and since the shares add up to the total, no party can fill the memory for the others
+/// ([`SigError::ReplayCacheFull`] then only follows a change of the party count). Nonces are kept as 128-bit
+/// SHA-256 prefixes, per party, sharded by party so concurrent requests of different parties rarely contend.
+///
+/// A request dated ahead of the clock outlives the restart floor ([`ReplayGuard::refuse_created_before`]); with
+/// a [`NonceJournal`] its nonce is recorded durably before the request is accepted.
 pub struct ReplayGuard {
     config: ReplayConfig,
     hasher: RandomState,
@@ -48,6 +56,25 @@ pub struct ReplayGuard {
     total: AtomicUsize,
     last_sweep: AtomicU64,
     not_before: u64,
+    /// Parties that may sign requests, among which the memory is shared; 0 until told (then: one share).
+    parties: AtomicUsize,
+    journal: Option<Box<dyn NonceJournal>>,
+}
+
+/// Durable memory for the nonces of requests dated ahead of the server clock: the only ones a restart's floor
+/// does not refuse by itself.
+pub trait NonceJournal: Send + Sync {
+    /// Records that `party` used the nonce whose key is `nonce` (see [`nonce_key`]) on a request created at
+    /// `created`; returns only once that is durable. A failure refuses the request.
+    fn record(&self, party: &str, nonce: &[u8; 16], created: u64) -> std::io::Result<()>;
+}
+
+/// The 128-bit key under which a nonce is remembered (and journalled): the first 16 bytes of its SHA-256.
+pub fn nonce_key(nonce: &str) -> [u8; 16] {
+    let digest = Sha256::digest(nonce.as_bytes());
+    let mut key = [0u8; 16];
+    key.copy_from_slice(&digest[..16]);
+    key
 }
 
 #[derive(Default)]
@@ -100,6 +127,42 @@ impl ReplayGuard {
             total: AtomicUsize::new(0),
             last_sweep: AtomicU64::new(0),
             not_before: 0,
+            parties: AtomicUsize::new(0),
+            journal: None,
+        }
+    }
+
+    /// Records the nonces of requests dated ahead of the clock in `journal` before accepting them.
+    #[must_use]
+    pub fn with_journal(mut self, journal: Box<dyn NonceJournal>) -> Self {
+        self.journal = Some(journal);
+        self
+    }
+
+    /// Tells the guard how many parties may sign requests (the enrolled parties): each may hold
+    /// `max_entries_total / parties` nonces. Call again whenever the number changes.
+    pub fn set_party_count(&self, parties: usize) {
+        self.parties.store(parties, Ordering::Relaxed);
+    }
+
+    /// The most nonces one party may hold now.
+    fn party_quota(&self) -> usize {
+        let parties = self.parties.load(Ordering::Relaxed).max(1);
+        (self.config.max_entries_total / parties).min(self.config.max_entries_per_party)
+    }
+
+    /// Remembers a nonce accepted before a restart (read back from the journal), without quota checks: it was
+    /// within them when it was accepted. Expired ones are ignored.
+    pub fn restore(&self, party: &str, nonce: [u8; 16], created: u64, now: u64) {
+        let expiry = created.saturating_add(self.config.max_skew_secs);
+        if expiry < now {
+            return;
+        }
+        let mut shard = self.shard(party);
+        let entry = shard.entry(party.to_owned()).or_default();
+        if entry.seen.insert(nonce) {
+            entry.by_expiry.entry(expiry).or_default().push(nonce);
+            self.total.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -147,7 +210,8 @@ impl ReplayGuard {
 
     /// Records `(party, nonce)` for a request created at `created`; refuses it if already recorded.
     ///
-    /// Call only after the request's signature verified, so that forged requests cannot fill the cache.
+    /// Call only after the request's signature verified, so that forged requests cannot fill the cache. A request
+    /// dated after `now` is journalled (durably) before this returns `Ok`.
     pub(crate) fn check_and_insert(
         &self,
         party: &str,
@@ -156,12 +220,7 @@ impl ReplayGuard {
         now: u64,
     ) -> Result<(), SigError> {
         self.maybe_sweep(now);
-        let key: [u8; 16] = {
-            let digest = Sha256::digest(nonce.as_bytes());
-            let mut k = [0u8; 16];
-            k.copy_from_slice(&digest[..16]);
-            k
-        };
+        let key = nonce_key(nonce);
         let expiry = created.saturating_add(self.config.max_skew_secs);
         let mut shard = self.shard(party);
         let entry = shard.entry(party.to_owned()).or_default();
@@ -170,8 +229,8 @@ impl ReplayGuard {
         if entry.seen.contains(&key) {
             return Err(SigError::ReplayedRequest);
         }
-        if entry.seen.len() >= self.config.max_entries_per_party {
-            return Err(SigError::ReplayCacheFull);
+        if entry.seen.len() >= self.party_quota() {
+            return Err(SigError::ReplayQuotaExceeded);
         }
         if self.total.load(Ordering::Relaxed) >= self.config.max_entries_total {
             drop(shard);
@@ -188,6 +247,18 @@ impl ReplayGuard {
         }
         entry.by_expiry.entry(expiry).or_default().push(key);
         self.total.fetch_add(1, Ordering::Relaxed);
+        drop(shard);
+        // Nothing created at or before `now` can be accepted after a restart (the floor is a later second), so
+        // only these need durable memory. The nonce stays in memory if the journal fails: the request is
+        // refused, and refusing its replay as well is harmless.
+        if created > now
+            && let Some(journal) = &self.journal
+        {
+            journal.record(party, &key, created).map_err(|e| {
+                tracing::error!(error = %e, "cannot journal a request nonce");
+                SigError::ReplayNotRecorded
+            })?;
+        }
         Ok(())
     }
 

@@ -333,7 +333,7 @@ fn replay_guard_expires_and_refuses_under_pressure() {
     }
     assert_eq!(
         guard.check_and_insert("a", "n3", NOW, NOW),
-        Err(SigError::ReplayCacheFull)
+        Err(SigError::ReplayQuotaExceeded)
     );
     guard.check_and_insert("b", "n0", NOW, NOW).unwrap();
     guard.check_and_insert("c", "n0", NOW, NOW).unwrap();
@@ -439,6 +439,34 @@ fn signer_refuses_unusable_inputs() {
 }
 
 #[test]
+fn one_party_cannot_take_more_than_its_share_of_the_replay_memory() {
+    let guard = ReplayGuard::new(ReplayConfig {
+        max_skew_secs: 10,
+        max_entries_per_party: 1_000,
+        max_entries_total: 60,
+    });
+    guard.set_party_count(6);
+    for i in 0..10 {
+        guard
+            .check_and_insert("noisy", &format!("n{i}"), NOW, NOW)
+            .unwrap();
+    }
+    assert_eq!(
+        guard.check_and_insert("noisy", "n10", NOW, NOW),
+        Err(SigError::ReplayQuotaExceeded)
+    );
+    // Every other party still has its whole share, so the total is never reached.
+    for party in ["a", "b", "c", "d", "e"] {
+        for i in 0..10 {
+            guard
+                .check_and_insert(party, &format!("n{i}"), NOW, NOW)
+                .unwrap();
+        }
+    }
+    assert_eq!(guard.len(), 60);
+}
+
+#[test]
 fn errors_have_stable_codes_and_no_secrets() {
     let all = [
         (SigError::BadSignature, "bad_signature"),
@@ -449,6 +477,8 @@ fn errors_have_stable_codes_and_no_secrets() {
         (SigError::MalformedSignature, "malformed_signature"),
         (SigError::DigestMismatch, "digest_mismatch"),
         (SigError::ReplayCacheFull, "replay_cache_full"),
+        (SigError::ReplayQuotaExceeded, "replay_quota_exceeded"),
+        (SigError::ReplayNotRecorded, "unavailable"),
     ];
     for (err, code) in all {
         assert_eq!(err.code(), code);

@@ -2,7 +2,9 @@
 //!
 //! Each handler authenticates the request, checks the entry it carries, asks the policies, changes the vault,
 //! and only then appends the entry: an entry on the log always describes stored state. If the append fails,
-//! the vault change is undone where that is possible, and the client gets 503 and may retry.
+//! the vault change is undone where that is possible, and the client gets 503 and may retry. From the policy
+//! decision to the append, a handler holds its certificate's (or the party registry's) critical section
+//! ([`super::locks`]), so no other decision reads the state in between.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -14,6 +16,7 @@ use ledger::{CertId, Entry, Hash, PartyId, SignedEntry};
 use vault::VaultStore as _;
 
 use super::error::ApiError;
+use super::lengths;
 use super::policy;
 use super::read::{blocking, parse_cert_id};
 use super::registrar::Checked;
@@ -61,6 +64,8 @@ pub(super) async fn enroll(
                 "the signing key is not a valid Ed25519 key",
             ));
         }
+        // "Not enrolled yet" must still hold when the entry is appended.
+        let _enrolling = state.locks.parties();
         if state
             .registry
             .read()
@@ -74,6 +79,12 @@ pub(super) async fn enroll(
             ));
         }
         let index = state.append(&entry)?;
+        let parties = state
+            .registry
+            .read()
+            .map_err(|_| ApiError::internal())?
+            .party_count();
+        state.replay.set_party_count(parties);
         Ok(Json(Appended { index }))
     })
     .await?
@@ -136,6 +147,8 @@ fn check_registration(state: &AppState, req: &SignedRequest) -> Result<Checked, 
         ));
     }
     let cert_id = *cert_id;
+    lengths::check_ciphertext("ciphertext", &request.ciphertext.0)?;
+    lengths::check_envelopes(&request.envelopes)?;
     check_envelopes(&caller, grants, &request.envelopes)?;
     let recipients = recipient_roles(state, &request.envelopes)?;
     policy::may_register(state, &caller, &cert_id, &recipients)?;
@@ -187,6 +200,7 @@ pub(super) async fn grant(
             ));
         };
         same_certificate(granted, &cert_id)?;
+        lengths::check_envelope("envelope", &request.envelope)?;
         if grant.as_slice() != request.envelope.grant.0.as_slice() {
             return Err(ApiError::bad_request(
                 "grant_mismatch",
@@ -195,6 +209,7 @@ pub(super) async fn grant(
         }
         let grantee = recipient_roles(&state, std::slice::from_ref(&request.envelope))?;
         let grantee = grantee.first().ok_or_else(ApiError::internal)?;
+        let _deciding = state.locks.certificate(&cert_id);
         policy::may_grant(&state, &caller, &cert_id, grantee)?;
         let id = cert_id;
         let party = request.envelope.party.as_str();
@@ -247,6 +262,7 @@ pub(super) async fn revoke(
         same_certificate(revoked, &cert_id)?;
         let revokee = PartyId::new(&request.party)
             .map_err(|_| ApiError::bad_request("bad_party_id", "malformed party id"))?;
+        let _deciding = state.locks.certificate(&cert_id);
         policy::may_revoke(&state, &caller, &cert_id, &revokee)?;
         let id = cert_id;
         let stored = state
@@ -299,6 +315,7 @@ pub(super) async fn purge(
             ));
         };
         same_certificate(purged, &cert_id)?;
+        let _deciding = state.locks.certificate(&cert_id);
         policy::may_purge(&state, &caller, &cert_id)?;
         state.vault.purge(cert_id).map_err(vault_error)?;
         let index = state.append(&entry)?;
@@ -319,6 +336,8 @@ pub(super) async fn sealed(
     let answer = blocking(move || {
         let cert_id = parse_cert_id(&id)?;
         let caller = req.caller(&state)?;
+        // A release decided on a grant must be logged before that grant can be revoked.
+        let _deciding = state.locks.certificate(&cert_id);
         if state
             .registry
             .read()

@@ -11,6 +11,7 @@ use vault::VaultStore as _;
 
 use super::error::ApiError;
 use super::handlers::{frame, recipient_roles, same_certificate, unframe, vault_error};
+use super::lengths;
 use super::policy;
 use super::read::{blocking, parse_cert_id};
 use super::signed::{self, SignedRequest};
@@ -109,6 +110,8 @@ pub(super) async fn rotate(
         }
         // Rotating is enrolling the party anew: the same question to the policies (operator only).
         policy::may_enroll(&state, &caller, party, *role)?;
+        // The key it replaces must still be the current one when the rotation is appended.
+        let _enrolling = state.locks.parties();
         let current = state
             .registry
             .read()
@@ -192,6 +195,7 @@ pub(super) async fn rewrap(
         };
         same_certificate(granted, &cert_id)?;
         same_certificate(revoked, &cert_id)?;
+        lengths::check_envelope("envelope", &request.envelope)?;
         if new_grant.as_slice() != request.envelope.grant.0.as_slice() {
             return Err(ApiError::bad_request(
                 "grant_mismatch",
@@ -207,6 +211,7 @@ pub(super) async fn rewrap(
         let reader = recipient_roles(&state, std::slice::from_ref(&request.envelope))?;
         let reader = reader.first().ok_or_else(ApiError::internal)?;
         // The new envelope is a grant to the same reader: the same question to the policies.
+        let _deciding = state.locks.certificate(&cert_id);
         policy::may_grant(&state, &caller, &cert_id, reader)?;
         let party = request.envelope.party.as_str();
         let stored = state

@@ -8,7 +8,9 @@ mod cosigner;
 mod cpu;
 mod error;
 mod handlers;
+mod lengths;
 mod lifecycle;
+mod locks;
 mod logkey;
 mod metrics;
 mod policies;
@@ -18,6 +20,7 @@ mod read;
 mod receipts;
 mod registrar;
 mod registry;
+mod replay_journal;
 mod retention;
 mod signed;
 mod state;
@@ -35,6 +38,8 @@ use axum::routing::{get, post};
 pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub use publish::Checkpoints;
 pub use state::AppState;
+
+use crate::httpsig::ReplayConfig;
 
 /// How a service instance is set up.
 #[derive(Debug, Clone)]
@@ -60,6 +65,8 @@ pub struct ServeConfig {
     pub witness_policy: Option<PathBuf>,
     /// Least time between two cosigning rounds.
     pub cosign_interval: Duration,
+    /// Most request nonces the replay guard remembers at once, all parties together (about 50 bytes each).
+    pub max_replay_entries: usize,
 }
 
 /// The default retention period: 5 years (1826 days).
@@ -79,6 +86,7 @@ impl ServeConfig {
             sweep_every: Duration::from_secs(3600),
             witness_policy: None,
             cosign_interval: Duration::from_millis(250),
+            max_replay_entries: ReplayConfig::default().max_entries_total,
         }
     }
 }

@@ -151,12 +151,18 @@ pub(super) async fn party(
 ) -> Result<Json<PartyRecord>, ApiError> {
     let id = PartyId::new(&id)
         .map_err(|_| ApiError::bad_request("bad_party_id", "malformed party id"))?;
-    let (index, previous) = state
+    let (index, previous, conflicting) = state
         .registry
         .read()
         .map_err(|_| ApiError::internal())?
         .party(&id)
-        .map(|p| (p.enrollment_index, p.previous_enrollments.clone()))
+        .map(|p| {
+            (
+                p.enrollment_index,
+                p.previous_enrollments.clone(),
+                p.conflicting_enrollments.clone(),
+            )
+        })
         .ok_or_else(|| ApiError::not_found("unknown_party", "no such party"))?;
     let bytes = blocking(move || state.log.entry(index))
         .await?
@@ -165,6 +171,7 @@ pub(super) async fn party(
         index,
         entry: B64(bytes),
         previous,
+        conflicting,
     }))
 }
 

@@ -20,6 +20,9 @@ pub struct Party {
     pub previous_enrollments: Vec<u64>,
     /// Signing keys it rotated away from: never accepted again, so a rotation consent cannot be replayed.
     pub retired_keys: Vec<[u8; 32]>,
+    /// Indexes of further first enrollments of the same id found on the log (left by a server that let two
+    /// enrollments race). Never applied: the first enrollment's keys stay; clients refuse such a party.
+    pub conflicting_enrollments: Vec<u64>,
 }
 
 /// What the service knows of a registered certificate.
@@ -83,6 +86,13 @@ impl Registry {
                 let Ok(signing_key) = ed25519_dalek::VerifyingKey::from_bytes(signing_key) else {
                     return; // the service never appends an enrollment with an invalid key
                 };
+                if let Some(known) = self.parties.get_mut(party) {
+                    // Only a rotation replaces a party's keys; a second enrollment is a conflict, kept in
+                    // view so that clients refuse the party rather than pick one of its keys.
+                    tracing::warn!(%party, index, "a second enrollment of an enrolled party; ignoring it");
+                    known.conflicting_enrollments.push(index);
+                    return;
+                }
                 self.parties.insert(
                     party.clone(),
                     Party {
@@ -91,6 +101,7 @@ impl Registry {
                         enrollment_index: index,
                         previous_enrollments: Vec::new(),
                         retired_keys: Vec::new(),
+                        conflicting_enrollments: Vec::new(),
                     },
                 );
             }
@@ -138,5 +149,36 @@ impl Registry {
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn enrollment(party: &str, seed: u8) -> SignedEntry {
+        let key = ed25519_dalek::SigningKey::from_bytes(&[seed; 32]);
+        let entry = Entry::Enrollment {
+            party: PartyId::new(party).unwrap(),
+            role: Role::Importer,
+            signing_key: key.verifying_key().to_bytes(),
+            encryption_key: [seed; 32],
+            replaces: None,
+            time_ms: 1,
+        };
+        SignedEntry::sign(entry, PartyId::new("operator").unwrap(), &key).unwrap()
+    }
+
+    #[test]
+    fn a_second_enrollment_does_not_replace_the_first() {
+        let mut registry = Registry::default();
+        registry.apply(1, &enrollment("acme", 1));
+        registry.apply(2, &enrollment("acme", 2));
+        let acme = registry.party(&PartyId::new("acme").unwrap()).unwrap();
+        let first = ed25519_dalek::SigningKey::from_bytes(&[1; 32]).verifying_key();
+        assert_eq!(acme.signing_key, first);
+        assert_eq!(acme.enrollment_index, 1);
+        assert_eq!(acme.conflicting_enrollments, vec![2]);
     }
 }

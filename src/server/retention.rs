@@ -34,6 +34,8 @@ pub(super) fn sweep(state: &AppState) -> usize {
 }
 
 fn purge_one(state: &AppState, cert_id: ledger::CertId) -> anyhow::Result<()> {
+    // Not in the middle of a grant, revocation or release of the same certificate.
+    let _deciding = state.locks.certificate(&cert_id);
     match state.vault.purge(cert_id) {
         // Purged already: a previous round (or the registrant) shredded it but its entry is not on the log.
         Ok(()) | Err(StoreError::Purged(_)) => {}

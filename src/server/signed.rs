@@ -78,8 +78,10 @@ fn authenticate(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Caller, ApiError> {
-    let registry = state.registry.read().map_err(|_| ApiError::internal())?;
+    // The registry is read only for the key lookup, not held through verification: a request dated ahead of
+    // the clock is journalled (one fdatasync) inside it, and appends must not wait for that.
     let lookup = |id: &httpsig::PartyId| {
+        let registry = state.registry.read().ok()?;
         PartyId::new(id.as_ref())
             .ok()
             .and_then(|id| registry.party(&id).map(|p| p.signing_key))
@@ -96,6 +98,7 @@ fn authenticate(
     )
     .map_err(sig_error)?;
     let id = PartyId::new(id.as_ref()).map_err(|_| ApiError::internal())?;
+    let registry = state.registry.read().map_err(|_| ApiError::internal())?;
     let party = registry
         .party(&id)
         .cloned()
@@ -105,9 +108,11 @@ fn authenticate(
 
 fn sig_error(error: SigError) -> ApiError {
     tracing::debug!(error = %error, "request signature refused");
-    // A full replay cache is our limit, not the client's fault: the same request may succeed later.
+    // A full replay cache is our limit, not the client's fault: the same request may succeed later. A party
+    // over its own share is told to slow down, and only it.
     let status = match error {
-        SigError::ReplayCacheFull => StatusCode::SERVICE_UNAVAILABLE,
+        SigError::ReplayCacheFull | SigError::ReplayNotRecorded => StatusCode::SERVICE_UNAVAILABLE,
+        SigError::ReplayQuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
         _ => StatusCode::UNAUTHORIZED,
     };
     ApiError::new(status, error.code(), error.to_string())
@@ -174,6 +179,14 @@ mod tests {
         assert_eq!(
             sig_error(SigError::ReplayCacheFull).code,
             "replay_cache_full"
+        );
+        assert_eq!(
+            sig_error(SigError::ReplayQuotaExceeded).status,
+            StatusCode::TOO_MANY_REQUESTS
+        );
+        assert_eq!(
+            sig_error(SigError::ReplayNotRecorded).status,
+            StatusCode::SERVICE_UNAVAILABLE
         );
         for error in [
             SigError::MissingSignature,

@@ -47,6 +47,8 @@ pub struct AppState {
     pub(super) registrar: Registrar,
     /// Threads for the CPU-heavy checks of registrations.
     pub(super) cpu: CpuPool,
+    /// Per-certificate and registry critical sections for decisions that read state.
+    pub(super) locks: super::locks::Locks,
 }
 
 impl AppState {
@@ -68,6 +70,7 @@ impl AppState {
         tracing::info!(dir = %policies.display(), "policies loaded");
         let replay = ReplayGuard::new(ReplayConfig {
             max_skew_secs: config.max_skew.as_secs(),
+            max_entries_total: config.max_replay_entries,
             ..ReplayConfig::default()
         });
         let state = AppState {
@@ -82,11 +85,21 @@ impl AppState {
             checkpoints,
             registrar: Registrar::default(),
             cpu: CpuPool::default(),
+            locks: super::locks::Locks::default(),
         };
         state.bootstrap()?;
         // The guard's memory of nonces dies with the process: refusing whatever was signed before this start
-        // keeps a request accepted by the previous run from being accepted again after a restart.
+        // keeps a request accepted by the previous run from being accepted again after a restart; the journal
+        // remembers the few dated after it.
         let replay = state.replay.refuse_created_before(start_of_next_second());
+        let skew = state.config.max_skew.as_secs();
+        let replay = super::replay_journal::attach(&state.config.data, replay, skew)?;
+        let parties = state
+            .registry
+            .read()
+            .map_err(|_| anyhow::anyhow!("registry lock poisoned"))?
+            .party_count();
+        replay.set_party_count(parties);
         Ok(AppState { replay, ..state })
     }
 
@@ -183,8 +196,8 @@ impl AppState {
 
 /// Waits for the next whole Unix second to begin and returns it. `created` has a granularity of one second,
 /// so a floor of "now, rounded down" would still accept, after a quick restart, a request the previous run
-/// accepted in that same second. (A request dated ahead of the clock, within the allowed skew, stays
-/// replayable across a restart: closing that needs nonces that outlive the process.)
+/// accepted in that same second. (A request dated ahead of the clock, within the allowed skew, is after the
+/// floor: `replay_journal` keeps those.)
 fn start_of_next_second() -> u64 {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -10,9 +10,12 @@
 mod accepted;
 mod cli;
 mod hostile;
+mod lengths;
 mod proxy;
+mod races;
 mod rawhttp;
 mod refusals;
+mod replay;
 mod secrets;
 mod shutdown;
 mod story;

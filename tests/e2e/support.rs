@@ -103,11 +103,21 @@ pub const MAX_BODY: usize = 256 * 1024;
 impl Server {
     /// Starts a server over `data` (created if needed) with `operator`.
     pub async fn start(data: &Path, operator: &PartyPublic) -> Server {
+        Server::start_with(data, operator, |_| {}).await
+    }
+
+    /// [`Server::start`], with `configure` changing the configuration first.
+    pub async fn start_with(
+        data: &Path,
+        operator: &PartyPublic,
+        configure: impl FnOnce(&mut ServeConfig),
+    ) -> Server {
         capture_logs();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let mut config = ServeConfig::new(data.to_owned(), operator.clone());
         config.max_body_bytes = MAX_BODY;
+        configure(&mut config);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (ready, is_ready) = tokio::sync::oneshot::channel();
         let task = tokio::spawn(serve_with_ready(

@@ -15,7 +15,7 @@ pub use grant::{GrantSalt, grant_commitment};
 pub use keys::{PartyKeys, PartyPublic};
 /// Identifiers shared with the log (re-exported from the ledger crate).
 pub use ledger::{CertId, PartyId, Role};
-pub use seal::{BODY_VERSION, DataKey, OpenedBody, open_body, seal_body};
+pub use seal::{BODY_VERSION, DataKey, MIN_BODY_CIPHERTEXT_LEN, OpenedBody, open_body, seal_body};
 pub use store::{
     FsVaultStore, MAX_ENVELOPE_LEN, MAX_PARTY_LEN, MemoryVaultStore, NewCertificate, StoreError,
     VaultStore,

@@ -17,6 +17,9 @@ const NONCE_LEN: usize = 12;
 const TAG_LEN: usize = 16;
 const HEADER_LEN: usize = 1 + NONCE_LEN;
 const SALT_LEN: usize = 32;
+/// The shortest body ciphertext: version, nonce, the master salt (sealed with the body) and the tag, for an
+/// empty body. Anything shorter cannot open.
+pub const MIN_BODY_CIPHERTEXT_LEN: usize = HEADER_LEN + SALT_LEN + TAG_LEN;
 
 /// A certificate's 256-bit AES-256-GCM data key: secret, zeroized on drop, never printed.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
@@ -102,7 +105,7 @@ pub fn open_body(
     ciphertext: &[u8],
 ) -> Result<OpenedBody> {
     let (&version, rest) = ciphertext.split_first().ok_or(Error::DecryptionFailed)?;
-    if version != BODY_VERSION || rest.len() < NONCE_LEN + SALT_LEN + TAG_LEN {
+    if version != BODY_VERSION || 1 + rest.len() < MIN_BODY_CIPHERTEXT_LEN {
         return Err(Error::DecryptionFailed);
     }
     let (nonce, sealed) = rest.split_at(NONCE_LEN);

@@ -156,6 +156,13 @@ impl Replay {
             if Some(&signer) != self.operator.as_ref().map(|o| &o.id) {
                 return Err("enrollment not signed by the operator".into());
             }
+            if self.parties.contains_key(&party.id) {
+                // Only a rotation changes an enrolled party's keys; the first enrollment's stay in force here.
+                return Err(format!(
+                    "second enrollment of {} without a rotation: the log gives it two identities",
+                    party.id
+                ));
+            }
             self.parties.insert(party.id.clone(), party);
             return Ok(());
         }
