@@ -6,6 +6,7 @@
 
 mod cosigner;
 mod cpu;
+mod datadir;
 mod error;
 mod handlers;
 mod lifecycle;
@@ -18,6 +19,7 @@ mod read;
 mod receipts;
 mod registrar;
 mod registry;
+mod repair;
 mod retention;
 mod signed;
 mod state;
@@ -34,6 +36,7 @@ use axum::routing::{get, post};
 
 pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub use publish::Checkpoints;
+pub use repair::{RepairReport, repair};
 pub use state::AppState;
 
 /// How a service instance is set up.

@@ -67,7 +67,11 @@ async fn kill_9(child: &mut tokio::process::Child) {
 fn children_of(parent: u32) -> Vec<u32> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
             continue;
         };
         let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
@@ -143,7 +147,8 @@ impl PowerCut {
     }
 
     fn failed(line: &str) -> bool {
-        line.rsplit_once(" = ").is_some_and(|(_, r)| r.starts_with('-'))
+        line.rsplit_once(" = ")
+            .is_some_and(|(_, r)| r.starts_with('-'))
     }
 
     fn event(&mut self, line: &str) {
@@ -213,8 +218,11 @@ impl PowerCut {
                         &mut self.unsynced_data,
                         &mut self.unsynced_entries,
                     ] {
-                        let inside: Vec<PathBuf> =
-                            set.iter().filter(|p| p.starts_with(from)).cloned().collect();
+                        let inside: Vec<PathBuf> = set
+                            .iter()
+                            .filter(|p| p.starts_with(from))
+                            .cloned()
+                            .collect();
                         for path in inside {
                             set.remove(&path);
                             let rest = path.strip_prefix(from).unwrap();
@@ -291,7 +299,11 @@ async fn a_power_cut_after_the_first_start_keeps_every_file_it_wrote() {
         data.join("policies/tradeledger.cedarschema"),
         data.join("vault/index/conf"),
     ] {
-        assert!(cut.live.contains(&must), "the trace shows {}", must.display());
+        assert!(
+            cut.live.contains(&must),
+            "the trace shows {}",
+            must.display()
+        );
     }
     let unsynced: Vec<&PathBuf> = cut
         .unsynced_data
@@ -387,7 +399,11 @@ async fn a_second_serve_on_a_live_directory_is_refused_and_changes_nothing() {
     let err = run.failure();
     assert!(err.contains("in use"), "{err}");
 
-    assert_eq!(hash_tree(&data), before, "the refused instances changed nothing");
+    assert_eq!(
+        hash_tree(&data),
+        before,
+        "the refused instances changed nothing"
+    );
     assert_eq!(w.server.get(&tile).await, (200, tile_before));
     assert_eq!(w.server.size().await, size);
 }
@@ -514,7 +530,14 @@ async fn the_data_directory_and_the_client_home_are_private_to_their_user() {
         "--state",
         audit_state.to_str().unwrap(),
     ]);
-    assert!(audit.status().await.unwrap().success());
+    assert!(
+        audit
+            .stdout(Stdio::null())
+            .status()
+            .await
+            .unwrap()
+            .success()
+    );
     let data = w.server.data.clone();
     let World { server, .. } = w;
     server.stop().await;
