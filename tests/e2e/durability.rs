@@ -162,6 +162,8 @@ impl PowerCut {
                 }
             }),
         };
+        // strace pads the pid column (`9818  write(...)`).
+        let line = line.trim_start();
         if line.starts_with("<...") || Self::failed(line) {
             return;
         }
