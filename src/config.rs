@@ -42,14 +42,13 @@ impl ClientConfig {
         }
     }
 
-    /// Writes the configuration to `dir` atomically (temporary file, then rename).
+    /// Writes the configuration to `dir` (created 0700) atomically and durably, mode 0600.
     pub fn save(&self, dir: &Path) -> anyhow::Result<()> {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        crate::client::private_dir(dir)?;
         let path = dir.join("config.json");
-        let tmp = dir.join("config.json.tmp");
         let text = serde_json::to_string_pretty(self)? + "\n";
-        std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
-        std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))
+        ledger::durable::write_atomic(&path, text.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))
     }
 }
 

@@ -27,12 +27,14 @@ pub use merkle::{
 pub use note::{
     MAX_SIGNATURES, Note, NoteSignature, NoteSigner, NoteVerifier, open_note, sign_note,
 };
-pub use store::{Batch, Fault, FsStore, MemoryStore, Store};
+pub use store::{Batch, Fault, FsStore, MemoryStore, Rebuilt, Store};
 pub use tiles::{
     MAX_ENTRY_LEN, TILE_HEIGHT, TILE_WIDTH, decode_bundle, encode_bundle, level_count, tile_path,
 };
 
 mod checkpoint;
+/// Writing files atomically, durably and privately (used by the vault and the service too).
+pub mod durable;
 mod entry;
 mod error;
 mod ids;

@@ -4,7 +4,7 @@
 mod integrity;
 mod recovery;
 mod sequencer;
-mod signing;
+pub(crate) mod signing;
 mod source;
 
 use std::ops::Range;

@@ -49,6 +49,8 @@ pub enum Command {
     Keygen(KeygenArgs),
     /// Run the service over an embedded store.
     Serve(ServeArgs),
+    /// Rebuild the log's derived files (tiles, entry offsets) from its journal; the service must be stopped.
+    Repair(RepairArgs),
     /// Enroll a party on the log (operator only).
     Enroll(EnrollArgs),
     /// Validate, encrypt and register certificates for the given readers.
@@ -189,6 +191,14 @@ pub struct KeygenArgs {
     /// Where to write the secret key; the public identity goes to FILE.pub.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+}
+
+/// `repair`.
+#[derive(Debug, Args)]
+pub struct RepairArgs {
+    /// The data directory of a stopped service.
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
 }
 
 /// `serve`.

@@ -1,7 +1,6 @@
 //! `register`, `grant`, `revoke`, `open` and `disclose`: the commands of a party holding a key.
 
-use std::io::{IsTerminal as _, Write as _};
-use std::os::unix::fs::OpenOptionsExt as _;
+use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -158,7 +157,8 @@ async fn fetch_receipts(
     many: bool,
 ) -> anyhow::Result<Vec<Option<String>>> {
     if many && let Some(dir) = out {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        ledger::durable::create_private_dir(dir)
+            .with_context(|| format!("creating {}", dir.display()))?;
     }
     let mut receipts = Vec::with_capacity(results.len());
     for r in results {
@@ -170,7 +170,7 @@ async fn fetch_receipts(
                     } else {
                         out.to_owned()
                     };
-                    std::fs::write(&path, &text)
+                    ledger::durable::write_atomic(&path, text.as_bytes())
                         .with_context(|| format!("writing {}", path.display()))?;
                     if !g.json {
                         println!("receipt for {}: {}", r.cert_id, path.display());
@@ -220,14 +220,8 @@ pub(super) async fn open(g: &Global, args: OpenArgs) -> anyhow::Result<()> {
     let session = Session::new(g)?;
     let opened = ops::open(&session.actor(), &cert_id).await?;
     if let Some(out) = &args.out {
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(out)
-            .with_context(|| format!("creating {}", out.display()))?;
-        file.write_all(&serde_json::to_vec_pretty(&opened.body)?)
+        // A plaintext body: mode 0600, and whole or absent after a crash.
+        ledger::durable::write_atomic(out, &serde_json::to_vec_pretty(&opened.body)?)
             .with_context(|| format!("writing {}", out.display()))?;
         g.print(
             &json!({"cert_id": cert_id.to_string(), "registration_index": opened.registration.index,
@@ -254,7 +248,8 @@ pub(super) async fn disclose(g: &Global, args: DiscloseArgs) -> anyhow::Result<(
     let session = Session::new(g)?;
     let bundle = ops::disclose(&session.actor(), &cert_id, &args.fields).await?;
     let text = serde_json::to_string_pretty(&bundle)? + "\n";
-    std::fs::write(&args.out, text).with_context(|| format!("writing {}", args.out.display()))?;
+    ledger::durable::write_atomic(&args.out, text.as_bytes())
+        .with_context(|| format!("writing {}", args.out.display()))?;
     g.print(
         &json!({"cert_id": cert_id.to_string(), "out": args.out, "fields": args.fields}),
         &format!(

@@ -54,7 +54,7 @@ impl Player {
         let keys = PartyKeys::generate(PartyId::new(id)?, role);
         let client = Client::new(url)?.with_identity(keys.id(), keys.signing_key());
         let home = root.join(id);
-        std::fs::create_dir_all(&home)?;
+        crate::client::private_dir(&home)?;
         Ok(Player { keys, client, home })
     }
 
@@ -195,7 +195,7 @@ pub(super) async fn demo(g: &Global) -> anyhow::Result<()> {
     let fields = ["/regime".to_owned(), "/exporter/name".to_owned()];
     let bundle = ops::disclose(&importer.actor(&log_key), &cert_id, &fields).await?;
     let bundle_path = tmp.path().join("disclosure.json");
-    std::fs::write(&bundle_path, serde_json::to_vec_pretty(&bundle)?)?;
+    ledger::durable::write_atomic(&bundle_path, &serde_json::to_vec_pretty(&bundle)?)?;
     n.say(format!(
         "{} disclosed {} to {} as a bundle",
         importer.id(),

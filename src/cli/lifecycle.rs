@@ -74,7 +74,8 @@ pub(super) async fn rotate(g: &Global, args: RotateArgs) -> anyhow::Result<()> {
     let out = args.out.as_ref().context(
         "pass --operator-key OPERATOR_KEY, or --out REQUEST to hand the request to the operator",
     )?;
-    std::fs::write(out, serde_json::to_string_pretty(&request)? + "\n")
+    let text = serde_json::to_string_pretty(&request)? + "\n";
+    ledger::durable::write_atomic(out, text.as_bytes())
         .with_context(|| format!("writing {}", out.display()))?;
     g.print(
         &json!({"party": new.id.to_string(), "request": out}),

@@ -29,6 +29,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Keygen(args) => keys::keygen(g, args),
         Command::Serve(args) => serve::serve(g, args).await,
+        Command::Repair(args) => serve::repair(g, args).await,
         Command::Enroll(args) => keys::enroll(g, args).await,
         Command::Register(args) => certs::register(g, args).await,
         Command::Grant(args) => certs::grant(g, args).await,

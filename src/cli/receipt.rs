@@ -60,7 +60,8 @@ fn write_or_print(
 ) -> anyhow::Result<()> {
     match out {
         Some(path) => {
-            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+            ledger::durable::write_atomic(path, text.as_bytes())
+                .with_context(|| format!("writing {}", path.display()))?;
             g.print(
                 &json!({"index": v.index, "checkpoint_size": v.checkpoint_size,
                         "extended_to": v.extended_to, "out": path}),

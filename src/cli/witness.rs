@@ -17,8 +17,13 @@ pub(super) async fn witness(g: &Global, args: WitnessArgs) -> anyhow::Result<()>
         .iter()
         .map(|l| crate::config::read_vkey_arg(l).with_context(|| format!("--log {l}")))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    std::fs::create_dir_all(&args.data)
-        .with_context(|| format!("creating {}", args.data.display()))?;
+    if ledger::durable::create_private_dir(&args.data)
+        .with_context(|| format!("creating {}", args.data.display()))?
+        .is_some()
+    {
+        ledger::durable::make_private(&args.data)
+            .with_context(|| format!("tightening {}", args.data.display()))?;
+    }
     let config = WitnessConfig::open(&args.data, key, &logs)?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await

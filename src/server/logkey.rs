@@ -6,13 +6,12 @@
 //! `tradeledger/entry/v1\n` followed by binary, a note signature covers a checkpoint's text, which begins with
 //! the origin line.
 
-use std::io::Write as _;
-use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 
 use anyhow::Context as _;
 use ed25519_dalek::SigningKey;
-use ledger::NoteSigner;
+use ledger::{NoteSigner, durable};
 
 /// The log's signing key and its public verifier key.
 pub struct LogKey {
@@ -26,19 +25,7 @@ impl LogKey {
     pub fn load_or_create(data: &Path, origin: &str) -> anyhow::Result<LogKey> {
         let key_path = data.join("log.key");
         let signer = if key_path.exists() {
-            let mode = std::fs::metadata(&key_path)?.permissions().mode();
-            anyhow::ensure!(
-                mode & 0o077 == 0,
-                "{} is readable by others (mode {:o}); chmod 600 it",
-                key_path.display(),
-                mode & 0o777
-            );
-            let text = zeroize::Zeroizing::new(
-                std::fs::read_to_string(&key_path)
-                    .with_context(|| format!("reading {}", key_path.display()))?,
-            );
-            let signer = NoteSigner::from_signer_key(text.trim_end())
-                .map_err(|_| anyhow::anyhow!("{} is not a signer key", key_path.display()))?;
+            let signer = load_signer(data)?;
             anyhow::ensure!(
                 signer.name() == origin,
                 "{} signs for origin {:?}, not {origin:?}: pass --origin {:?}",
@@ -50,21 +37,16 @@ impl LogKey {
         } else {
             let signer = NoteSigner::generate(origin)
                 .map_err(|e| anyhow::anyhow!("bad origin {origin:?}: {e}"))?;
-            let mut file = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&key_path)
+            let text = zeroize::Zeroizing::new(format!("{}\n", signer.to_signer_key().as_str()));
+            durable::write_new(&key_path, text.as_bytes())
                 .with_context(|| format!("creating {}", key_path.display()))?;
-            file.write_all(signer.to_signer_key().as_bytes())?;
-            file.write_all(b"\n")?;
-            file.sync_all()?;
-            std::fs::File::open(data)?.sync_all()?;
             signer
         };
         let vkey = signer.verifier().to_vkey();
-        std::fs::write(data.join("log.vkey"), format!("{vkey}\n"))
-            .with_context(|| format!("writing {}", data.join("log.vkey").display()))?;
+        let vkey_path = data.join("log.vkey");
+        // Rewritten on every start; a reader (or a cut) sees the old or the new text, never a torn one.
+        durable::write_atomic(&vkey_path, format!("{vkey}\n").as_bytes())
+            .with_context(|| format!("writing {}", vkey_path.display()))?;
         let key = signer.signing_key().clone();
         Ok(LogKey {
             origin: origin.to_owned(),
@@ -88,4 +70,25 @@ impl LogKey {
     pub fn vkey(&self) -> &str {
         &self.vkey
     }
+}
+
+/// Reads the existing `DATA/log.key` (its name is the log's origin); refuses one readable by others.
+pub(crate) fn load_signer(data: &Path) -> anyhow::Result<NoteSigner> {
+    let key_path = data.join("log.key");
+    let mode = std::fs::metadata(&key_path)
+        .with_context(|| format!("reading {}", key_path.display()))?
+        .permissions()
+        .mode();
+    anyhow::ensure!(
+        mode & 0o077 == 0,
+        "{} is readable by others (mode {:o}); chmod 600 it",
+        key_path.display(),
+        mode & 0o777
+    );
+    let text = zeroize::Zeroizing::new(
+        std::fs::read_to_string(&key_path)
+            .with_context(|| format!("reading {}", key_path.display()))?,
+    );
+    NoteSigner::from_signer_key(text.trim_end())
+        .map_err(|_| anyhow::anyhow!("{} is not a signer key", key_path.display()))
 }

@@ -6,6 +6,7 @@
 
 mod cosigner;
 mod cpu;
+mod datadir;
 mod error;
 mod handlers;
 mod lengths;
@@ -20,6 +21,7 @@ mod read;
 mod receipts;
 mod registrar;
 mod registry;
+mod repair;
 mod replay_journal;
 mod retention;
 mod signed;
@@ -37,6 +39,7 @@ use axum::routing::{get, post};
 
 pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub use publish::Checkpoints;
+pub use repair::{RepairReport, repair};
 pub use state::AppState;
 
 use crate::httpsig::ReplayConfig;

@@ -14,7 +14,6 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
-use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
@@ -93,15 +92,8 @@ pub(super) fn attach(
 impl FutureNonces {
     /// Reads the journal in `dir`, drops what expired before `now`, and rewrites it atomically.
     fn open(dir: &Path, max_skew_secs: u64, now: u64) -> anyhow::Result<FutureNonces> {
-        if !dir.exists() {
-            std::fs::DirBuilder::new()
-                .mode(0o700)
-                .create(dir)
-                .with_context(|| format!("creating {}", dir.display()))?;
-            if let Some(parent) = dir.parent() {
-                sync_dir(parent)?;
-            }
-        }
+        ledger::durable::create_private_dir(dir)
+            .with_context(|| format!("creating {}", dir.display()))?;
         let path = dir.join(FILE);
         let records = match std::fs::read(&path) {
             Ok(bytes) => parse(&bytes),
@@ -181,34 +173,16 @@ fn live(records: Vec<Record>, max_skew_secs: u64, now: u64) -> Vec<Record> {
         .collect()
 }
 
-/// Writes `records` to a temporary file, syncs it, renames it over the journal, syncs the directory; returns
-/// the journal opened for appending.
+/// Replaces the journal with `records`, atomically and durably; returns it opened for appending.
 fn rewrite(dir: &Path, records: &[Record]) -> anyhow::Result<File> {
     let path = dir.join(FILE);
-    let tmp = dir.join(format!("{FILE}.tmp"));
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .with_context(|| format!("creating {}", tmp.display()))?;
     let text: String = records.iter().map(Record::line).collect();
-    file.write_all(text.as_bytes())
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, &path).with_context(|| format!("replacing {}", path.display()))?;
-    sync_dir(dir)?;
+    ledger::durable::write_atomic(&path, text.as_bytes())
+        .with_context(|| format!("replacing {}", path.display()))?;
     OpenOptions::new()
         .append(true)
         .open(&path)
         .with_context(|| format!("opening {}", path.display()))
-}
-
-fn sync_dir(dir: &Path) -> anyhow::Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .with_context(|| format!("syncing {}", dir.display()))
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use ledger::{Entry, PartyId, Role, SignedEntry};
 
 use super::ServeConfig;
 use super::cpu::CpuPool;
+use super::datadir::DataDirLock;
 use super::error::ApiError;
 use super::logkey::LogKey;
 use super::metrics::Metrics;
@@ -49,13 +50,15 @@ pub struct AppState {
     pub(super) cpu: CpuPool,
     /// Per-certificate and registry critical sections for decisions that read state.
     pub(super) locks: super::locks::Locks,
+    /// This process's ownership of the data directory; declared last, so released after the stores close.
+    _lock: DataDirLock,
 }
 
 impl AppState {
     /// Opens (or creates) the stores in the data directory and rebuilds the registry from the log.
     pub fn open(config: ServeConfig) -> anyhow::Result<AppState> {
-        std::fs::create_dir_all(&config.data)
-            .with_context(|| format!("creating data directory {}", config.data.display()))?;
+        // Before anything else is read or written: a second instance must change nothing.
+        let lock = DataDirLock::acquire(&config.data)?;
         let log_key = LogKey::load_or_create(&config.data, &config.origin)?;
         let store =
             ledger::FsStore::open(config.data.join("log")).context("opening the log store")?;
@@ -86,6 +89,7 @@ impl AppState {
             registrar: Registrar::default(),
             cpu: CpuPool::default(),
             locks: super::locks::Locks::default(),
+            _lock: lock,
         };
         state.bootstrap()?;
         // The guard's memory of nonces dies with the process: refusing whatever was signed before this start

@@ -3,15 +3,14 @@
 //! The witness cosigns a log's checkpoint only if it is consistent with the latest checkpoint it cosigned for
 //! that log, so a log cannot show two parties two different histories and get a witness quorum for both.
 
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::future::Future;
-use std::io::Write as _;
-use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
-use ledger::{CosignatureSigner, CosignatureVerifier, NoteVerifier};
+use ledger::{CosignatureSigner, CosignatureVerifier, NoteVerifier, durable};
 use tokio::net::TcpListener;
 
 mod client;
@@ -65,20 +64,19 @@ impl WitnessConfig {
 /// (mode 0600, never overwriting) and the public vkey to `out_path` + `.vkey`. Returns the verifier.
 pub fn keygen(name: &str, out_path: &Path) -> anyhow::Result<CosignatureVerifier> {
     let signer = CosignatureSigner::generate(name)?;
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(out_path)
+    let text = zeroize::Zeroizing::new(format!("{}\n", signer.to_signer_key().as_str()));
+    durable::write_new(out_path, text.as_bytes())
         .with_context(|| format!("creating {}", out_path.display()))?;
-    file.write_all(signer.to_signer_key().as_bytes())?;
-    file.write_all(b"\n")?;
-    file.sync_all()?;
     let verifier = signer.verifier();
     let mut vkey_path = out_path.as_os_str().to_owned();
     vkey_path.push(".vkey");
-    fs::write(&vkey_path, format!("{}\n", verifier.to_vkey()))
-        .with_context(|| format!("writing {}", Path::new(&vkey_path).display()))?;
+    // The vkey is public: it goes into policies and to the logs it witnesses.
+    durable::write_atomic_public(
+        Path::new(&vkey_path),
+        format!("{}\n", verifier.to_vkey()).as_bytes(),
+        0o644,
+    )
+    .with_context(|| format!("writing {}", Path::new(&vkey_path).display()))?;
     Ok(verifier)
 }
 
@@ -127,8 +125,11 @@ pub async fn serve_witness_with_ready(
         .await
         .context("opening the witness")??;
     if let Some(path) = vkey_out {
-        fs::write(&path, format!("{}\n", witness.verifier().to_vkey()))
-            .with_context(|| format!("writing {}", path.display()))?;
+        durable::write_atomic(
+            &path,
+            format!("{}\n", witness.verifier().to_vkey()).as_bytes(),
+        )
+        .with_context(|| format!("writing {}", path.display()))?;
     }
     tracing::info!(witness = %witness.verifier().to_vkey(), addr = ?listener.local_addr().ok(), "witness serving");
     let _ = ready.send(());

@@ -2,8 +2,8 @@
 //! in-memory store with fault injection for tests.
 
 use std::collections::HashMap;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write as _};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -43,8 +43,9 @@ pub struct FsWitnessStore {
 impl FsWitnessStore {
     /// Opens (creating it if needed) the store in `dir`.
     pub fn open(dir: &Path) -> io::Result<Self> {
-        fs::create_dir_all(dir)?;
-        File::open(dir)?.sync_all()?;
+        if ledger::durable::create_private_dir(dir)?.is_some() {
+            ledger::durable::make_private(dir)?;
+        }
         Ok(Self {
             dir: dir.to_owned(),
         })
@@ -65,19 +66,7 @@ impl WitnessStore for FsWitnessStore {
     }
 
     fn save(&self, origin: &str, note: &str) -> io::Result<()> {
-        let tmp = self.path(origin, ".tmp");
-        {
-            let mut file = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(&tmp)?;
-            file.write_all(note.as_bytes())?;
-            // fdatasync: the contents must be on disk before the rename can expose them.
-            file.sync_data()?;
-        }
-        fs::rename(&tmp, self.path(origin, ".checkpoint"))?;
-        File::open(&self.dir)?.sync_all()
+        ledger::durable::write_atomic(&self.path(origin, ".checkpoint"), note.as_bytes())
     }
 }
 

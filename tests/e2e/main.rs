@@ -9,6 +9,7 @@
 
 mod accepted;
 mod cli;
+mod durability;
 mod hostile;
 mod lengths;
 mod proxy;

@@ -1,9 +1,9 @@
 //! Party key pairs (Ed25519 signing + X25519 encryption), the secret key file and the public `.pub` file
 //! (docs/formats.md, "Key file" and ".pub file").
 
-use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
@@ -99,14 +99,8 @@ impl PartyKeys {
             Zeroizing::new(hex::encode(self.signing.as_bytes())).as_str(),
             Zeroizing::new(hex::encode(self.encryption.as_bytes())).as_str(),
         ));
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(io)?;
-        file.write_all(text.as_bytes()).map_err(io)?;
-        file.sync_all().map_err(io)
+        // Whole or absent after a crash, and never over an existing file.
+        ledger::durable::write_new(path, text.as_bytes()).map_err(io)
     }
 
     /// Reads a key file. A file whose mode grants anything to group or others is refused before it is
@@ -267,12 +261,14 @@ impl PartyPublic {
         })
     }
 
-    /// Writes the `.pub` file (public, ordinary permissions).
+    /// Writes the `.pub` file (public: mode 0644), atomically and durably.
     pub fn save(&self, path: &Path) -> Result<()> {
-        std::fs::write(path, self.to_json()).map_err(|source| Error::Io {
-            path: path.to_owned(),
-            source,
-        })
+        ledger::durable::write_atomic_public(path, self.to_json().as_bytes(), 0o644).map_err(
+            |source| Error::Io {
+                path: path.to_owned(),
+                source,
+            },
+        )
     }
 
     /// Reads a `.pub` file.

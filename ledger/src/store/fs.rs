@@ -5,9 +5,16 @@
 //! - `ends`: u64 BE per entry, the journal offset just after its frame (so bundle reads are one pread).
 //! - `level-<L>`: the hashes of tile level L, concatenated; tile `L/N` is bytes `[N*8192, (N+1)*8192)` and a
 //!   partial tile `.p/W` its first `W*32` bytes. Written per commit, fdatasync'ed before each checkpoint write.
-//! - `checkpoint`: the signed note, replaced atomically (write `checkpoint.tmp`, fsync, rename, fsync dir).
+//! - `checkpoint`: the signed note, replaced atomically and durably through [`durable::write_atomic`].
+//!
+//! The directory is created 0700 and every file 0600 (see [`crate::durable`]). `ends` and `level-*` are
+//! derived from the journal: [`rebuild`] rewrites them for `tradeledger repair`.
 
-use std::fs::{File, OpenOptions};
+mod rebuild;
+
+pub use rebuild::Rebuilt;
+
+use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -16,6 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use super::journal::{FRAME_OVERHEAD, encode_frame, scan_valid, split_frame};
 use super::{Batch, Store};
 use crate::Error;
+use crate::durable;
 use crate::merkle::{Hash, leaf_hash};
 use crate::tiles::{TILE_WIDTH, level_count};
 
@@ -46,20 +54,11 @@ fn io(op: &'static str) -> impl FnOnce(std::io::Error) -> Error {
 }
 
 fn open_rw(path: &Path) -> Result<(File, bool), Error> {
-    let existed = path.exists();
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path);
-    Ok((file.map_err(io("open store file"))?, !existed))
+    durable::open_or_create(path).map_err(io("open store file"))
 }
 
 fn sync_dir(dir: &Path) -> Result<(), Error> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io("sync data directory"))
+    durable::sync_dir(dir).map_err(io("sync data directory"))
 }
 
 fn file_len(file: &File) -> Result<u64, Error> {
@@ -87,7 +86,12 @@ impl FsStore {
     /// Open (creating if needed) the store in directory `dir`.
     pub fn open(dir: impl AsRef<Path>) -> Result<Self, Error> {
         let dir = dir.as_ref().to_path_buf();
-        std::fs::create_dir_all(&dir).map_err(io("create data directory"))?;
+        if durable::create_private_dir(&dir)
+            .map_err(io("create data directory"))?
+            .is_some()
+        {
+            durable::make_private(&dir).map_err(io("make the data directory private"))?;
+        }
         let mut created = false;
         let mut open = |name: String| -> Result<File, Error> {
             let (file, new) = open_rw(&dir.join(name))?;
@@ -112,6 +116,17 @@ impl FsStore {
             dirty,
             writer: Mutex::new(Writer::default()),
         })
+    }
+
+    /// Rebuild the derived files (`ends`, `level-*`) of the (closed) store in `dir` from its journal; see
+    /// [`Rebuilt`]. Refuses, writing nothing, unless the journal's intact entries reach the stored checkpoint
+    /// (verified with `signer` under `origin`) and hash to its root.
+    pub fn rebuild(
+        dir: impl AsRef<Path>,
+        signer: &crate::NoteSigner,
+        origin: &str,
+    ) -> Result<Rebuilt, Error> {
+        rebuild::rebuild(dir.as_ref(), signer, origin)
     }
 
     /// Bytes the store occupies on disk (file sizes), for the benchmarks' bytes-per-entry figure.
@@ -319,12 +334,7 @@ impl Store for FsStore {
                 .collect()
         });
         results.into_iter().collect::<Result<(), Error>>()?;
-        let tmp = self.dir.join("checkpoint.tmp");
-        let mut file = File::create(&tmp).map_err(io("create checkpoint.tmp"))?;
-        std::io::Write::write_all(&mut file, note).map_err(io("write checkpoint.tmp"))?;
-        file.sync_all().map_err(io("sync checkpoint.tmp"))?;
-        std::fs::rename(&tmp, self.dir.join("checkpoint")).map_err(io("rename checkpoint"))?;
-        sync_dir(&self.dir)
+        durable::write_atomic(&self.dir.join("checkpoint"), note).map_err(io("write checkpoint"))
     }
 
     fn read_checkpoint(&self) -> Result<Option<Vec<u8>>, Error> {

@@ -4,7 +4,7 @@ mod fs;
 mod journal;
 mod memory;
 
-pub use fs::FsStore;
+pub use fs::{FsStore, Rebuilt};
 pub use memory::{Fault, MemoryStore};
 
 use crate::Error;

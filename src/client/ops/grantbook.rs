@@ -33,11 +33,9 @@ fn read_map(path: &Path) -> anyhow::Result<BTreeMap<String, String>> {
 
 fn write_map(path: &Path, map: &BTreeMap<String, String>) -> anyhow::Result<()> {
     let dir = path.parent().context("grant record path has no parent")?;
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, serde_json::to_vec_pretty(map)?)
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+    crate::client::private_dir(dir)?;
+    ledger::durable::write_atomic(path, &serde_json::to_vec_pretty(map)?)
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// Every grant commitment (hex) ever recorded for a certificate, with its party.

@@ -53,9 +53,14 @@ impl FsVaultStore {
     }
 
     fn open_layout(dir: &Path, inline: bool) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir)?;
+        for private in [dir, &dir.join("index")] {
+            if ledger::durable::create_private_dir(private)?.is_some() {
+                ledger::durable::make_private(private)?;
+            }
+        }
         let index_dir = dir.join("index");
         let db = open_index(&index_dir)?;
+        settle_index_files(&index_dir)?;
         let db_log = OpenOptions::new()
             .read(true)
             .write(true)
@@ -262,6 +267,28 @@ fn open_index(index_dir: &Path) -> Result<sled::Db, StoreError> {
             other => return Ok(other?),
         }
     }
+}
+
+/// Makes the files sled wrote on opening durable and private. sled 0.34 writes its `conf` without an fsync
+/// (a power cut soon after the first start left it empty, and sled warned) and renames its snapshots without
+/// syncing the directory; and it creates files with the process umask. They sit in `index/`, created 0700
+/// before sled ran, so no other user could reach them meanwhile; here each is taken to 0600 (directories
+/// 0700) and fsynced, then the directories.
+fn settle_index_files(index_dir: &Path) -> Result<(), StoreError> {
+    let mut dirs = vec![index_dir.to_owned()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            ledger::durable::make_private(&path)?;
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                File::open(&path)?.sync_all()?;
+            }
+        }
+        ledger::durable::sync_dir(&dir)?;
+    }
+    Ok(())
 }
 
 impl Drop for FsVaultStore {

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -31,7 +31,9 @@ pub(crate) struct SegmentFiles {
 impl SegmentFiles {
     /// Opens the directory, creating it and a first segment if it has none.
     pub(crate) fn open(dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir)?;
+        if ledger::durable::create_private_dir(dir)?.is_some() {
+            ledger::durable::make_private(dir)?;
+        }
         let mut files = HashMap::new();
         for entry in std::fs::read_dir(dir)? {
             let entry = entry?;
@@ -62,6 +64,7 @@ impl SegmentFiles {
             .read(true)
             .write(true)
             .create_new(true)
+            .mode(ledger::durable::FILE_MODE)
             .open(path)?;
         let file = Arc::new(file);
         self.files
