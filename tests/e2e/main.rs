@@ -9,11 +9,14 @@
 
 mod accepted;
 mod cli;
+mod framing;
 mod hostile;
+mod netbounds;
 mod proxy;
 mod rawhttp;
 mod refusals;
 mod secrets;
 mod shutdown;
+mod spawned;
 mod story;
 mod support;
