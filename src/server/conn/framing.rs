@@ -112,6 +112,18 @@ const BAD_TRANSFER_CODING: Refusal = Refusal::new(
     "Transfer-Encoding must end with chunked, on HTTP/1.1 only",
 );
 
+/// Checks a head known to be incomplete (no empty line yet) against the limits, without parsing it: a client
+/// trickling a head byte by byte must not make us parse it again for every byte.
+pub(super) fn check_partial(buf: &[u8], limits: &HeadLimits) -> Result<(), Refusal> {
+    if request_line_len(buf) > limits.max_uri_bytes + 32 {
+        Err(URI_TOO_LONG)
+    } else if buf.len() > limits.max_head_bytes {
+        Err(HEAD_TOO_LARGE)
+    } else {
+        Ok(())
+    }
+}
+
 /// Checks the head at the start of `buf`. `Ok(None)`: incomplete, and still within the limits;
 /// `Ok(Some((len, next)))`: a head of `len` bytes, followed by a body framed as `next`.
 pub(super) fn check_head(

@@ -79,6 +79,8 @@ pub(super) struct Gate<IO> {
     waiting_since: Instant,
     /// When the current head's first byte came, if it did.
     head_started: Option<Instant>,
+    /// How much of the current head was searched for its end already.
+    head_scanned: usize,
     /// When the current body began.
     body_started: Instant,
     /// The last time hyper wrote to the client.
@@ -110,6 +112,7 @@ impl<IO> Gate<IO> {
             framing: Framing::Head,
             waiting_since: now,
             head_started: None,
+            head_scanned: 0,
             body_started: now,
             last_write: now,
             first_request: true,
@@ -153,11 +156,21 @@ impl<IO> Gate<IO> {
                 if self.head_started.is_none() {
                     self.head_started = Some(Instant::now());
                 }
+                // Parse only once the empty line that ends a head is in; search only the new bytes for it.
+                let from = self.head_scanned.saturating_sub(3);
+                let ended = pending.get(from..).is_some_and(|new| {
+                    new.windows(2).any(|w| w == b"\n\n") || new.windows(3).any(|w| w == b"\n\r\n")
+                });
+                self.head_scanned = pending.len();
+                if !ended {
+                    return framing::check_partial(pending, &self.config.head).map(|()| 0);
+                }
                 match framing::check_head(pending, &self.config.head)? {
                     None => Ok(0),
                     Some((len, next)) => {
                         self.first_request = false;
                         self.head_started = None;
+                        self.head_scanned = 0;
                         self.body_started = Instant::now();
                         self.framing = next;
                         if next == Framing::Head {
