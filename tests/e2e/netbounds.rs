@@ -244,7 +244,9 @@ async fn spawn_plain(nofile: Option<u32>) -> (Spawned, tempfile::TempDir) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slowloris_does_not_starve_healthz_and_its_connections_are_closed() {
     let (server, _dir) = spawn_plain(None).await;
-    // In waves, so that the listen backlog (1,024) takes them all at once rather than some after SYN retries.
+    let baseline = server.open_fds();
+    let attack = Instant::now();
+    // In waves, so that the listen backlog (1,024) takes them all rather than some after SYN retries.
     let mut attackers = Vec::new();
     for _ in 0..10 {
         attackers.extend(trickle_heads(&server.addr, 100));
@@ -254,27 +256,33 @@ async fn a_slowloris_does_not_starve_healthz_and_its_connections_are_closed() {
     let slowest =
         healthz_keeps_answering(&server.addr, Duration::from_secs(3), Duration::from_secs(2)).await;
     eprintln!("slowest /healthz under 2,000 slowloris connections: {slowest:?}");
-    let (mut open, mut unconnected) = (0, 0);
-    let mut latest = Duration::ZERO;
+    let held = server.open_fds().saturating_sub(baseline);
+    assert!(
+        held > 1000,
+        "the attack did not take hold: {held} connections"
+    );
+    // The server's own view: every slow or silent connection closed once the header timeout (10 s) passed.
+    // (A silent client may not learn of it if the kernel dropped its connection before the server accepted it.)
+    while server.open_fds() > baseline + 20 {
+        assert!(
+            attack.elapsed() < Duration::from_secs(25),
+            "{} connections still open 25 s into the attack",
+            server.open_fds() - baseline
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    eprintln!(
+        "{held} connections held at the peak, all closed {:?} into the attack",
+        attack.elapsed()
+    );
+    let mut closed = 0;
     for attacker in attackers {
-        match attacker.await.unwrap() {
-            Held::ClosedAfter(after) => latest = latest.max(after),
-            Held::NotConnected => unconnected += 1,
-            Held::StillOpen => open += 1,
+        attacker.abort();
+        if let Ok(Held::ClosedAfter(_)) = attacker.await {
+            closed += 1;
         }
     }
-    assert_eq!(
-        open, 0,
-        "{open} of 2,000 slow or idle connections still open 20 s after connecting"
-    );
-    assert!(unconnected < 200, "{unconnected} of 2,000 never connected");
-    eprintln!(
-        "the last slow or idle connection was closed after {latest:?} ({unconnected} never connected)"
-    );
-    assert!(
-        latest < Duration::from_secs(15),
-        "closed only after {latest:?}"
-    );
+    eprintln!("{closed} of 2,000 attackers saw the server close their connection");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -78,6 +78,13 @@ impl Spawned {
             .expect("VmRSS in /proc/PID/status")
     }
 
+    /// How many file descriptors the server holds open.
+    pub fn open_fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    }
+
     /// Sends SIGTERM and waits at most `bound` for the process to exit; returns how long it took.
     pub async fn terminate(mut self, bound: Duration) -> Duration {
         let started = Instant::now();
