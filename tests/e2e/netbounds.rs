@@ -297,3 +297,39 @@ async fn healthz_answers_under_a_slowloris_with_256_file_descriptors() {
         attacker.abort();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_kept_alive_connection_is_closed_but_a_long_request_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let operator = PartyKeys::generate(PartyId::new("operator").unwrap(), Role::Operator);
+    save_keys(dir.path(), &operator);
+    let server = Spawned::start(
+        &dir.path().join("data"),
+        &dir.path().join("operator.key.pub"),
+        &["--idle-timeout-ms", "1000"],
+        None,
+    )
+    .await;
+    // One answered request, then nothing: closed once the idle timeout passed.
+    let mut idle = tokio::net::TcpStream::connect(&server.addr).await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let (answer, closed) = read_answer(&mut idle, Duration::from_secs(5)).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer:.300}");
+    assert!(closed, "an idle kept-alive connection stayed open 5 s");
+    let after = started.elapsed();
+    assert!(
+        after >= Duration::from_millis(900),
+        "closed after only {after:?}"
+    );
+    // A long poll (up to 10 s) is a request in flight, not an idle connection: it gets its answer.
+    let (answer, _) = exchange(
+        &server.addr,
+        b"GET /checkpoint?min_size=1000000 HTTP/1.1\r\nHost: x\r\n\r\n",
+        Duration::from_secs(15),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer:.300}");
+}
