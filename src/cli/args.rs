@@ -236,6 +236,30 @@ pub struct ServeArgs {
     /// enrolled parties: a party over its share is refused (429) until its older nonces expire.
     #[arg(long, value_name = "N", default_value_t = 4_000_000)]
     pub max_replay_entries: usize,
+    /// Most connections at once; further ones get 503 and are closed (lowered to fit the open-file limit).
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub max_connections: usize,
+    /// Longest wait for a complete request head, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    pub header_timeout_ms: u64,
+    /// Longest a kept-alive connection may idle between requests, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 30_000)]
+    pub idle_timeout_ms: u64,
+    /// Longest a signed request's body may take to arrive, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 30_000)]
+    pub body_timeout_ms: u64,
+    /// After SIGTERM or ctrl-c, how long in-flight requests may take before their connections are dropped.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub shutdown_timeout_secs: u64,
+    /// Most bytes of request bodies buffered at once across all connections; beyond it, 503.
+    #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
+    pub body_budget_bytes: usize,
+    /// Longest request head (request line and header fields), in bytes; beyond it, 431.
+    #[arg(long, value_name = "BYTES", default_value_t = 16 << 10)]
+    pub max_header_bytes: usize,
+    /// Longest request target, in bytes; beyond it, 414.
+    #[arg(long, value_name = "BYTES", default_value_t = 8 << 10)]
+    pub max_uri_bytes: usize,
 }
 
 /// `enroll`.

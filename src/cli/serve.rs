@@ -84,6 +84,17 @@ pub(super) async fn serve(_g: &Global, args: ServeArgs) -> anyhow::Result<()> {
     config.witness_policy = args.witness_policy;
     config.cosign_interval = std::time::Duration::from_millis(args.cosign_interval_ms);
     config.max_replay_entries = args.max_replay_entries;
+    config.net = server::NetLimits {
+        max_connections: args.max_connections,
+        header_timeout: std::time::Duration::from_millis(args.header_timeout_ms),
+        idle_timeout: std::time::Duration::from_millis(args.idle_timeout_ms),
+        body_timeout: std::time::Duration::from_millis(args.body_timeout_ms),
+        shutdown_timeout: std::time::Duration::from_secs(args.shutdown_timeout_secs),
+        body_budget_bytes: args.body_budget_bytes,
+        max_head_bytes: args.max_header_bytes,
+        max_uri_bytes: args.max_uri_bytes,
+        ..server::NetLimits::default()
+    };
     let (ready, is_ready) = tokio::sync::oneshot::channel();
     let server = tokio::spawn(server::serve_with_ready(
         listener,

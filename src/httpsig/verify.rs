@@ -62,6 +62,35 @@ where
     Ok(profile.keyid)
 }
 
+/// The checks that need no body, so that a request can be refused before any of its body is read: both
+/// signature fields present and following the profile, `created` fresh (as in [`verify_request`]), a
+/// `Content-Digest` field present, and `keyid` naming a party `key_lookup` knows. Returns that party's id.
+/// [`verify_request`] must still be called once the body is in: it repeats these checks and does the rest.
+///
+/// # Errors
+/// A [`SigError`] naming the first check that failed. Never panics, whatever the headers hold.
+pub fn check_request_headers<F>(
+    headers: &HeaderMap,
+    now: u64,
+    key_lookup: F,
+    guard: &ReplayGuard,
+) -> Result<PartyId, SigError>
+where
+    F: Fn(&PartyId) -> Option<VerifyingKey>,
+{
+    let input = field(headers, "signature-input")?.ok_or(SigError::MissingSignature)?;
+    let signature = field(headers, "signature")?.ok_or(SigError::MissingSignature)?;
+    let (label, covered, params) = parse_signature_input(&input)?;
+    parse_signature(&signature, &label)?;
+    let profile = Profile::from_params(&covered, &params)?;
+    if !guard.is_fresh(profile.created, now) {
+        return Err(SigError::StaleRequest);
+    }
+    field(headers, "content-digest")?.ok_or(SigError::DigestMismatch)?;
+    key_lookup(&profile.keyid).ok_or(SigError::UnknownParty)?;
+    Ok(profile.keyid)
+}
+
 /// A field's value, its lines combined with ", " (RFC 9110 §5.3) and trimmed; `None` if absent.
 fn field(headers: &HeaderMap, name: &str) -> Result<Option<String>, SigError> {
     let mut combined: Option<String> = None;

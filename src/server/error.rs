@@ -100,8 +100,16 @@ impl IntoResponse for ApiError {
 
 /// Turns the framework's own plain-text refusals (405 for a known path with another method, 400 for a path
 /// segment that is not UTF-8, ...) into JSON errors like every other answer, keeping their status and headers.
+///
+/// Every 503 carries `Retry-After` (RFC 9110 §10.2.3): the refusal is temporary by definition.
 pub(super) async fn json_errors(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
+    let mut response = next.run(request).await;
+    if response.status() == StatusCode::SERVICE_UNAVAILABLE {
+        response
+            .headers_mut()
+            .entry(header::RETRY_AFTER)
+            .or_insert(header::HeaderValue::from_static("1"));
+    }
     let status = response.status();
     let is_json = response
         .headers()

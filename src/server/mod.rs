@@ -4,6 +4,7 @@
 //! `127.0.0.1:0` and pass their own signal. Blocking store work runs on the blocking pool, never on the async
 //! workers.
 
+mod conn;
 mod cosigner;
 mod cpu;
 mod datadir;
@@ -70,7 +71,75 @@ pub struct ServeConfig {
     pub cosign_interval: Duration,
     /// Most request nonces the replay guard remembers at once, all parties together (about 50 bytes each).
     pub max_replay_entries: usize,
+    /// What one client can hold: connections, time, buffered bodies.
+    pub net: NetLimits,
 }
+
+/// The bounds on what clients, authenticated or not, can make the service hold (docs/operations.md,
+/// "Connection limits").
+#[derive(Debug, Clone, Copy)]
+pub struct NetLimits {
+    /// Most connections at once; further ones get 503 `server_busy` and are closed. Lowered at start to fit
+    /// the open-file limit.
+    pub max_connections: usize,
+    /// Longest wait for a complete request head: from accept for a connection's first request, from its first
+    /// byte for later ones.
+    pub header_timeout: Duration,
+    /// Longest a kept-alive connection may idle between requests.
+    pub idle_timeout: Duration,
+    /// Longest a signed request's body may take to arrive.
+    pub body_timeout: Duration,
+    /// After the shutdown signal, how long in-flight requests may take before their connections are dropped.
+    pub shutdown_timeout: Duration,
+    /// Most bytes of request bodies buffered at once across all connections.
+    pub body_budget_bytes: usize,
+    /// Longest request head (request line and header fields), in bytes.
+    pub max_head_bytes: usize,
+    /// Longest request target, in bytes.
+    pub max_uri_bytes: usize,
+    /// Most header fields in a request.
+    pub max_headers: usize,
+}
+
+impl Default for NetLimits {
+    fn default() -> Self {
+        NetLimits {
+            max_connections: 10_000,
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(30),
+            shutdown_timeout: Duration::from_secs(10),
+            body_budget_bytes: 64 << 20,
+            max_head_bytes: 16 << 10,
+            max_uri_bytes: 8 << 10,
+            max_headers: 100,
+        }
+    }
+}
+
+impl NetLimits {
+    fn conn_config(&self) -> conn::ConnConfig {
+        conn::ConnConfig {
+            max_connections: self.max_connections.max(1),
+            gate: conn::GateConfig {
+                head: conn::HeadLimits {
+                    max_head_bytes: self.max_head_bytes,
+                    max_uri_bytes: self.max_uri_bytes,
+                    max_headers: self.max_headers.max(1),
+                },
+                header_timeout: self.header_timeout,
+                idle_timeout: self.idle_timeout,
+                body_timeout: self.body_timeout,
+                shed_after: SHED_AFTER.min(self.header_timeout),
+            },
+            shutdown_timeout: self.shutdown_timeout,
+        }
+    }
+}
+
+/// When connection slots run short, how long a connection may idle or hold an incomplete head before it is
+/// closed to make room.
+const SHED_AFTER: Duration = Duration::from_secs(1);
 
 /// The default retention period: 5 years (1826 days).
 pub const DEFAULT_RETENTION_DAYS: u64 = 1826;
@@ -90,12 +159,14 @@ impl ServeConfig {
             witness_policy: None,
             cosign_interval: Duration::from_millis(250),
             max_replay_entries: ReplayConfig::default().max_entries_total,
+            net: NetLimits::default(),
         }
     }
 }
 
-/// Opens the stores in `config.data` and serves until `shutdown` completes, then finishes in-flight requests
-/// and flushes the stores.
+/// Opens the stores in `config.data` and serves until `shutdown` completes, then stops accepting, finishes
+/// in-flight requests (for at most `config.net.shutdown_timeout`, then drops their connections) and flushes the
+/// stores.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     config: ServeConfig,
@@ -123,18 +194,16 @@ pub async fn serve_with_ready(
     let app = router(state.clone());
     // The shutdown signal also ends long polls and the cosigner, so that in-flight requests finish promptly.
     let stop = state.checkpoints.stop_handle();
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            stop.send_replace(true);
-        })
-        .await
-        .context("serving HTTP");
+    let net = state.config.net.conn_config();
+    conn::serve(listener, app, net, async move {
+        shutdown.await;
+        stop.send_replace(true);
+    })
+    .await;
     state.checkpoints.stop();
     let _ = stop_sweep.send(());
     cosigner.await.context("the cosigner task panicked")?;
     sweeper.await.context("the retention sweep panicked")?;
-    served?;
     let state = sole_owner(state).await?;
     tokio::task::spawn_blocking(move || state.close())
         .await
@@ -144,9 +213,8 @@ pub async fn serve_with_ready(
 
 /// Waits until nothing but `state` holds the state, so the stores can be closed.
 ///
-/// axum's graceful shutdown returns once every connection task has signalled that it is done, but each task
-/// drops its copy of the router (and so of the state) just after signalling; and a blocking store task whose
-/// client went away runs on to completion. Both are short: this waits for them, bounded.
+/// Every connection task has ended (or was dropped at the shutdown timeout), but a blocking store task whose
+/// client went away runs on to completion. That is short: this waits for it, bounded.
 async fn sole_owner(mut state: Arc<AppState>) -> anyhow::Result<AppState> {
     for _ in 0..1000 {
         match Arc::try_unwrap(state) {
@@ -191,6 +259,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         // request open.
         .layer(tower_http::limit::RequestBodyLimitLayer::new(max_body))
         .layer(axum::middleware::from_fn(error::json_errors))
+        .layer(axum::Extension(signed::BodyBudget::new(
+            state.config.net.body_budget_bytes,
+        )))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

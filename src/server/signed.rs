@@ -1,11 +1,14 @@
 //! Checks shared by every signed request: the request signature, the JSON body and the entry it carries.
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Request};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use http_body_util::BodyExt as _;
 use ledger::{PartyId, SignedEntry};
 use serde::de::DeserializeOwned;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::error::ApiError;
 use super::registry::Party;
@@ -22,26 +25,36 @@ pub(super) struct Caller {
 
 /// A request whose signature is yet to be checked: the parts the signature covers, read once, the body under
 /// the configured cap. Handlers take it as their last extractor and call [`SignedRequest::caller`].
+///
+/// Before any body byte is read, the headers must carry a well-formed, fresh signature by an enrolled party;
+/// the body then takes its share of the [`BodyBudget`] (kept until the request is dropped) and must arrive
+/// within the configured body timeout.
 pub(super) struct SignedRequest {
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
+    _budget: Option<OwnedSemaphorePermit>,
 }
 
-impl<S: Send + Sync> FromRequest<S> for SignedRequest {
+impl FromRequest<Arc<AppState>> for SignedRequest {
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        let method = request.method().clone();
-        let uri = request.uri().clone();
-        let headers = request.headers().clone();
-        let body = body(Bytes::from_request(request, state).await)?;
+    async fn from_request(request: Request, state: &Arc<AppState>) -> Result<Self, ApiError> {
+        let (parts, body) = request.into_parts();
+        check_headers(state, &parts.headers)?;
+        let budget = parts
+            .extensions
+            .get::<BodyBudget>()
+            .cloned()
+            .ok_or_else(ApiError::internal)?;
+        let (body, permit) = read_body(state, &budget, &parts.headers, body).await?;
         Ok(SignedRequest {
-            method,
-            uri,
-            headers,
+            method: parts.method,
+            uri: parts.uri,
+            headers: parts.headers,
             body,
+            _budget: permit,
         })
     }
 }
@@ -58,16 +71,125 @@ impl SignedRequest {
     }
 }
 
-/// Turns a body that could not be read (too large, broken connection) into an error answer.
-fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
-    body.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            "request body exceeds the configured limit",
-        ),
-        _ => ApiError::bad_request("unreadable_body", "request body could not be read"),
-    })
+/// The bytes of signed-request bodies buffered at once, across all connections: what unauthenticated (or
+/// merely enrolled) clients can make the server hold. Counted in KiB; over it, a request is refused with 503
+/// `server_busy` (and `Retry-After`) instead of waiting or growing memory.
+#[derive(Clone)]
+pub(super) struct BodyBudget(Arc<Semaphore>);
+
+const BUDGET_UNIT: usize = 1024;
+
+impl BodyBudget {
+    /// A budget of `bytes` (at least one unit).
+    pub(super) fn new(bytes: usize) -> Self {
+        let units = (bytes / BUDGET_UNIT).clamp(1, Semaphore::MAX_PERMITS);
+        BodyBudget(Arc::new(Semaphore::new(units)))
+    }
+
+    /// Grows `held` to cover `bytes`, or refuses without waiting.
+    fn cover(&self, held: &mut Option<OwnedSemaphorePermit>, bytes: usize) -> Result<(), ApiError> {
+        let busy = || {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "server_busy",
+                "too many request bodies in flight; retry later",
+            )
+        };
+        let want = bytes.div_ceil(BUDGET_UNIT);
+        let have = held.as_ref().map_or(0, OwnedSemaphorePermit::num_permits);
+        if want <= have {
+            return Ok(());
+        }
+        let more = u32::try_from(want - have).map_err(|_| busy())?;
+        let permit = self
+            .0
+            .clone()
+            .try_acquire_many_owned(more)
+            .map_err(|_| busy())?;
+        match held {
+            Some(h) => h.merge(permit),
+            None => *held = Some(permit),
+        }
+        Ok(())
+    }
+}
+
+/// What the headers alone can refuse: no or a malformed signature, a stale one, an unknown party.
+fn check_headers(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let registry = state.registry.read().map_err(|_| ApiError::internal())?;
+    let lookup = |id: &httpsig::PartyId| {
+        PartyId::new(id.as_ref())
+            .ok()
+            .and_then(|id| registry.party(&id).map(|p| p.signing_key))
+    };
+    httpsig::check_request_headers(headers, httpsig::unix_now(), lookup, &state.replay)
+        .map(|_| ())
+        .map_err(sig_error)
+}
+
+/// Reads the body under the size cap, the body budget and the body timeout.
+async fn read_body(
+    state: &AppState,
+    budget: &BodyBudget,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(Bytes, Option<OwnedSemaphorePermit>), ApiError> {
+    let max = state.config.max_body_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(0)
+        .min(max);
+    let mut held = None;
+    budget.cover(&mut held, declared)?;
+    let collect = async {
+        let mut body = body;
+        let mut bytes = Vec::with_capacity(declared);
+        while let Some(frame) = body.frame().await {
+            let Ok(data) = frame.map_err(unreadable)?.into_data() else {
+                continue;
+            };
+            let total = bytes.len().saturating_add(data.len());
+            if total > max {
+                return Err(too_large());
+            }
+            budget.cover(&mut held, total)?;
+            bytes.extend_from_slice(&data);
+        }
+        Ok(Bytes::from(bytes))
+    };
+    let body = tokio::time::timeout(state.config.net.body_timeout, collect)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                "the request body did not arrive in time",
+            )
+        })??;
+    Ok((body, held))
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+        "request body exceeds the configured limit",
+    )
+}
+
+/// A body that could not be read: over the cap (the limit layer's error), or a broken connection.
+fn unreadable(error: axum::Error) -> ApiError {
+    let inner = error.into_inner();
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&*inner);
+    while let Some(e) = source {
+        if e.is::<http_body_util::LengthLimitError>() {
+            return too_large();
+        }
+        source = e.source();
+    }
+    ApiError::bad_request("unreadable_body", "request body could not be read")
 }
 
 /// Verifies the request signature and returns the enrolled party that made it.

@@ -10,8 +10,10 @@
 mod accepted;
 mod cli;
 mod durability;
+mod framing;
 mod hostile;
 mod lengths;
+mod netbounds;
 mod proxy;
 mod races;
 mod rawhttp;
@@ -19,5 +21,6 @@ mod refusals;
 mod replay;
 mod secrets;
 mod shutdown;
+mod spawned;
 mod story;
 mod support;

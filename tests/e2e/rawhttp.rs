@@ -26,9 +26,22 @@ async fn raw_http_abuse_is_answered_and_survived() {
         }
     };
 
-    // A chunked body with no Content-Length, larger than the cap: refused once the cap is crossed.
-    let mut request = b"POST /v1/certificates HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".to_vec();
+    // A chunked body with no Content-Length, larger than the cap: refused once the cap is crossed. Signed by
+    // an enrolled party, since an unsigned request is refused before its body is read (tests/e2e/netbounds.rs).
     let chunk = vec![b'a'; 64 * 1024];
+    let whole = chunk.repeat(MAX_BODY / chunk.len() + 2);
+    let mut request = b"POST /v1/certificates HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n".to_vec();
+    for (name, value) in crate::support::sign(
+        "POST",
+        "/v1/certificates",
+        &whole,
+        w.importer.name(),
+        w.importer.signing_key(),
+        tradeledger::httpsig::unix_now(),
+    ) {
+        request.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+    }
+    request.extend_from_slice(b"\r\n");
     for _ in 0..(MAX_BODY / chunk.len() + 2) {
         request.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
         request.extend_from_slice(&chunk);

@@ -193,3 +193,64 @@ async fn a_data_directory_refuses_another_operator_or_an_exposed_log_key() {
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
     start(operator.public()).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_stalled_clients_exits_in_bounded_time_and_keeps_registrations() {
+    use std::time::Duration;
+    use tokio::io::AsyncWriteExt as _;
+    let w = crate::spawned::SpawnedWorld::start(&[], None).await;
+    let vkey = w.vkey();
+    let to = [w.cbp.id().clone()];
+    let registered = ops::register(&w.importer.actor(&vkey), &example("usmca.json"), &to)
+        .await
+        .unwrap();
+    let cert_id = ops::parse_cert_id(&registered.cert_id).unwrap();
+
+    // Stalled clients: a signed body that never finishes, a head that never finishes, a long poll, a
+    // connection that made one request and then idles.
+    let mut stalled = Vec::new();
+    let body = vec![b' '; 10_000];
+    let mut head = format!(
+        "POST /v1/certificates HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in sign(
+        "POST",
+        "/v1/certificates",
+        &body,
+        w.importer.name(),
+        w.importer.signing_key(),
+        unix_now(),
+    ) {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    for request in [
+        [head.as_bytes(), &body[..100]].concat(),
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\n".to_vec(),
+        b"GET /checkpoint?min_size=1000000 HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+    ] {
+        let mut stream = tokio::net::TcpStream::connect(&w.server.addr)
+            .await
+            .unwrap();
+        stream.write_all(&request).await.unwrap();
+        stalled.push(stream);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // The default shutdown bound is 10 s; closing the stores takes a moment more.
+    let took = w.server.terminate(Duration::from_secs(15)).await;
+    eprintln!("exited {took:?} after SIGTERM with stalled clients");
+    drop(stalled);
+
+    // The acknowledged registration survives the restart.
+    let server = crate::spawned::Spawned::start(&w.data, &w.operator_pub, &[], None).await;
+    let client = tradeledger::client::Client::new(&server.url).unwrap();
+    let info = client.get_certificate(&cert_id).await.unwrap();
+    assert_eq!(info.registration_index, registered.index);
+    let cbp = Party::with_keys(copy_keys(&w.cbp.keys), &server.url);
+    let opened = ops::open(&cbp.actor(&vkey), &cert_id).await.unwrap();
+    assert_eq!(opened.body, example("usmca.json"));
+    server.terminate(Duration::from_secs(15)).await;
+}
