@@ -2,7 +2,7 @@
 
 use anyhow::Context as _;
 
-use super::{AuditArgs, Global, VerifyArgs};
+use super::{AuditArgs, Global, VerifyArgs, output};
 use crate::client::ops::{self, AuditReport, AuditState, Bundle};
 
 pub(super) fn verify(g: &Global, args: VerifyArgs) -> anyhow::Result<()> {
@@ -15,18 +15,18 @@ pub(super) fn verify(g: &Global, args: VerifyArgs) -> anyhow::Result<()> {
     let bundle: Bundle = serde_json::from_slice(&text).context("the bundle is malformed")?;
     let verified = ops::verify_bundle_under(&bundle, &log_key, g.policy()?.as_ref())?;
     if g.json {
-        println!("{}", serde_json::to_value(&verified)?);
+        output::line(serde_json::to_value(&verified)?)?;
         return Ok(());
     }
-    println!(
+    output::line(format_args!(
         "verified: certificate {} registered by {} at log index {} (checkpoint size {})",
         verified.cert_id,
         verified.registrant,
         verified.registration_index,
         verified.checkpoint_size
-    );
+    ))?;
     for (pointer, value) in &verified.fields {
-        println!("  {pointer} = {value}");
+        output::line(format_args!("  {pointer} = {value}"))?;
     }
     Ok(())
 }
@@ -42,9 +42,9 @@ pub(super) async fn audit(g: &Global, args: AuditArgs) -> anyhow::Result<()> {
         .flatten();
     let report = ops::audit(&client, &log_key, previous.as_ref()).await?;
     if g.json {
-        println!("{}", serde_json::to_value(&report)?);
+        output::line(serde_json::to_value(&report)?)?;
     } else {
-        print!("{}", summary(&report));
+        output::text_out(summary(&report))?;
     }
     if !report.problems.is_empty() {
         anyhow::bail!("audit found {} problem(s)", report.problems.len());

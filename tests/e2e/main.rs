@@ -10,6 +10,7 @@
 mod accepted;
 mod cli;
 mod hostile;
+mod pipes;
 mod proxy;
 mod rawhttp;
 mod refusals;
