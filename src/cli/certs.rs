@@ -235,20 +235,31 @@ pub(super) async fn open(g: &Global, args: OpenArgs) -> anyhow::Result<()> {
             .with_context(|| format!("writing {}", out.display()))?;
         g.print(
             &json!({"cert_id": cert_id.to_string(), "registration_index": opened.registration.index,
-                    "receipt_index": opened.receipt_index, "out": out}),
+                    "receipt_index": opened.receipt_index, "out": out,
+                    "conforms": opened.conforms(), "violations": opened.violations}),
             &format!("verified and wrote {cert_id} to {}", out.display()),
         )?;
-        return Ok(());
-    }
-    let body = &opened.body;
-    if g.json {
+    } else if g.json {
         output::line(
             json!({"cert_id": cert_id.to_string(), "registration_index": opened.registration.index,
-                   "receipt_index": opened.receipt_index, "body": body}),
-        )
+                   "receipt_index": opened.receipt_index, "body": opened.body,
+                   "conforms": opened.conforms(), "violations": opened.violations}),
+        )?;
     } else {
-        output::line(serde_json::to_string_pretty(&body)?)
+        output::line(serde_json::to_string_pretty(&opened.body)?)?;
     }
+    // The body is output even so: it is exactly what was registered and proven on the log, and its reader
+    // (customs) may need it as evidence. The exit status keeps a script from taking it for a valid one.
+    if !opened.conforms() {
+        let listed: Vec<String> = opened.violations.iter().map(ToString::to_string).collect();
+        anyhow::bail!(
+            "certificate {cert_id} is the one registered on the log, but its body does not conform to its \
+             schema ({} violation(s): {}); it was output exactly as registered",
+            listed.len(),
+            listed.join("; ")
+        );
+    }
+    Ok(())
 }
 
 pub(super) async fn disclose(g: &Global, args: DiscloseArgs) -> anyhow::Result<()> {

@@ -18,3 +18,4 @@ mod secrets;
 mod shutdown;
 mod story;
 mod support;
+mod verdicts;

@@ -31,7 +31,10 @@ pub use grants::list_grants;
 pub use open::{Opened, disclose, open};
 pub use purge::purge;
 pub use receipt::{ReceiptFile, VerifiedReceipt, fetch_receipt, refresh_receipt, verify_receipt};
-pub use register::{InvalidCertificate, Registration, check_certificate, register};
+pub use register::{
+    InvalidCertificate, Registration, check_certificate, register, register_unvalidated,
+    violations_at,
+};
 pub use rotate::{
     ROTATION_REQUEST_FORMAT, RewrapOutcome, RotationRequest, rewrap, rotation_request,
     submit_rotation,
