@@ -3,7 +3,7 @@
 use anyhow::Context as _;
 
 use super::{AuditArgs, Global, VerifyArgs, output};
-use crate::client::ops::{self, AuditReport, AuditState, Bundle};
+use crate::client::ops::{self, AuditReport, AuditState, Bundle, Continuity};
 
 pub(super) fn verify(g: &Global, args: VerifyArgs) -> anyhow::Result<()> {
     let log_key = g.log_key()?;
@@ -46,6 +46,13 @@ pub(super) async fn audit(g: &Global, args: AuditArgs) -> anyhow::Result<()> {
     } else {
         output::text_out(summary(&report))?;
     }
+    if report.continuity == Some(Continuity::Forked) {
+        anyhow::bail!(
+            "audit found a fork: the log is not an extension of the one audited at size {} ({} problem(s))",
+            report.previous_size.unwrap_or_default(),
+            report.problems.len()
+        );
+    }
     if !report.problems.is_empty() {
         anyhow::bail!("audit found {} problem(s)", report.problems.len());
     }
@@ -61,10 +68,13 @@ pub(super) async fn audit(g: &Global, args: AuditArgs) -> anyhow::Result<()> {
 
 /// The human summary of an audit.
 pub(crate) fn summary(report: &AuditReport) -> String {
-    let mut out = format!("log size {} root {}\n", report.size, report.root);
-    if let Some(previous) = report.previous_size {
-        out += &format!("consistent with the previous audit at size {previous}\n");
-    }
+    // The verdict comes from the same findings as the problems listed below, so it cannot contradict them.
+    let mut out = format!(
+        "log size {} root {}\nverdict: {}\n",
+        report.size,
+        report.root,
+        report.verdict()
+    );
     out += "entries by kind:\n";
     for (kind, count) in &report.kinds {
         out += &format!("  {kind:<16} {count}\n");

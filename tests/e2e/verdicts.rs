@@ -1,10 +1,12 @@
 //! A verdict never contradicts the findings under it: `open` of a registered body that does not conform to
-//! its schema says so (and still shows what was registered).
+//! its schema says so (and still shows what was registered), and `audit --state` of a forked log says
+//! "FORKED", never "consistent".
 
 use serde_json::Value;
 use tradeledger::client::ops;
+use vault::{PartyId, PartyKeys, Role};
 
-use crate::support::{World, example, run_cli, save_keys};
+use crate::support::{Party, Server, World, copy_keys, example, run_cli, save_keys};
 
 const INVALID: &str = "docs/examples/invalid/usmca-rule-breaches.json";
 
@@ -119,4 +121,82 @@ async fn open_says_when_the_registered_body_does_not_conform() {
     let answer: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(answer["conforms"], true, "{answer}");
     assert_eq!(answer["violations"], Value::Array(Vec::new()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_of_a_forked_log_says_forked_never_consistent() {
+    let w = World::new().await;
+    let vkey = w.vkey().to_owned();
+    w.register(&example("usmca.json"), &[&w.cbp]).await;
+    let size = w.server.size().await;
+    let auditor = tempfile::tempdir().unwrap();
+    let state = auditor.path().join("audit.state");
+    let audit = |url: &str, json: bool| {
+        let mut args = vec![
+            "audit".to_owned(),
+            "--server".to_owned(),
+            url.to_owned(),
+            "--log-key".to_owned(),
+            vkey.clone(),
+            "--state".to_owned(),
+            state.to_str().unwrap().to_owned(),
+        ];
+        if json {
+            args.push("--json".to_owned());
+        }
+        let home = auditor.path().to_owned();
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            run_cli(&home, &args).await
+        }
+    };
+    let out = audit(&w.server.url, false).await.success();
+    assert!(out.contains("verdict: clean"), "{out}");
+    let saved = std::fs::read_to_string(&state).unwrap();
+
+    // Another history under the same log key: same size first, then longer.
+    let forged_dir = tempfile::tempdir().unwrap();
+    let forged = forged_dir.path().join("data");
+    std::fs::create_dir_all(&forged).unwrap();
+    std::fs::copy(w.server.data.join("log.key"), forged.join("log.key")).unwrap();
+    let server = Server::start(&forged, &w.operator.keys.public()).await;
+    assert_eq!(server.vkey, vkey, "the fork signs with the same key");
+    let op = Party::with_keys(copy_keys(&w.operator.keys), &server.url);
+    // Entry 0 is there; each enrollment returns its index.
+    let mut forged_size = 1;
+    for target in [size, size + 3] {
+        while forged_size < target {
+            let id = PartyId::new(&format!("fork-{forged_size}")).unwrap();
+            let p = PartyKeys::generate(id, Role::Broker);
+            forged_size = ops::enroll(&op.client, &op.keys, &p.public())
+                .await
+                .unwrap()
+                + 1;
+        }
+        // The published checkpoint may lag an append a moment; a smaller one would be a different case.
+        while server.size().await < forged_size {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let run = audit(&server.url, false).await;
+        let stdout = run.stdout.clone();
+        assert!(
+            !stdout.contains("consistent with"),
+            "a fork called consistent:\n{stdout}"
+        );
+        assert!(stdout.contains("verdict: FORKED"), "{stdout}");
+        let err = run.failure();
+        assert!(err.contains("audit found a fork"), "{err}");
+        assert!(!stdout.contains("problems: none"), "{stdout}");
+        let run = audit(&server.url, true).await;
+        let report: Value = serde_json::from_str(&run.stdout).unwrap();
+        run.failure();
+        assert_eq!(report["continuity"], "forked", "{report}");
+        assert!(!report["problems"].as_array().unwrap().is_empty());
+        assert_eq!(
+            std::fs::read_to_string(&state).unwrap(),
+            saved,
+            "state kept"
+        );
+    }
+    server.stop().await;
 }

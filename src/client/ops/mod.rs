@@ -23,7 +23,7 @@ use anyhow::Context as _;
 use vault::{CertId, PartyId, PartyKeys};
 
 pub use accesses::{Access, AccessTrail, accesses};
-pub use audit::{AuditReport, AuditState, Problem, Receipt, audit};
+pub use audit::{AuditReport, AuditState, Continuity, Problem, Receipt, audit};
 pub use bundle::{Bundle, BundledEntry, VerifiedDisclosure, verify_bundle, verify_bundle_under};
 pub use enroll::enroll;
 pub use grant::{grant, revoke};
