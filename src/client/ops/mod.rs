@@ -5,6 +5,7 @@
 mod accesses;
 mod audit;
 mod bundle;
+mod continuity;
 mod enroll;
 mod grant;
 mod grantbook;
@@ -23,8 +24,9 @@ use anyhow::Context as _;
 use vault::{CertId, PartyId, PartyKeys};
 
 pub use accesses::{Access, AccessTrail, accesses};
-pub use audit::{AuditReport, AuditState, Continuity, Problem, Receipt, audit};
+pub use audit::{AuditReport, AuditState, Problem, Receipt, audit};
 pub use bundle::{Bundle, BundledEntry, VerifiedDisclosure, verify_bundle, verify_bundle_under};
+pub use continuity::Continuity;
 pub use enroll::enroll;
 pub use grant::{grant, revoke};
 pub use grants::list_grants;
