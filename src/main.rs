@@ -12,9 +12,12 @@ fn main() -> std::process::ExitCode {
         _ => "warn",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    // The writer is stderr: if a write to it fails (a closed pipe), the subscriber's fallback would be an
+    // `eprintln!` to that same stderr, which panics.
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .log_internal_errors(false)
         .init();
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -36,6 +39,6 @@ fn fail(error: &anyhow::Error) -> std::process::ExitCode {
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
-    eprintln!("error: {line}");
+    tradeledger::cli::output::err_line(format_args!("error: {line}"));
     std::process::ExitCode::FAILURE
 }

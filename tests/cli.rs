@@ -150,3 +150,65 @@ fn verify_without_a_log_key_refuses_on_first_contact() {
     assert!(!out.status.success());
     assert!(String::from_utf8(out.stderr).unwrap().contains("--log-key"));
 }
+
+/// Runs the binary with its stdout a pipe whose reading end is already closed, as in `tradeledger ... | true`
+/// once `true` has exited: every write to stdout fails with EPIPE.
+fn run_with_closed_stdout(home: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    tradeledger(home)
+        .current_dir(home)
+        .args(args)
+        .stdout(writer)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_closed_stdout_ends_output_quietly_never_in_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("acme.key");
+    let key = key.to_str().unwrap();
+    // Commands that succeed: no panic, nothing on stderr, exit 0, and the work is done.
+    for args in [
+        &[
+            "keygen", "--party", "acme", "--role", "importer", "--json", "--out", key,
+        ][..],
+        &[
+            "witness-keygen",
+            "--name",
+            "w.example/w1",
+            "--out",
+            "w1.key",
+        ],
+        &["demo"],
+        &["--json", "demo"],
+    ] {
+        let out = run_with_closed_stdout(dir.path(), args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(stderr, "", "{args:?}");
+        assert!(out.status.success(), "{args:?}: {:?}", out.status);
+    }
+    assert!(
+        dir.path().join("acme.key.pub").exists(),
+        "keygen did its work"
+    );
+    assert!(
+        dir.path().join("w1.key").exists(),
+        "witness-keygen did its work"
+    );
+    // A command that fails still ends with its one `error:` line.
+    let out = run_with_closed_stdout(
+        dir.path(),
+        &[
+            "keygen", "--party", "acme", "--role", "importer", "--out", key,
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("error: ") && stderr.lines().count() == 1,
+        "{stderr}"
+    );
+}

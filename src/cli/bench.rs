@@ -13,7 +13,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use vault::{PartyId, PartyKeys, Role};
 
-use super::{BenchArgs, Global};
+use super::{BenchArgs, Global, output};
 use crate::api::{Registered as RegisteredAnswer, Sealed};
 use load::Answer;
 use prepare::{Parties, Registered};
@@ -71,7 +71,7 @@ async fn run(
 ) -> anyhow::Result<()> {
     let say = |text: String| {
         if !g.json {
-            eprintln!("{text}");
+            output::err_line(format_args!("{text}"));
         }
     };
     let parties = Arc::new(Parties::generate(args.importers)?);
@@ -156,8 +156,7 @@ async fn run(
             loadavg_end: load::loadavg(),
             phases,
         },
-    );
-    Ok(())
+    )
 }
 
 /// A registration answer must be 200 with the certificate id and an index.

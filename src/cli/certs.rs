@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use serde_json::json;
 
-use super::{DiscloseArgs, Global, GrantArgs, OpenArgs, RegisterArgs, RevokeArgs};
+use super::{DiscloseArgs, Global, GrantArgs, OpenArgs, RegisterArgs, RevokeArgs, output};
 use crate::client::Client;
 use crate::client::ops::{self, Actor, InvalidCertificate};
 
@@ -74,19 +74,19 @@ pub(super) async fn register(g: &Global, args: RegisterArgs) -> anyhow::Result<(
         let body: serde_json::Value = match serde_json::from_slice(&bytes) {
             Ok(body) => body,
             Err(e) => {
-                println!(
+                output::line(format_args!(
                     "{}: (body): not valid JSON (line {}, column {}) [json.syntax]",
                     file.display(),
                     e.line(),
                     e.column()
-                );
+                ))?;
                 invalid += 1;
                 continue;
             }
         };
         if let Err(InvalidCertificate(violations)) = ops::check_certificate(&body) {
             for v in &violations {
-                println!("{}: {v}", file.display());
+                output::line(format_args!("{}: {v}", file.display()))?;
             }
             invalid += 1;
         }
@@ -109,13 +109,13 @@ pub(super) async fn register(g: &Global, args: RegisterArgs) -> anyhow::Result<(
         progress.inc(1);
         if !g.json {
             progress.suspend(|| {
-                println!(
+                output::line(format_args!(
                     "{}: registered {} at log index {}",
                     file.display(),
                     registered.cert_id,
                     registered.index
-                )
-            });
+                ))
+            })?;
         }
         results.push(registered);
     }
@@ -139,8 +139,8 @@ pub(super) async fn register(g: &Global, args: RegisterArgs) -> anyhow::Result<(
             .map(|(r, receipt)| json!({"cert_id": r.cert_id, "index": r.index, "receipt": receipt.cloned().flatten()}))
             .collect();
         match with_receipts.as_slice() {
-            [one] if !args.cert.is_dir() => println!("{one}"),
-            many => println!("{}", serde_json::Value::from(many.to_vec())),
+            [one] if !args.cert.is_dir() => output::line(format_args!("{one}"))?,
+            many => output::line(serde_json::Value::from(many.to_vec()))?,
         }
     }
     Ok(())
@@ -173,16 +173,20 @@ async fn fetch_receipts(
                     ledger::durable::write_atomic(&path, text.as_bytes())
                         .with_context(|| format!("writing {}", path.display()))?;
                     if !g.json {
-                        println!("receipt for {}: {}", r.cert_id, path.display());
+                        output::line(format_args!(
+                            "receipt for {}: {}",
+                            r.cert_id,
+                            path.display()
+                        ))?;
                     }
                 }
                 receipts.push(Some(text));
             }
             Err(e) if out.is_none() => {
-                eprintln!(
+                output::err_line(format_args!(
                     "warning: no receipt yet for {} ({e:#}); fetch it later with `tradeledger receipt {}`",
                     r.cert_id, r.cert_id
-                );
+                ));
                 receipts.push(None);
             }
             Err(e) => return Err(e.context(format!("fetching the receipt for {}", r.cert_id))),
@@ -199,7 +203,7 @@ pub(super) async fn grant(g: &Global, args: GrantArgs) -> anyhow::Result<()> {
     g.print(
         &json!({"cert_id": cert_id.to_string(), "party": to.to_string(), "index": index}),
         &format!("granted {to} access to {cert_id} (log index {index})"),
-    );
+    )?;
     Ok(())
 }
 
@@ -211,7 +215,7 @@ pub(super) async fn revoke(g: &Global, args: RevokeArgs) -> anyhow::Result<()> {
     g.print(
         &json!({"cert_id": cert_id.to_string(), "party": from.to_string(), "index": index}),
         &format!("revoked {from}'s access to {cert_id} (log index {index})"),
-    );
+    )?;
     Ok(())
 }
 
@@ -225,20 +229,29 @@ pub(super) async fn open(g: &Global, args: OpenArgs) -> anyhow::Result<()> {
             .with_context(|| format!("writing {}", out.display()))?;
         g.print(
             &json!({"cert_id": cert_id.to_string(), "registration_index": opened.registration.index,
-                    "receipt_index": opened.receipt_index, "out": out}),
+                    "receipt_index": opened.receipt_index, "out": out,
+                    "conforms": opened.conforms(), "violations": opened.violations}),
             &format!("verified and wrote {cert_id} to {}", out.display()),
-        );
-        return Ok(());
-    }
-    let body = &opened.body;
-    if g.json {
-        println!(
-            "{}",
+        )?;
+    } else if g.json {
+        output::line(
             json!({"cert_id": cert_id.to_string(), "registration_index": opened.registration.index,
-                   "receipt_index": opened.receipt_index, "body": body})
-        );
+                   "receipt_index": opened.receipt_index, "body": opened.body,
+                   "conforms": opened.conforms(), "violations": opened.violations}),
+        )?;
     } else {
-        println!("{}", serde_json::to_string_pretty(&body)?);
+        output::line(serde_json::to_string_pretty(&opened.body)?)?;
+    }
+    // The body is output even so: it is exactly what was registered and proven on the log, and its reader
+    // (customs) may need it as evidence. The exit status keeps a script from taking it for a valid one.
+    if !opened.conforms() {
+        let listed: Vec<String> = opened.violations.iter().map(ToString::to_string).collect();
+        anyhow::bail!(
+            "certificate {cert_id} is the one registered on the log, but its body does not conform to its \
+             schema ({} violation(s): {}); it was output exactly as registered",
+            listed.len(),
+            listed.join("; ")
+        );
     }
     Ok(())
 }
@@ -257,6 +270,6 @@ pub(super) async fn disclose(g: &Global, args: DiscloseArgs) -> anyhow::Result<(
             args.fields.len(),
             args.out.display()
         ),
-    );
+    )?;
     Ok(())
 }

@@ -2,8 +2,8 @@
 
 use anyhow::Context as _;
 
-use super::{AuditArgs, Global, VerifyArgs};
-use crate::client::ops::{self, AuditReport, AuditState, Bundle};
+use super::{AuditArgs, Global, VerifyArgs, output};
+use crate::client::ops::{self, AuditReport, AuditState, Bundle, Continuity};
 
 pub(super) fn verify(g: &Global, args: VerifyArgs) -> anyhow::Result<()> {
     let log_key = g.log_key()?;
@@ -15,18 +15,18 @@ pub(super) fn verify(g: &Global, args: VerifyArgs) -> anyhow::Result<()> {
     let bundle: Bundle = serde_json::from_slice(&text).context("the bundle is malformed")?;
     let verified = ops::verify_bundle_under(&bundle, &log_key, g.policy()?.as_ref())?;
     if g.json {
-        println!("{}", serde_json::to_value(&verified)?);
+        output::line(serde_json::to_value(&verified)?)?;
         return Ok(());
     }
-    println!(
+    output::line(format_args!(
         "verified: certificate {} registered by {} at log index {} (checkpoint size {})",
         verified.cert_id,
         verified.registrant,
         verified.registration_index,
         verified.checkpoint_size
-    );
+    ))?;
     for (pointer, value) in &verified.fields {
-        println!("  {pointer} = {value}");
+        output::line(format_args!("  {pointer} = {value}"))?;
     }
     Ok(())
 }
@@ -42,9 +42,16 @@ pub(super) async fn audit(g: &Global, args: AuditArgs) -> anyhow::Result<()> {
         .flatten();
     let report = ops::audit(&client, &log_key, previous.as_ref()).await?;
     if g.json {
-        println!("{}", serde_json::to_value(&report)?);
+        output::line(serde_json::to_value(&report)?)?;
     } else {
-        print!("{}", summary(&report));
+        output::text_out(summary(&report))?;
+    }
+    if report.continuity == Some(Continuity::Forked) {
+        anyhow::bail!(
+            "audit found a fork: the log is not an extension of the one audited at size {} ({} problem(s))",
+            report.previous_size.unwrap_or_default(),
+            report.problems.len()
+        );
     }
     if !report.problems.is_empty() {
         anyhow::bail!("audit found {} problem(s)", report.problems.len());
@@ -61,10 +68,13 @@ pub(super) async fn audit(g: &Global, args: AuditArgs) -> anyhow::Result<()> {
 
 /// The human summary of an audit.
 pub(crate) fn summary(report: &AuditReport) -> String {
-    let mut out = format!("log size {} root {}\n", report.size, report.root);
-    if let Some(previous) = report.previous_size {
-        out += &format!("consistent with the previous audit at size {previous}\n");
-    }
+    // The verdict comes from the same findings as the problems listed below, so it cannot contradict them.
+    let mut out = format!(
+        "log size {} root {}\nverdict: {}\n",
+        report.size,
+        report.root,
+        report.verdict()
+    );
     out += "entries by kind:\n";
     for (kind, count) in &report.kinds {
         out += &format!("  {kind:<16} {count}\n");

@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use serde_json::{Value, json};
 use vault::{PartyId, PartyKeys, Role};
 
-use super::Global;
+use super::{Global, output};
 use crate::client::Client;
 use crate::client::ops::{self, Actor};
 
@@ -32,12 +32,12 @@ struct Narrator {
 }
 
 impl Narrator {
-    fn say(&mut self, text: impl AsRef<str>) {
+    fn say(&mut self, text: impl AsRef<str>) -> anyhow::Result<()> {
         self.step += 1;
         if self.json {
-            println!("{}", json!({"step": self.step, "text": text.as_ref()}));
+            output::line(json!({"step": self.step, "text": text.as_ref()}))
         } else {
-            println!("{:>2}. {}", self.step, text.as_ref());
+            output::line(format_args!("{:>2}. {}", self.step, text.as_ref()))
         }
     }
 }
@@ -103,8 +103,8 @@ pub(super) async fn demo(g: &Global) -> anyhow::Result<()> {
     let log_key = server.vkey.clone();
     n.say(format!(
         "started the service on {url} over a temporary store; log key {log_key}"
-    ));
-    n.say("the service enrolled the operator as entry 0, signed with the log key");
+    ))?;
+    n.say("the service enrolled the operator as entry 0, signed with the log key")?;
 
     let operator = Player {
         client: Client::new(&url)?.with_identity(operator_keys.id(), operator_keys.signing_key()),
@@ -121,7 +121,7 @@ pub(super) async fn demo(g: &Global) -> anyhow::Result<()> {
             "operator enrolled {} ({}) at log index {index}",
             player.id(),
             player.keys.role()
-        ));
+        ))?;
     }
 
     let mut registered = Vec::new();
@@ -139,7 +139,7 @@ pub(super) async fn demo(g: &Global) -> anyhow::Result<()> {
             importer.id(),
             reg.cert_id,
             reg.index
-        ));
+        ))?;
         registered.push(reg);
     }
     let first = registered.first().context("no example registered")?;
@@ -151,7 +151,7 @@ pub(super) async fn demo(g: &Global) -> anyhow::Result<()> {
         opened.body["regime"],
         opened.body.pointer("/exporter/name").and_then(Value::as_str).unwrap_or("-"),
         opened.body["goods"].as_array().map_or(0, Vec::len),
-    ));
+    ))?;
 
     let code = refusal(
         ops::open(&broker.actor(&log_key), &cert_id).await,
@@ -160,28 +160,28 @@ pub(super) async fn demo(g: &Global) -> anyhow::Result<()> {
     n.say(format!(
         "{} tried to open it and was refused: {code}",
         broker.id()
-    ));
+    ))?;
 
     let index = ops::grant(&importer.actor(&log_key), &cert_id, broker.id()).await?;
     n.say(format!(
         "{} granted {} (grant entry at {index}; same data key re-wrapped, body not re-encrypted)",
         importer.id(),
         broker.id()
-    ));
+    ))?;
 
     let opened = ops::open(&broker.actor(&log_key), &cert_id).await?;
     n.say(format!(
         "{} opened it: verified body, access receipt at log index {}",
         broker.id(),
         opened.receipt_index
-    ));
+    ))?;
 
     let index = ops::revoke(&importer.actor(&log_key), &cert_id, broker.id()).await?;
     n.say(format!(
         "{} revoked {} (revocation entry at {index})",
         importer.id(),
         broker.id()
-    ));
+    ))?;
 
     let code = refusal(
         ops::open(&broker.actor(&log_key), &cert_id).await,
@@ -190,7 +190,7 @@ pub(super) async fn demo(g: &Global) -> anyhow::Result<()> {
     n.say(format!(
         "{} tried again and was refused: {code}",
         broker.id()
-    ));
+    ))?;
 
     let fields = ["/regime".to_owned(), "/exporter/name".to_owned()];
     let bundle = ops::disclose(&importer.actor(&log_key), &cert_id, &fields).await?;
@@ -201,7 +201,7 @@ pub(super) async fn demo(g: &Global) -> anyhow::Result<()> {
         importer.id(),
         fields.join(" and "),
         auditor.id()
-    ));
+    ))?;
 
     // The auditor reads the bundle back from the file, with nothing but the log key: no server involved.
     let bundle: ops::Bundle = serde_json::from_slice(&std::fs::read(&bundle_path)?)?;
@@ -215,7 +215,7 @@ pub(super) async fn demo(g: &Global) -> anyhow::Result<()> {
         "{} verified the bundle offline: {}",
         auditor.id(),
         shown.join(", ")
-    ));
+    ))?;
 
     let report = ops::audit(&auditor.client, &log_key, None).await?;
     if !report.problems.is_empty() {
@@ -235,7 +235,7 @@ pub(super) async fn demo(g: &Global) -> anyhow::Result<()> {
         auditor.id(),
         report.size,
         kinds.join(", ")
-    ));
+    ))?;
 
     for receipt in &report.receipts {
         n.say(format!(
@@ -243,7 +243,7 @@ pub(super) async fn demo(g: &Global) -> anyhow::Result<()> {
             receipt.index,
             receipt.cert_id,
             &receipt.grant[..12.min(receipt.grant.len())]
-        ));
+        ))?;
     }
     if report.receipts.len() < 3 {
         anyhow::bail!(
@@ -252,6 +252,6 @@ pub(super) async fn demo(g: &Global) -> anyhow::Result<()> {
         );
     }
     server.stop().await?;
-    n.say("stopped the service; the temporary store is removed");
+    n.say("stopped the service; the temporary store is removed")?;
     Ok(())
 }

@@ -36,7 +36,7 @@ pub(super) fn keygen(g: &Global, args: KeygenArgs) -> anyhow::Result<()> {
     g.print(
         &json!({"party": keys.id().to_string(), "role": role.to_string(), "key": args.out, "public": public_path}),
         &format!("wrote {} (secret, mode 0600) and {} for {} ({role})", args.out.display(), public_path.display(), keys.id()),
-    );
+    )?;
     Ok(())
 }
 
@@ -53,6 +53,6 @@ pub(super) async fn enroll(g: &Global, args: EnrollArgs) -> anyhow::Result<()> {
             "enrolled {} ({}) at log index {index}",
             party.id, party.role
         ),
-    );
+    )?;
     Ok(())
 }

@@ -6,7 +6,7 @@ use serde_json::json;
 use vault::{PartyKeys, PartyPublic};
 
 use super::certs::Session;
-use super::{AccessesArgs, Global, PurgeArgs, RewrapArgs, RotateArgs};
+use super::{AccessesArgs, Global, PurgeArgs, RewrapArgs, RotateArgs, output};
 use crate::client::ops::{self, AccessTrail, RotationRequest};
 
 pub(super) async fn accesses(g: &Global, args: AccessesArgs) -> anyhow::Result<()> {
@@ -22,14 +22,14 @@ pub(super) async fn accesses(g: &Global, args: AccessesArgs) -> anyhow::Result<(
     };
     let trail = ops::accesses(&client, keys.as_ref(), &g.log_key()?, &g.home()?, &cert_id).await?;
     if g.json {
-        println!("{}", serde_json::to_value(&trail)?);
+        output::line(serde_json::to_value(&trail)?)?;
         return Ok(());
     }
     match trail {
-        AccessTrail::Outsider { count, .. } => println!("{count}"),
+        AccessTrail::Outsider { count, .. } => output::line(format_args!("{count}"))?,
         AccessTrail::Registrant { accesses, .. } => {
             if accesses.is_empty() {
-                println!("no accesses to {cert_id}");
+                output::line(format_args!("no accesses to {cert_id}"))?;
             }
             for access in accesses {
                 let party = access
@@ -40,10 +40,10 @@ pub(super) async fn accesses(g: &Global, args: AccessesArgs) -> anyhow::Result<(
                 } else {
                     " (grant since revoked)"
                 };
-                println!(
+                output::line(format_args!(
                     "{}  {party}{revoked}  [log index {}]",
                     access.time, access.index
-                );
+                ))?;
             }
         }
     }
@@ -85,7 +85,7 @@ pub(super) async fn rotate(g: &Global, args: RotateArgs) -> anyhow::Result<()> {
             out.display(),
             out.display()
         ),
-    );
+    )?;
     Ok(())
 }
 
@@ -98,7 +98,7 @@ async fn submit(g: &Global, operator: &PartyKeys, request: &RotationRequest) -> 
     g.print(
         &json!({"party": party.to_string(), "index": index}),
         &format!("rotated {party}'s keys (log index {index}); its old key no longer works"),
-    );
+    )?;
     Ok(())
 }
 
@@ -112,19 +112,19 @@ pub(super) async fn rewrap(g: &Global, args: RewrapArgs) -> anyhow::Result<()> {
     let session = Session::new(g)?;
     let done = ops::rewrap(&session.actor(), &party, &certs).await?;
     if g.json {
-        println!("{}", json!({"party": party.to_string(), "rewrapped": done}));
+        output::line(json!({"party": party.to_string(), "rewrapped": done}))?;
         return Ok(());
     }
     for outcome in &done {
-        println!(
+        output::line(format_args!(
             "re-wrapped {party}'s grant on {} (log indexes {} and {})",
             outcome.cert_id, outcome.grant_index, outcome.revocation_index
-        );
+        ))?;
     }
-    println!(
+    output::line(format_args!(
         "{} grant(s) re-wrapped for {party}'s current key",
         done.len()
-    );
+    ))?;
     Ok(())
 }
 
@@ -135,6 +135,6 @@ pub(super) async fn purge(g: &Global, args: PurgeArgs) -> anyhow::Result<()> {
     g.print(
         &json!({"cert_id": cert_id.to_string(), "index": index}),
         &format!("purged {cert_id} (log index {index}); its registration stays on the log"),
-    );
+    )?;
     Ok(())
 }

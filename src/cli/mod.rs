@@ -10,6 +10,7 @@ mod check;
 mod demo;
 mod keys;
 mod lifecycle;
+pub mod output;
 mod receipt;
 mod serve;
 mod witness;
@@ -113,11 +114,11 @@ impl Global {
     }
 
     /// Prints `value` as JSON with `--json`, else `text`.
-    fn print(&self, value: &serde_json::Value, text: &str) {
+    fn print(&self, value: &serde_json::Value, text: &str) -> anyhow::Result<()> {
         if self.json {
-            println!("{value}");
+            output::line(value)
         } else {
-            println!("{text}");
+            output::line(text)
         }
     }
 }

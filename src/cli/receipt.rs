@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::Context as _;
 use serde_json::json;
 
-use super::{Global, ReceiptArgs};
+use super::{Global, ReceiptArgs, output};
 use crate::client::ops::{self, VerifiedReceipt};
 
 /// Whether a file is a receipt (C2SP tlog-proof) rather than a disclosure bundle.
@@ -48,7 +48,7 @@ pub(super) fn verify(g: &Global, bytes: &[u8], log_key: &str) -> anyhow::Result<
     g.print(
         &value,
         &format!("{}; checked against {trust}", describe(&verified)),
-    );
+    )?;
     Ok(())
 }
 
@@ -66,14 +66,14 @@ fn write_or_print(
                 &json!({"index": v.index, "checkpoint_size": v.checkpoint_size,
                         "extended_to": v.extended_to, "out": path}),
                 &format!("{}\nwrote {}", describe(v), path.display()),
-            );
+            )?;
         }
-        None if g.json => println!(
+        None if g.json => output::line(format_args!(
             "{}",
             json!({"index": v.index, "checkpoint_size": v.checkpoint_size,
                    "extended_to": v.extended_to, "receipt": text})
-        ),
-        None => print!("{text}"),
+        ))?,
+        None => output::text_out(format_args!("{text}"))?,
     }
     Ok(())
 }

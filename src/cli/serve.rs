@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::Context as _;
 use vault::PartyPublic;
 
-use super::{Global, RepairArgs, ServeArgs};
+use super::{Global, RepairArgs, ServeArgs, output};
 use crate::server::{self, ServeConfig};
 
 /// An in-process server on 127.0.0.1:0.
@@ -103,7 +103,11 @@ pub(super) async fn serve(_g: &Global, args: ServeArgs) -> anyhow::Result<()> {
         ready,
     ));
     if is_ready.await.is_ok() {
-        println!("listening on http://{addr}");
+        // The service must not stop over its stdout (a closed pipe is dropped quietly, a full disk is only
+        // worth a warning): the address is also in the log line.
+        if let Err(e) = output::line(format_args!("listening on http://{addr}")) {
+            tracing::warn!("cannot print the listening address: {e:#}");
+        }
     }
     server.await.context("the server task panicked")?
 }
@@ -133,8 +137,7 @@ pub(super) async fn repair(g: &Global, args: RepairArgs) -> anyhow::Result<()> {
             list(&report.unchanged),
             report.log_size
         ),
-    );
-    Ok(())
+    )
 }
 
 /// Completes on ctrl-c or SIGTERM.

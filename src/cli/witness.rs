@@ -3,7 +3,7 @@
 use anyhow::Context as _;
 use serde_json::json;
 
-use super::{Global, WitnessArgs, WitnessKeygenArgs};
+use super::{Global, WitnessArgs, WitnessKeygenArgs, output};
 use crate::witness::{self, WitnessConfig};
 
 /// Runs a witness until ctrl-c or SIGTERM; prints `listening on http://ADDR` once it accepts connections.
@@ -38,7 +38,11 @@ pub(super) async fn witness(g: &Global, args: WitnessArgs) -> anyhow::Result<()>
     ));
     // Only once the stored state verified: a witness whose state is damaged must not look healthy.
     if is_ready.await.is_ok() {
-        println!("listening on http://{addr}");
+        // The service must not stop over its stdout (a closed pipe is dropped quietly, a full disk is only
+        // worth a warning): the address is also in the log line.
+        if let Err(e) = output::line(format_args!("listening on http://{addr}")) {
+            tracing::warn!("cannot print the listening address: {e:#}");
+        }
     }
     server.await.context("the witness task panicked")?
 }
@@ -58,6 +62,6 @@ pub(super) fn keygen(g: &Global, args: WitnessKeygenArgs) -> anyhow::Result<()> 
             args.name,
             verifier.to_vkey()
         ),
-    );
+    )?;
     Ok(())
 }

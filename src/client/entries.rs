@@ -188,6 +188,8 @@ pub struct RegistrationFacts {
     pub registrant: PartyId,
     /// The grant commitments of the initial recipients.
     pub grants: Vec<Hash>,
+    /// When it was registered, as the entry records it (milliseconds since the Unix epoch).
+    pub time_ms: u64,
 }
 
 /// The facts of a registration entry, or `None` for another kind.
@@ -198,12 +200,13 @@ pub(crate) fn registration_facts(entry: &Entry) -> Option<RegistrationFacts> {
             commitment,
             registrant,
             grants,
-            ..
+            time_ms,
         } => Some(RegistrationFacts {
             cert_id: vault_cert(cert_id),
             commitment: *commitment,
             registrant: vault_party(registrant)?,
             grants: grants.clone(),
+            time_ms: *time_ms,
         }),
         _ => None,
     }

@@ -21,7 +21,9 @@ pub struct Disclosure {
     /// The certificate the fields belong to (32 lowercase hex digits in JSON).
     #[serde(with = "cert_id_hex")]
     pub cert_id: CertId,
-    /// The number of leaves in the document's commitment tree.
+    /// The number of leaves in the document's commitment tree, as the discloser states it. The RFC 9162
+    /// inclusion algorithm needs it to find the tree's right edge, but a Merkle root does not commit to its
+    /// leaf count: any size under which every proof keeps its shape verifies too (docs/formats.md).
     pub tree_size: u64,
     /// The disclosed fields, in leaf order.
     pub fields: Vec<DisclosedField>,
@@ -90,7 +92,12 @@ impl Disclosure {
                 &field.proof,
                 root,
             )
-            .map_err(|e| named(&format!("does not match the commitment ({e})")))?;
+            .map_err(|e| {
+                named(&format!(
+                    "does not verify as leaf {} of a tree of tree_size {} under the commitment ({e})",
+                    field.leaf_index, self.tree_size
+                ))
+            })?;
             previous = Some(field);
         }
         Ok(())

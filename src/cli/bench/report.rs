@@ -1,6 +1,7 @@
 //! The benchmark's output: a table on stdout (as docs/performance.md shows it), or one JSON object.
 
 use super::load::Phase;
+use crate::cli::output;
 
 /// Everything one `bench` invocation measured.
 #[derive(Debug, serde::Serialize)]
@@ -50,15 +51,11 @@ fn errors(phase: &Phase) -> String {
 }
 
 /// Prints the summary as a Markdown table, or as JSON.
-pub(super) fn print(json: bool, summary: &Summary) {
+pub(super) fn print(json: bool, summary: &Summary) -> anyhow::Result<()> {
     if json {
-        match serde_json::to_string(summary) {
-            Ok(text) => println!("{text}"),
-            Err(e) => eprintln!("error: cannot encode the summary: {e}"),
-        }
-        return;
+        return output::line(serde_json::to_string(summary)?);
     }
-    println!(
+    output::line(format_args!(
         "server: {}; body {} bytes, request {} bytes, 3 recipients, {} registrants; loadavg {:?} -> {:?}",
         summary.server,
         summary.body_bytes,
@@ -66,16 +63,16 @@ pub(super) fn print(json: bool, summary: &Summary) {
         summary.importers,
         summary.loadavg_start,
         summary.loadavg_end
-    );
-    println!();
-    println!(
+    ))?;
+    output::line("")?;
+    output::line(format_args!(
         "| operation                            |  count |   ops/s |      p50 |      p99 |      max | errors | CPU µs/req (this process) |"
-    );
-    println!(
+    ))?;
+    output::line(format_args!(
         "|--------------------------------------|-------:|--------:|---------:|---------:|---------:|-------:|--------------------------:|"
-    );
+    ))?;
     for p in &summary.phases {
-        println!(
+        output::line(format_args!(
             "| {:<36} | {:>6} | {:>7.0} | {:>5.2} ms | {:>5.2} ms | {:>5.1} ms | {:>6} | {:>25.0} |",
             p.operation,
             p.ok,
@@ -85,6 +82,7 @@ pub(super) fn print(json: bool, summary: &Summary) {
             p.max_ms,
             p.sent - p.ok,
             p.process_cpu_us_per_request
-        );
+        ))?;
     }
+    Ok(())
 }

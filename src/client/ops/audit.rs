@@ -3,7 +3,8 @@
 //! Fetches the checkpoint, every entry bundle and level-0 hash tile (C2SP tlog-tiles, partial tiles
 //! included), recomputes the tree and checks its root, checks every served leaf hash, decodes every entry
 //! and verifies its signature against the keys enrolled at that point of the log, and checks consistency with
-//! the state of the previous run (the old root recomputed here, plus the server's consistency proof).
+//! the state of the previous run (the old root recomputed here, plus the server's consistency proof; see
+//! [`super::continuity`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::IsTerminal as _;
@@ -11,10 +12,11 @@ use std::path::Path;
 
 use anyhow::Context as _;
 use ed25519_dalek::VerifyingKey;
-use ledger::{Hash, MemoryTree, leaf_hash, verify_consistency};
+use ledger::{Hash, MemoryTree, leaf_hash};
 use serde::{Deserialize, Serialize};
 use vault::{CertId, PartyId, PartyPublic, Role};
 
+use super::continuity::{Continuity, check_previous};
 use crate::client::Client;
 use crate::client::entries::{self, SignedEntry};
 use crate::client::logview::LogView;
@@ -90,6 +92,8 @@ pub struct AuditReport {
     pub receipts: Vec<Receipt>,
     /// The size the previous run had audited, if any.
     pub previous_size: Option<u64>,
+    /// How the log relates to the previous run's state; `None` without one.
+    pub continuity: Option<Continuity>,
     /// Everything found wrong; empty means the log passed.
     pub problems: Vec<Problem>,
 }
@@ -348,17 +352,20 @@ pub async fn audit(
             "the recomputed tree root differs from the checkpoint's".into(),
         );
     }
-    if let Some(previous) = previous {
-        check_previous(
-            client,
-            previous,
-            &tree,
-            &checkpoint.root,
-            size,
-            &mut problem,
-        )
-        .await;
-    }
+    let continuity = match previous {
+        Some(previous) => Some(
+            check_previous(
+                client,
+                previous,
+                &tree,
+                &checkpoint.root,
+                size,
+                &mut problem,
+            )
+            .await,
+        ),
+        None => None,
+    };
     let parties = replay
         .parties
         .values()
@@ -371,60 +378,7 @@ pub async fn audit(
         parties,
         receipts,
         previous_size: previous.map(|p| p.size),
+        continuity,
         problems,
     })
-}
-
-async fn check_previous(
-    client: &Client,
-    previous: &AuditState,
-    tree: &MemoryTree,
-    root: &Hash,
-    size: u64,
-    problem: &mut impl FnMut(Option<u64>, String),
-) {
-    if previous.size > size {
-        problem(
-            None,
-            format!("the log shrank from {} to {size} entries", previous.size),
-        );
-        return;
-    }
-    if previous.size == 0 {
-        return;
-    }
-    let mut old_root = [0u8; 32];
-    if hex::decode_to_slice(&previous.root, &mut old_root).is_err() {
-        problem(None, "the state file's root is not 32 hex bytes".into());
-        return;
-    }
-    match tree.root_at(previous.size) {
-        Ok(recomputed) if recomputed == old_root => {}
-        _ => problem(
-            None,
-            format!(
-                "the log was rewritten: the root at size {} differs from the previous run's",
-                previous.size
-            ),
-        ),
-    }
-    if previous.size < size {
-        match client.get_consistency(previous.size, size).await {
-            Ok(proof) => {
-                if verify_consistency(previous.size, size, &proof, &old_root, root).is_err() {
-                    problem(
-                        None,
-                        format!(
-                            "the consistency proof from {} to {size} does not verify",
-                            previous.size
-                        ),
-                    );
-                }
-            }
-            Err(e) => problem(
-                None,
-                format!("no consistency proof from {} to {size}: {e}", previous.size),
-            ),
-        }
-    }
 }

@@ -5,6 +5,7 @@
 mod accesses;
 mod audit;
 mod bundle;
+mod continuity;
 mod enroll;
 mod grant;
 mod grantbook;
@@ -25,13 +26,17 @@ use vault::{CertId, PartyId, PartyKeys};
 pub use accesses::{Access, AccessTrail, accesses};
 pub use audit::{AuditReport, AuditState, Problem, Receipt, audit};
 pub use bundle::{Bundle, BundledEntry, VerifiedDisclosure, verify_bundle, verify_bundle_under};
+pub use continuity::Continuity;
 pub use enroll::enroll;
 pub use grant::{grant, revoke};
 pub use grants::list_grants;
 pub use open::{Opened, disclose, open};
 pub use purge::purge;
 pub use receipt::{ReceiptFile, VerifiedReceipt, fetch_receipt, refresh_receipt, verify_receipt};
-pub use register::{InvalidCertificate, Registration, check_certificate, register};
+pub use register::{
+    InvalidCertificate, Registration, check_certificate, register, register_unvalidated,
+    violations_at,
+};
 pub use rotate::{
     ROTATION_REQUEST_FORMAT, RewrapOutcome, RotationRequest, rewrap, rotation_request,
     submit_rotation,

@@ -1,13 +1,16 @@
 //! `open` and `disclose`: fetch a sealed certificate, prove its registration is on the log under a
 //! checkpoint signed by the pinned key and signed by an enrolled registrant, decrypt and check the body
 //! against the registered commitment (`vault::open_certificate`), and only then hand it out (or disclose
-//! chosen fields of it).
+//! chosen fields of it). The body is validated again, as `register` does: the server never sees a body, so
+//! a registrant's client that skipped validation is caught only here.
 
+use anyhow::Context as _;
 use vault::CertId;
 
 use super::bundle::{BUNDLE_FORMAT, Bundle, BundledEntry};
 use super::{Actor, view_covering};
 use crate::api::Sealed;
+use crate::cert::Date;
 use crate::client::entries;
 use crate::client::logview::{LogView, VerifiedEntry, VerifyError};
 
@@ -23,7 +26,18 @@ pub struct Opened {
     pub registrant: VerifiedEntry,
     /// The access receipt the release appended.
     pub receipt_index: u64,
+    /// The body's violations of its schema as of its registration date (pointers and rules, never values);
+    /// empty when it conforms. A non-conforming body is still what was registered and proven, so it is
+    /// returned, and it is up to the reader to treat it as the finding it is.
+    pub violations: Vec<crate::cert::Violation>,
     master_salt: vault::MasterSalt,
+}
+
+impl Opened {
+    /// Whether the body conforms to its schema.
+    pub fn conforms(&self) -> bool {
+        self.violations.is_empty()
+    }
 }
 
 impl std::fmt::Debug for Opened {
@@ -81,8 +95,19 @@ async fn open_with_view<'a>(
     {
         anyhow::bail!("the envelope served does not match your grant commitment");
     }
+    // As of the registration's date, so a body that was valid when registered stays valid (a signature date
+    // is checked against the day it was registered, not today).
+    let registered_on = i64::try_from(facts.time_ms / 86_400_000)
+        .ok()
+        .and_then(Date::from_unix_days)
+        .or_else(Date::today_utc)
+        .context(
+            "the registration's date and the system clock are both outside the supported dates",
+        )?;
+    let violations = super::violations_at(&opened.body, registered_on);
     let result = Opened {
         cert_id: *cert_id,
+        violations,
         body: opened.body,
         registration,
         registrant,

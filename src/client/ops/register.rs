@@ -28,6 +28,12 @@ pub struct Registration {
     pub index: u64,
 }
 
+/// The body's violations of its schema (`cert::validate`) as of `date`: what `register` refuses, and what
+/// `open` reports about a body some other client registered. Violations carry pointers and rules, never values.
+pub fn violations_at(body: &Value, date: Date) -> Vec<cert::Violation> {
+    cert::validate(body, date).err().unwrap_or_default()
+}
+
 /// Validates a body with `cert::validate` as of today (UTC); every violation is reported with its pointer.
 pub fn check_certificate(body: &Value) -> Result<(), InvalidCertificate> {
     let today = Date::today_utc().ok_or_else(|| {
@@ -49,6 +55,17 @@ pub async fn register(
     to: &[PartyId],
 ) -> anyhow::Result<Registration> {
     check_certificate(body)?;
+    register_unvalidated(actor, body, to).await
+}
+
+/// [`register`] without validating the body first: what a non-conforming client sends. The server cannot
+/// tell (it never sees a body), so tests use this to check that readers catch such a body on `open`.
+#[doc(hidden)]
+pub async fn register_unvalidated(
+    actor: &Actor<'_>,
+    body: &Value,
+    to: &[PartyId],
+) -> anyhow::Result<Registration> {
     let view = LogView::fetch(actor.client, actor.log_key).await?;
     let me = actor.keys.id();
     let (_, myself) = view

@@ -20,6 +20,13 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
+    let body =
+        json!({"regime": "USMCA", "exporter": {"name": "Bajío"}, "goods": [{"hs": "8708.99"}]});
+    fixture_for(&body, &["/exporter/name"])
+}
+
+/// A three-entry log registering `body`, and a bundle disclosing `pointers` of it.
+fn fixture_for(body: &serde_json::Value, pointers: &[&str]) -> Fixture {
     let log_key = SigningKey::generate(&mut rand::rng());
     let signer = NoteSigner::from_key(ORIGIN, log_key.clone()).unwrap();
     let operator = PartyKeys::generate(PartyId::new("operator").unwrap(), Role::Operator);
@@ -33,10 +40,8 @@ fn fixture() -> Fixture {
     .unwrap();
     let enrollment =
         entries::sign(entries::enrollment(&importer.public()).unwrap(), &operator).unwrap();
-    let body =
-        json!({"regime": "USMCA", "exporter": {"name": "Bajío"}, "goods": [{"hs": "8708.99"}]});
     let cert_id = CertId::random();
-    let sealed = vault::seal_certificate(&cert_id, &body, &importer.public(), &[]).unwrap();
+    let sealed = vault::seal_certificate(&cert_id, body, &importer.public(), &[]).unwrap();
     let grants = sealed
         .envelopes
         .iter()
@@ -73,9 +78,9 @@ fn fixture() -> Fixture {
             .map(|h| B64(h.to_vec()))
             .collect(),
     };
-    let disclosure = vault::commit(&body, &sealed.master_salt)
+    let disclosure = vault::commit(body, &sealed.master_salt)
         .unwrap()
-        .disclose(&cert_id, &["/exporter/name"])
+        .disclose(&cert_id, pointers)
         .unwrap();
     Fixture {
         vkey: signer.verifier().to_vkey(),
@@ -145,4 +150,49 @@ fn every_tampering_is_rejected() {
         verify_bundle(&b, &f.vkey).is_err(),
         "registrant's enrollment passed off as entry 0"
     );
+}
+
+/// The disclosure's `tree_size` is not committed (a Merkle root does not commit to its leaf count): another
+/// size either fails, with a reason naming the field, its leaf index and the size, or, where every path keeps
+/// its shape, proves exactly the same fields. docs/formats.md "Disclosure JSON" states the range for leaf 0.
+#[test]
+fn a_changed_disclosure_tree_size_fails_by_name_or_proves_the_same_fields() {
+    let body =
+        serde_json::Value::Object((0..176).map(|i| (format!("f{i:03}"), json!(i))).collect());
+    for pointers in [&["/f000"][..], &["/f000", "/f100"], &["/f175"]] {
+        let f = fixture_for(&body, pointers);
+        assert_eq!(f.bundle.disclosure.tree_size, 176);
+        let honest = verify_bundle(&f.bundle, &f.vkey).unwrap();
+        let mut verifying = Vec::new();
+        for size in (0..=300).chain([1000, u64::MAX]) {
+            let mut b = f.bundle.clone();
+            b.disclosure.tree_size = size;
+            match verify_bundle(&b, &f.vkey) {
+                Ok(v) => {
+                    assert_eq!(v.fields, honest.fields, "tree_size {size}");
+                    verifying.push(size);
+                }
+                Err(e) => {
+                    let message = format!("{e:#}");
+                    let names_a_field = pointers
+                        .iter()
+                        .any(|p| message.contains(&format!("field {p:?}: ")));
+                    assert!(
+                        names_a_field && message.contains(&format!("tree_size {size} ")),
+                        "{pointers:?}, tree_size {size}: {message}"
+                    );
+                }
+            }
+        }
+        assert!(verifying.contains(&176), "{pointers:?}");
+        if pointers == ["/f000"] {
+            // 8 proof hashes, all right siblings: exactly the sizes whose tree is 8 levels deep.
+            assert_eq!(verifying, (129..=256).collect::<Vec<u64>>());
+        } else {
+            assert!(
+                verifying.iter().all(|s| (129..=256).contains(s)),
+                "{verifying:?}"
+            );
+        }
+    }
 }
