@@ -8,6 +8,7 @@ mod cosigner;
 mod cpu;
 mod error;
 mod handlers;
+mod json_body;
 mod lifecycle;
 mod logkey;
 mod metrics;
