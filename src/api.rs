@@ -6,6 +6,9 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use utoipa::ToSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 
 /// The party id under which the log itself signs the entries it makes (entry 0, the operator's enrollment;
 /// access receipts), with the log's key. No party can be enrolled under it.
@@ -21,6 +24,23 @@ impl std::fmt::Debug for B64 {
         write!(f, "B64({} bytes)", self.0.len())
     }
 }
+
+/// Canonical standard base64 with padding, as the decoder accepts it (unused bits of the last group zero).
+pub const B64_PATTERN: &str =
+    "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?$";
+
+impl utoipa::PartialSchema for B64 {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .content_encoding("base64")
+            .pattern(Some(B64_PATTERN))
+            .description(Some("Bytes as standard base64 with padding (RFC 4648 §4)."))
+            .into()
+    }
+}
+
+impl ToSchema for B64 {}
 
 impl Serialize for B64 {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -39,7 +59,7 @@ impl<'de> Deserialize<'de> for B64 {
 }
 
 /// `POST /v1/parties`, signed by the operator: enroll a party.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnrollRequest {
     /// An encoded `SignedEntry` of kind enrollment, signed by the operator.
@@ -47,14 +67,14 @@ pub struct EnrollRequest {
 }
 
 /// The answer to a request that appended one entry to the log.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Appended {
     /// Index of the appended entry.
     pub index: u64,
 }
 
 /// `GET /v1/parties/{id}`: a party's current enrollment, with what a client needs to verify it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct PartyRecord {
     /// Index of the enrollment entry.
     pub index: u64,
@@ -67,7 +87,7 @@ pub struct PartyRecord {
 }
 
 /// One recipient's envelope as uploaded by the registrant.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnvelopeUpload {
     /// The recipient's party id.
@@ -79,7 +99,7 @@ pub struct EnvelopeUpload {
 }
 
 /// `POST /v1/certificates`, signed by the registrant.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     /// An encoded `SignedEntry` of kind registration, signed by the registrant.
@@ -91,7 +111,7 @@ pub struct RegisterRequest {
 }
 
 /// The answer to a registration.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Registered {
     /// The certificate id, 32 lowercase hex digits.
     pub cert_id: String,
@@ -100,7 +120,7 @@ pub struct Registered {
 }
 
 /// `POST /v1/certificates/{id}/grants`, signed by the registrant.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GrantRequest {
     /// An encoded `SignedEntry` of kind grant.
@@ -110,7 +130,7 @@ pub struct GrantRequest {
 }
 
 /// `POST /v1/certificates/{id}/revocations`, signed by the registrant.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RevokeRequest {
     /// An encoded `SignedEntry` of kind revocation.
@@ -120,7 +140,7 @@ pub struct RevokeRequest {
 }
 
 /// `POST /v1/certificates/{id}/purge`, signed by the registrant.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PurgeRequest {
     /// An encoded `SignedEntry` of kind purge.
@@ -129,7 +149,7 @@ pub struct PurgeRequest {
 
 /// `GET /v1/certificates/{id}/sealed`, signed by a grantee: the ciphertext and the caller's own envelope.
 /// Releasing it appends an access receipt to the log.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Sealed {
     /// The sealed body.
     pub ciphertext: B64,
@@ -144,7 +164,7 @@ pub struct Sealed {
 }
 
 /// `GET /v1/certificates/{id}`: public facts about a certificate.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct CertificateInfo {
     /// The certificate id.
     pub cert_id: String,
@@ -157,7 +177,7 @@ pub struct CertificateInfo {
 }
 
 /// `GET /v1/entries/{index}`: one log entry.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct EntryRecord {
     /// Its index.
     pub index: u64,
@@ -166,7 +186,7 @@ pub struct EntryRecord {
 }
 
 /// `GET /v1/proof/inclusion?index=I&size=S`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct InclusionProof {
     /// The entry's index.
     pub index: u64,
@@ -177,7 +197,7 @@ pub struct InclusionProof {
 }
 
 /// `GET /v1/proof/consistency?old=M&new=N`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ConsistencyProof {
     /// The older tree size.
     pub old: u64,
@@ -188,7 +208,7 @@ pub struct ConsistencyProof {
 }
 
 /// One holder of a grant, as `GET /v1/certificates/{id}/grants` lists it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct GrantRecord {
     /// The party holding the envelope (the registrant's own included).
     pub party: String,
@@ -197,7 +217,7 @@ pub struct GrantRecord {
 }
 
 /// `GET /v1/certificates/{id}/grants`, signed by the registrant: the active grants.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct GrantList {
     /// The certificate id.
     pub cert_id: String,
@@ -206,7 +226,7 @@ pub struct GrantList {
 }
 
 /// `GET /v1/certificates/{id}/receipts`: where a certificate's access receipts are in the log.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ReceiptIndexes {
     /// The certificate id.
     pub cert_id: String,
@@ -215,7 +235,7 @@ pub struct ReceiptIndexes {
 }
 
 /// `POST /v1/parties/{id}/rotations`, signed by the operator.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RotateRequest {
     /// An encoded `SignedEntry` of kind rotation, signed by the operator, carrying the party's consent.
@@ -223,7 +243,7 @@ pub struct RotateRequest {
 }
 
 /// `POST /v1/certificates/{id}/rewraps`, signed by the registrant: replace one reader's envelope.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RewrapRequest {
     /// An encoded `SignedEntry` of kind grant: the new envelope's grant commitment.
@@ -235,7 +255,7 @@ pub struct RewrapRequest {
 }
 
 /// The answer to a re-wrap: the two entries, appended together.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Rewrapped {
     /// Index of the grant entry.
     pub grant_index: u64,

@@ -9,10 +9,12 @@
 
 mod accepted;
 mod cli;
+mod documents;
 mod hostile;
 mod proxy;
 mod rawhttp;
 mod refusals;
+mod schemathesis;
 mod secrets;
 mod shutdown;
 mod story;
