@@ -1,6 +1,8 @@
 //! Schemathesis (an independent property-based API tester) against a real `tradeledger serve`, driven by the
 //! served /openapi.json: no answer may be a 5xx, and every answer must have a documented status, content type
-//! and body schema. A bounded run: few examples per operation, one worker, a fixed seed.
+//! and body schema. Requests with the signature headers are signed for real by an enrolled operator and
+//! importer (tests/interop/schemathesis_hooks.py), so generated bodies reach the handlers. A bounded run: few
+//! examples per operation, one worker, a fixed seed.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -8,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use vault::{PartyId, PartyKeys, Role};
+
+use tradeledger::client::{Client, ops};
 
 use crate::support::{cli, save_keys};
 
@@ -39,8 +43,8 @@ fn python() -> String {
     }
 }
 
-/// The checks that make sense without signing keys: signed operations answer 401 to schemathesis, which is
-/// documented, so "valid data is accepted" is left out.
+/// The checks that make sense here: "valid data is accepted" is left out, since schema-valid bytes are rarely
+/// a valid signed entry (they are refused with a documented 400).
 const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_conformance,\
     response_headers_conformance,response_schema_conformance,negative_data_rejection,\
     missing_required_header,unsupported_method";
@@ -50,7 +54,9 @@ async fn schemathesis_finds_nothing_against_the_served_document() {
     let python = tokio::task::spawn_blocking(python).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let operator = PartyKeys::generate(PartyId::new("operator").unwrap(), Role::Operator);
-    save_keys(dir.path(), &operator);
+    let operator_key = save_keys(dir.path(), &operator);
+    let importer = PartyKeys::generate(PartyId::new("acme-imports").unwrap(), Role::Importer);
+    let importer_key = save_keys(dir.path(), &importer);
     let mut server = cli(dir.path())
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(dir.path().join("data"))
@@ -68,6 +74,12 @@ async fn schemathesis_finds_nothing_against_the_served_document() {
         .unwrap();
     let url = line.strip_prefix("listening on ").unwrap().to_owned();
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let client = Client::new(&url)
+        .unwrap()
+        .with_identity(operator.id(), operator.signing_key());
+    ops::enroll(&client, &operator, &importer.public())
+        .await
+        .unwrap();
 
     let started = Instant::now();
     let run = tokio::process::Command::new(&python)
@@ -75,11 +87,15 @@ async fn schemathesis_finds_nothing_against_the_served_document() {
         .arg(format!("{url}/openapi.json"))
         .args(["--checks", CHECKS])
         .args(["--phases", "examples,coverage,fuzzing"])
-        .args(["--max-examples", "12", "--seed", "8", "--workers", "1"])
+        .args(["--max-examples", "30", "--seed", "8", "--workers", "1"])
         .args(["--request-timeout", "20", "--no-color"])
         .env(
             "SCHEMATHESIS_HOOKS",
             interop_dir().join("schemathesis_hooks.py"),
+        )
+        .env(
+            "TRADELEDGER_SIGN_AS",
+            format!("{},{}", operator_key.display(), importer_key.display()),
         )
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .current_dir(dir.path())
