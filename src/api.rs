@@ -6,6 +6,9 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use utoipa::ToSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 
 /// The party id under which the log itself signs the entries it makes (entry 0, the operator's enrollment;
 /// access receipts), with the log's key. No party can be enrolled under it.
@@ -21,6 +24,23 @@ impl std::fmt::Debug for B64 {
         write!(f, "B64({} bytes)", self.0.len())
     }
 }
+
+/// Canonical standard base64 with padding, as the decoder accepts it (unused bits of the last group zero).
+pub const B64_PATTERN: &str =
+    "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?$";
+
+impl utoipa::PartialSchema for B64 {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .content_encoding("base64")
+            .pattern(Some(B64_PATTERN))
+            .description(Some("Bytes as standard base64 with padding (RFC 4648 §4)."))
+            .into()
+    }
+}
+
+impl ToSchema for B64 {}
 
 impl Serialize for B64 {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -39,7 +59,7 @@ impl<'de> Deserialize<'de> for B64 {
 }
 
 /// `POST /v1/parties`, signed by the operator: enroll a party.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnrollRequest {
     /// An encoded `SignedEntry` of kind enrollment, signed by the operator.
@@ -47,14 +67,14 @@ pub struct EnrollRequest {
 }
 
 /// The answer to a request that appended one entry to the log.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Appended {
     /// Index of the appended entry.
     pub index: u64,
 }
 
 /// `GET /v1/parties/{id}`: a party's current enrollment, with what a client needs to verify it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct PartyRecord {
     /// Index of the enrollment entry.
     pub index: u64,
@@ -71,7 +91,7 @@ pub struct PartyRecord {
 }
 
 /// One recipient's envelope as uploaded by the registrant.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnvelopeUpload {
     /// The recipient's party id.
@@ -83,7 +103,7 @@ pub struct EnvelopeUpload {
 }
 
 /// `POST /v1/certificates`, signed by the registrant.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     /// An encoded `SignedEntry` of kind registration, signed by the registrant.
@@ -95,7 +115,7 @@ pub struct RegisterRequest {
 }
 
 /// The answer to a registration.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Registered {
     /// The certificate id, 32 lowercase hex digits.
     pub cert_id: String,
@@ -104,7 +124,7 @@ pub struct Registered {
 }
 
 /// `POST /v1/certificates/{id}/grants`, signed by the registrant.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GrantRequest {
     /// An encoded `SignedEntry` of kind grant.
@@ -114,7 +134,7 @@ pub struct GrantRequest {
 }
 
 /// `POST /v1/certificates/{id}/revocations`, signed by the registrant.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RevokeRequest {
     /// An encoded `SignedEntry` of kind revocation.
@@ -124,7 +144,7 @@ pub struct RevokeRequest {
 }
 
 /// `POST /v1/certificates/{id}/purge`, signed by the registrant.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PurgeRequest {
     /// An encoded `SignedEntry` of kind purge.
@@ -133,7 +153,7 @@ pub struct PurgeRequest {
 
 /// `GET /v1/certificates/{id}/sealed`, signed by a grantee: the ciphertext and the caller's own envelope.
 /// Releasing it appends an access receipt to the log.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Sealed {
     /// The sealed body.
     pub ciphertext: B64,
@@ -148,7 +168,7 @@ pub struct Sealed {
 }
 
 /// `GET /v1/certificates/{id}`: public facts about a certificate.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct CertificateInfo {
     /// The certificate id.
     pub cert_id: String,
@@ -161,7 +181,7 @@ pub struct CertificateInfo {
 }
 
 /// `GET /v1/entries/{index}`: one log entry.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct EntryRecord {
     /// Its index.
     pub index: u64,
@@ -170,7 +190,7 @@ pub struct EntryRecord {
 }
 
 /// `GET /v1/proof/inclusion?index=I&size=S`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct InclusionProof {
     /// The entry's index.
     pub index: u64,
@@ -181,7 +201,7 @@ pub struct InclusionProof {
 }
 
 /// `GET /v1/proof/consistency?old=M&new=N`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ConsistencyProof {
     /// The older tree size.
     pub old: u64,
@@ -192,7 +212,7 @@ pub struct ConsistencyProof {
 }
 
 /// One holder of a grant, as `GET /v1/certificates/{id}/grants` lists it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct GrantRecord {
     /// The party holding the envelope (the registrant's own included).
     pub party: String,
@@ -201,7 +221,7 @@ pub struct GrantRecord {
 }
 
 /// `GET /v1/certificates/{id}/grants`, signed by the registrant: the active grants.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct GrantList {
     /// The certificate id.
     pub cert_id: String,
@@ -210,7 +230,7 @@ pub struct GrantList {
 }
 
 /// `GET /v1/certificates/{id}/receipts`: where a certificate's access receipts are in the log.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ReceiptIndexes {
     /// The certificate id.
     pub cert_id: String,
@@ -219,7 +239,7 @@ pub struct ReceiptIndexes {
 }
 
 /// `POST /v1/parties/{id}/rotations`, signed by the operator.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RotateRequest {
     /// An encoded `SignedEntry` of kind rotation, signed by the operator, carrying the party's consent.
@@ -227,7 +247,7 @@ pub struct RotateRequest {
 }
 
 /// `POST /v1/certificates/{id}/rewraps`, signed by the registrant: replace one reader's envelope.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RewrapRequest {
     /// An encoded `SignedEntry` of kind grant: the new envelope's grant commitment.
@@ -239,7 +259,7 @@ pub struct RewrapRequest {
 }
 
 /// The answer to a re-wrap: the two entries, appended together.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Rewrapped {
     /// Index of the grant entry.
     pub grant_index: u64,

@@ -22,7 +22,7 @@ pub struct ApiError {
 }
 
 /// The JSON body of an error answer.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// The error itself.
     pub error: ErrorDetail,

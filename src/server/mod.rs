@@ -9,12 +9,15 @@ mod cosigner;
 mod cpu;
 mod datadir;
 mod error;
+mod error_codes;
 mod handlers;
+mod json_body;
 mod lengths;
 mod lifecycle;
 mod locks;
 mod logkey;
 mod metrics;
+mod openapi;
 mod policies;
 mod policy;
 mod publish;
@@ -39,6 +42,8 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
 pub use error::{ApiError, ErrorBody, ErrorDetail};
+pub use error_codes::{ERROR_CODES, ErrorCode, error_code_table};
+pub use openapi::openapi_json;
 pub use publish::Checkpoints;
 pub use repair::{RepairReport, repair};
 pub use state::AppState;
@@ -253,6 +258,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/certificates/{id}/sealed", get(handlers::sealed))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(read::metrics))
+        .route("/openapi.json", get(openapi::serve))
         .fallback(|| async { ApiError::not_found("no_such_route", "no such route") })
         // Refuses a declared Content-Length over the cap before reading anything; DefaultBodyLimit alone only
         // stops once that much has arrived, so a client declaring a huge body and sending none held the

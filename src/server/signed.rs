@@ -240,21 +240,9 @@ fn sig_error(error: SigError) -> ApiError {
     ApiError::new(status, error.code(), error.to_string())
 }
 
-/// Parses a JSON body, naming where it is malformed but never echoing its content.
+/// Parses a JSON body, naming the field where it is malformed but never echoing its content.
 pub(super) fn json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| {
-        let what = match e.classify() {
-            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
-                "malformed JSON"
-            }
-            serde_json::error::Category::Data => "JSON of the wrong shape",
-            serde_json::error::Category::Io => "unreadable JSON",
-        };
-        ApiError::bad_request(
-            "malformed_json",
-            format!("{what} at line {} column {}", e.line(), e.column()),
-        )
-    })
+    super::json_body::parse(body)
 }
 
 /// Decodes an entry the caller made: well-formed, signed by the caller, with a current timestamp.

@@ -9,6 +9,7 @@
 
 mod accepted;
 mod cli;
+mod documents;
 mod durability;
 mod framing;
 mod hostile;
@@ -20,6 +21,7 @@ mod races;
 mod rawhttp;
 mod refusals;
 mod replay;
+mod schemathesis;
 mod secrets;
 mod shutdown;
 mod spawned;
