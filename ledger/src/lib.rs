@@ -35,6 +35,8 @@ pub use tiles::{
 mod checkpoint;
 mod entry;
 mod error;
+#[doc(hidden)]
+pub mod fuzz;
 mod ids;
 mod log;
 mod merkle;
