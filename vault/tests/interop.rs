@@ -32,7 +32,10 @@ fn python() -> String {
             "tests/interop/pyenv.sh could not set up Python with the pinned requirements:\n{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        String::from_utf8(out.stdout).expect("a UTF-8 path").trim().to_owned()
+        String::from_utf8(out.stdout)
+            .expect("a UTF-8 path")
+            .trim()
+            .to_owned()
     });
     let probe = Command::new(&python).args(["-c", "import pyhpke"]).output();
     match probe {
