@@ -8,6 +8,8 @@ pub mod cert;
 pub mod cli;
 pub mod client;
 pub mod config;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod httpsig;
 pub mod server;
 pub mod tilepath;

@@ -37,6 +37,8 @@ mod checkpoint;
 pub mod durable;
 mod entry;
 mod error;
+#[doc(hidden)]
+pub mod fuzz;
 mod ids;
 mod log;
 mod merkle;

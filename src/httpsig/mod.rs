@@ -7,7 +7,7 @@
 mod base;
 mod error;
 mod replay;
-mod sfv;
+pub(crate) mod sfv;
 mod sign;
 mod verify;
 

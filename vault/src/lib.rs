@@ -27,6 +27,8 @@ mod commit;
 mod disclosure;
 mod envelope;
 mod error;
+#[doc(hidden)]
+pub mod fuzz;
 mod grant;
 mod keys;
 mod seal;
