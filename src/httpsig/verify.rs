@@ -20,9 +20,10 @@ const NONCE_LEN: std::ops::RangeInclusive<usize> = 16..=64;
 /// `target` is the request target in origin form (path plus `?query` if any, as received); `now` is the server's
 /// time in Unix seconds. Checks, in order: both signature headers present and well formed per the profile of
 /// docs/api.md; `created` within `guard.config().max_skew_secs` of `now` and not before the guard's
-/// [`refuse_created_before`](ReplayGuard::refuse_created_before) floor; `Content-Digest` matches the body;
-/// `keyid` names a party `key_lookup` knows; the Ed25519 signature verifies (strictly) over the signature base;
-/// the (party, nonce) pair was not seen before. The nonce is recorded only once everything else passed.
+/// [`refuse_created_before`](ReplayGuard::refuse_created_before) floor; a `Content-Digest` field present;
+/// `keyid` names a party `key_lookup` knows; `Content-Digest` matches the body; the Ed25519 signature verifies
+/// (strictly) over the signature base; the (party, nonce) pair was not seen before. The nonce is recorded only
+/// once everything else passed.
 ///
 /// # Errors
 /// A [`SigError`] naming the first check that failed. Never panics, whatever the headers hold.
@@ -38,26 +39,17 @@ pub fn verify_request<F>(
 where
     F: Fn(&PartyId) -> Option<VerifyingKey>,
 {
-    let input = field(headers, "signature-input")?.ok_or(SigError::MissingSignature)?;
-    let signature = field(headers, "signature")?.ok_or(SigError::MissingSignature)?;
-    let (label, covered, params) = parse_signature_input(&input)?;
-    let signature = parse_signature(&signature, &label)?;
-    let profile = Profile::from_params(&covered, &params)?;
-
-    if !guard.is_fresh(profile.created, now) {
-        return Err(SigError::StaleRequest);
-    }
-
-    let digest_field = field(headers, "content-digest")?.ok_or(SigError::DigestMismatch)?;
-    check_digest(&digest_field, body)?;
-
-    let key = key_lookup(&profile.keyid).ok_or(SigError::UnknownParty)?;
-    let values = ComponentValues::new(method, target, &digest_field);
-    let signature_base =
-        base::signature_base(&covered, &params, &values).ok_or(SigError::MalformedSignature)?;
-    key.verify_strict(signature_base.as_bytes(), &signature)
+    let signed = SignedHeaders::check(headers, now, key_lookup, guard)?;
+    check_digest(&signed.digest_field, body)?;
+    let values = ComponentValues::new(method, target, &signed.digest_field);
+    let signature_base = base::signature_base(&signed.covered, &signed.params, &values)
+        .ok_or(SigError::MalformedSignature)?;
+    signed
+        .key
+        .verify_strict(signature_base.as_bytes(), &signed.signature)
         .map_err(|_| SigError::BadSignature)?;
 
+    let profile = signed.profile;
     guard.check_and_insert(&profile.keyid, &profile.nonce, profile.created, now)?;
     Ok(profile.keyid)
 }
@@ -78,17 +70,50 @@ pub fn check_request_headers<F>(
 where
     F: Fn(&PartyId) -> Option<VerifyingKey>,
 {
-    let input = field(headers, "signature-input")?.ok_or(SigError::MissingSignature)?;
-    let signature = field(headers, "signature")?.ok_or(SigError::MissingSignature)?;
-    let (label, covered, params) = parse_signature_input(&input)?;
-    parse_signature(&signature, &label)?;
-    let profile = Profile::from_params(&covered, &params)?;
-    if !guard.is_fresh(profile.created, now) {
-        return Err(SigError::StaleRequest);
+    SignedHeaders::check(headers, now, key_lookup, guard).map(|signed| signed.profile.keyid)
+}
+
+/// What the signature fields say, checked as far as the headers alone allow.
+struct SignedHeaders {
+    covered: Vec<Item>,
+    params: Params,
+    signature: Signature,
+    profile: Profile,
+    digest_field: String,
+    key: VerifyingKey,
+}
+
+impl SignedHeaders {
+    /// Both signature fields present and following the profile, `created` fresh, a `Content-Digest` field
+    /// present, and `keyid` naming a party `key_lookup` knows.
+    fn check<F>(
+        headers: &HeaderMap,
+        now: u64,
+        key_lookup: F,
+        guard: &ReplayGuard,
+    ) -> Result<SignedHeaders, SigError>
+    where
+        F: Fn(&PartyId) -> Option<VerifyingKey>,
+    {
+        let input = field(headers, "signature-input")?.ok_or(SigError::MissingSignature)?;
+        let signature = field(headers, "signature")?.ok_or(SigError::MissingSignature)?;
+        let (label, covered, params) = parse_signature_input(&input)?;
+        let signature = parse_signature(&signature, &label)?;
+        let profile = Profile::from_params(&covered, &params)?;
+        if !guard.is_fresh(profile.created, now) {
+            return Err(SigError::StaleRequest);
+        }
+        let digest_field = field(headers, "content-digest")?.ok_or(SigError::DigestMismatch)?;
+        let key = key_lookup(&profile.keyid).ok_or(SigError::UnknownParty)?;
+        Ok(SignedHeaders {
+            covered,
+            params,
+            signature,
+            profile,
+            digest_field,
+            key,
+        })
     }
-    field(headers, "content-digest")?.ok_or(SigError::DigestMismatch)?;
-    key_lookup(&profile.keyid).ok_or(SigError::UnknownParty)?;
-    Ok(profile.keyid)
 }
 
 /// A field's value, its lines combined with ", " (RFC 9110 §5.3) and trimmed; `None` if absent.
