@@ -212,3 +212,51 @@ fn a_closed_stdout_ends_output_quietly_never_in_a_panic() {
         "{stderr}"
     );
 }
+
+#[test]
+fn bench_prints_the_ed25519_reference_and_the_ratios() {
+    // A small run against the embedded server: the table gains the yardstick line and, per phase, the
+    // server's CPU per request (read from its /metrics) in µs and in verifies, and ops/s ÷ verifies/s.
+    let dir = tempfile::tempdir().unwrap();
+    let out = tradeledger(dir.path())
+        .args(["bench", "--count", "200", "--clients", "4", "--opens", "50"])
+        .args(["--open-clients", "4", "--importers", "4"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reference = stdout
+        .lines()
+        .find(|l| l.starts_with("reference: Ed25519 verify_strict"))
+        .unwrap_or_else(|| panic!("no reference line in {stdout}"));
+    assert!(reference.contains("/s = "), "{reference}");
+    let header = stdout
+        .lines()
+        .find(|l| l.starts_with("| operation"))
+        .unwrap();
+    for column in [
+        "server CPU µs/req",
+        "server CPU/req (verifies)",
+        "ops/s ÷ verifies/s",
+    ] {
+        assert!(header.contains(column), "{header}");
+    }
+    let rows: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("| register") || l.starts_with("| open"))
+        .collect();
+    assert_eq!(rows.len(), 2, "{stdout}");
+    for row in rows {
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        // cells[0] is empty; the last three columns before the trailing empty cell are the new ones.
+        let n = cells.len();
+        for cell in &cells[n - 4..n - 1] {
+            let value: f64 = cell.parse().unwrap_or_else(|_| panic!("{cell:?} in {row}"));
+            assert!(value > 0.0, "{row}");
+        }
+    }
+}

@@ -3,9 +3,11 @@
 //! `--operator-key`) or an embedded one, then times opens (`GET .../sealed`, which logs an access receipt)
 //! by the customs party. Sealing and request signing happen before each timed phase: they are the client's
 //! cost, and on a shared 2-core machine they would otherwise compete with the server being measured.
+//! Before the phases it times single-core Ed25519 verifies, the yardstick each phase is divided by (issue 12).
 
 mod load;
 mod prepare;
+mod reference;
 mod report;
 
 use std::sync::Arc;
@@ -74,6 +76,11 @@ async fn run(
             output::err_line(format_args!("{text}"));
         }
     };
+    say("timing Ed25519 verify_strict on one core for 1 s ...".to_owned());
+    let verifies = tokio::task::spawn_blocking(|| {
+        reference::verifies_per_second(std::time::Duration::from_secs(1))
+    })
+    .await??;
     let parties = Arc::new(Parties::generate(args.importers)?);
     parties.enroll(url, operator).await?;
     let body = Arc::new(prepare::body(args.body_bytes)?);
@@ -101,7 +108,8 @@ async fn run(
         let (requests, certs): (Vec<_>, Vec<_>) = prepared.into_iter().unzip();
         request_bytes = requests.first().map_or(0, |r| r.body.len());
         say(format!("registering with {clients} clients ..."));
-        let phase = load::run(
+        let cpu_before = reference::server_cpu(&http, url).await;
+        let mut phase = load::run(
             format!("register, {clients} clients"),
             &http,
             url,
@@ -111,6 +119,8 @@ async fn run(
             check_registered,
         )
         .await?;
+        let cpu_after = reference::server_cpu(&http, url).await;
+        reference::apply(&mut phase, cpu_before, cpu_after, verifies);
         say(report::line(&phase));
         phases.push(phase);
         registered.extend(certs);
@@ -126,7 +136,8 @@ async fn run(
                 .await??;
         // Every certificate seals the same body, so every ciphertext has the same length.
         let expected = sample.first().map_or(0, |c| c.ciphertext_len);
-        let phase = load::run(
+        let cpu_before = reference::server_cpu(&http, url).await;
+        let mut phase = load::run(
             format!("open (GET sealed), {} clients", args.open_clients),
             &http,
             url,
@@ -136,6 +147,8 @@ async fn run(
             move |answer| check_sealed(answer, expected),
         )
         .await?;
+        let cpu_after = reference::server_cpu(&http, url).await;
+        reference::apply(&mut phase, cpu_before, cpu_after, verifies);
         say(report::line(&phase));
         phases.push(phase);
         verify_one_open(url, &parties.customs, &sample).await?;
@@ -152,6 +165,7 @@ async fn run(
             body_bytes: body_len,
             request_bytes,
             importers: parties.importers.len(),
+            ed25519_verifies_per_second: verifies,
             loadavg_start,
             loadavg_end: load::loadavg(),
             phases,

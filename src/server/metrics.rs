@@ -1,4 +1,5 @@
-//! Prometheus text exposition of the service's counters and latency histograms.
+//! Prometheus text exposition of the service's counters and latency histograms, and the process CPU time
+//! that `/metrics` reports and `tradeledger bench` reads back.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -107,6 +108,11 @@ impl Metrics {
         );
         let _ = writeln!(
             out,
+            "# HELP {PROCESS_CPU_SECONDS} Total user and system CPU time spent in seconds.\n# TYPE {PROCESS_CPU_SECONDS} counter\n{}",
+            process_cpu_line(process_cpu())
+        );
+        let _ = writeln!(
+            out,
             "# HELP tradeledger_log_size Entries in the log's latest checkpoint.\n# TYPE tradeledger_log_size gauge\ntradeledger_log_size {log_size}"
         );
         for (name, help, histogram) in [
@@ -135,5 +141,73 @@ impl Metrics {
             _ => &self.requests_ok,
         };
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The Prometheus name of the process's CPU time (the client libraries' standard process metric).
+pub const PROCESS_CPU_SECONDS: &str = "process_cpu_seconds_total";
+
+/// User + system CPU time of this process so far (Linux `/proc/self/stat`, clock ticks of 10 ms); zero where
+/// it cannot be read.
+pub fn process_cpu() -> Duration {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return Duration::ZERO;
+    };
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return Duration::ZERO;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // utime and stime are fields 14 and 15 of stat; `rest` starts at field 3.
+    Duration::from_millis(ticks(11).saturating_add(ticks(12)).saturating_mul(10))
+}
+
+/// The sample line of the CPU counter, e.g. `process_cpu_seconds_total 12.34`.
+fn process_cpu_line(cpu: Duration) -> String {
+    format!("{PROCESS_CPU_SECONDS} {}", cpu.as_secs_f64())
+}
+
+/// The CPU seconds in a `/metrics` text, if it has the sample line (comment lines and other metrics that
+/// merely start with the same name are skipped).
+pub fn parse_process_cpu(metrics: &str) -> Option<f64> {
+    metrics.lines().find_map(|line| {
+        let value = line.strip_prefix(PROCESS_CPU_SECONDS)?.strip_prefix(' ')?;
+        value
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite() && *v >= 0.0)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn the_cpu_line_round_trips_through_the_rendered_text() {
+        let line = process_cpu_line(Duration::from_millis(12_340));
+        assert_eq!(line, "process_cpu_seconds_total 12.34");
+        assert_eq!(parse_process_cpu(&line), Some(12.34));
+        let rendered = Metrics::default().render(7);
+        assert!(rendered.contains("# TYPE process_cpu_seconds_total counter\n"));
+        assert!(parse_process_cpu(&rendered).is_some());
+    }
+
+    #[test]
+    fn the_cpu_parser_skips_lookalikes_and_garbage() {
+        let text = "# HELP process_cpu_seconds_total x\nprocess_cpu_seconds_total_extra 9\n\
+                    process_cpu_seconds_total{a=\"b\"} 3\nprocess_cpu_seconds_total 1.5\n";
+        assert_eq!(parse_process_cpu(text), Some(1.5));
+        assert_eq!(parse_process_cpu("process_cpu_seconds_total NaN"), None);
+        assert_eq!(parse_process_cpu("process_cpu_seconds_total -1"), None);
+        assert_eq!(parse_process_cpu(""), None);
     }
 }

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::prepare::Prepared;
+use crate::server::process_cpu;
 
 /// What one phase measured.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -35,6 +36,13 @@ pub(super) struct Phase {
     pub(super) process_cpu_us_per_request: f64,
     /// Load average (1 min) at the end of the phase, other processes on the machine included.
     pub(super) loadavg_end: f64,
+    /// The server's CPU during the phase (its `/metrics` counter), per request, in microseconds; `None` if
+    /// the server does not report it. The embedded server's process is the load generator's too.
+    pub(super) server_cpu_us_per_request: Option<f64>,
+    /// The same in units of one single-core Ed25519 `verify_strict`.
+    pub(super) server_cpu_verifies_per_request: Option<f64>,
+    /// `per_second` ÷ single-core Ed25519 verifies per second (issue 12's ratio).
+    pub(super) ops_per_verify: f64,
 }
 
 /// An answer worth checking: its status and body.
@@ -138,6 +146,9 @@ pub(super) async fn run(
             0.0
         },
         loadavg_end: loadavg().first().copied().unwrap_or(0.0),
+        server_cpu_us_per_request: None,
+        server_cpu_verifies_per_request: None,
+        ops_per_verify: 0.0,
     })
 }
 
@@ -145,26 +156,6 @@ pub(super) async fn run(
 fn percentile(sorted: &[Duration], p: usize) -> f64 {
     let rank = sorted.len().saturating_mul(p).div_ceil(100).max(1);
     sorted.get(rank - 1).map_or(0.0, |d| d.as_secs_f64() * 1e3)
-}
-
-/// User + system CPU time of this process so far (Linux `/proc/self/stat`, clock ticks of 10 ms).
-fn process_cpu() -> Duration {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return Duration::ZERO;
-    };
-    // Fields after the command name, which is in parentheses and may contain spaces.
-    let Some((_, rest)) = stat.rsplit_once(')') else {
-        return Duration::ZERO;
-    };
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    // utime and stime are fields 14 and 15 of stat; `rest` starts at field 3.
-    Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
 
 /// The three load averages (`/proc/loadavg`), or nothing off Linux.

@@ -14,6 +14,8 @@ pub(super) struct Summary {
     pub(super) request_bytes: usize,
     /// Registrant parties.
     pub(super) importers: usize,
+    /// Single-core Ed25519 `verify_strict`s per second, measured before the phases (issue 12's yardstick).
+    pub(super) ed25519_verifies_per_second: f64,
     /// `/proc/loadavg` before and after.
     pub(super) loadavg_start: Vec<f64>,
     /// After the last phase.
@@ -25,17 +27,32 @@ pub(super) struct Summary {
 /// One phase on one line, for progress output.
 pub(super) fn line(phase: &Phase) -> String {
     format!(
-        "  {}: {} ok of {} in {:.2} s = {:.0}/s, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms{}",
+        "  {}: {} ok of {} in {:.2} s = {:.0}/s ({:.3} of verifies/s), p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, \
+         server CPU {}/req{}",
         phase.operation,
         phase.ok,
         phase.sent,
         phase.seconds,
         phase.per_second,
+        phase.ops_per_verify,
         phase.p50_ms,
         phase.p99_ms,
         phase.max_ms,
+        server_cpu(phase),
         errors(phase)
     )
+}
+
+/// The server's CPU per request in µs and in verifies, or `?` if the server does not report its CPU.
+fn server_cpu(phase: &Phase) -> String {
+    match (
+        phase.server_cpu_us_per_request,
+        phase.server_cpu_verifies_per_request,
+    ) {
+        (Some(us), Some(verifies)) => format!("{us:.0} µs = {verifies:.1} verifies"),
+        (Some(us), None) => format!("{us:.0} µs"),
+        _ => "?".to_owned(),
+    }
 }
 
 fn errors(phase: &Phase) -> String {
@@ -64,16 +81,21 @@ pub(super) fn print(json: bool, summary: &Summary) -> anyhow::Result<()> {
         summary.loadavg_start,
         summary.loadavg_end
     ))?;
+    let verifies = summary.ed25519_verifies_per_second;
+    output::line(format_args!(
+        "reference: Ed25519 verify_strict (ed25519-dalek), one core: {verifies:.0}/s = {:.1} µs each",
+        if verifies > 0.0 { 1e6 / verifies } else { 0.0 }
+    ))?;
     output::line("")?;
     output::line(format_args!(
-        "| operation                            |  count |   ops/s |      p50 |      p99 |      max | errors | CPU µs/req (this process) |"
+        "| operation                            |  count |   ops/s |      p50 |      p99 |      max | errors | CPU µs/req (this process) | server CPU µs/req | server CPU/req (verifies) | ops/s ÷ verifies/s |"
     ))?;
     output::line(format_args!(
-        "|--------------------------------------|-------:|--------:|---------:|---------:|---------:|-------:|--------------------------:|"
+        "|--------------------------------------|-------:|--------:|---------:|---------:|---------:|-------:|--------------------------:|------------------:|--------------------------:|-------------------:|"
     ))?;
     for p in &summary.phases {
         output::line(format_args!(
-            "| {:<36} | {:>6} | {:>7.0} | {:>5.2} ms | {:>5.2} ms | {:>5.1} ms | {:>6} | {:>25.0} |",
+            "| {:<36} | {:>6} | {:>7.0} | {:>5.2} ms | {:>5.2} ms | {:>5.1} ms | {:>6} | {:>25.0} | {:>17} | {:>25} | {:>18.3} |",
             p.operation,
             p.ok,
             p.per_second,
@@ -81,7 +103,12 @@ pub(super) fn print(json: bool, summary: &Summary) -> anyhow::Result<()> {
             p.p99_ms,
             p.max_ms,
             p.sent - p.ok,
-            p.process_cpu_us_per_request
+            p.process_cpu_us_per_request,
+            p.server_cpu_us_per_request
+                .map_or("?".to_owned(), |us| format!("{us:.0}")),
+            p.server_cpu_verifies_per_request
+                .map_or("?".to_owned(), |v| format!("{v:.2}")),
+            p.ops_per_verify
         ))?;
     }
     Ok(())
