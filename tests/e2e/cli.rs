@@ -9,12 +9,13 @@ use tokio::io::{AsyncBufReadExt as _, BufReader};
 use crate::support::{Server, World, cli, run_cli};
 
 /// `tradeledger serve` running as a child process.
-struct Served {
-    child: tokio::process::Child,
-    url: String,
+pub(crate) struct Served {
+    pub(crate) child: tokio::process::Child,
+    pub(crate) url: String,
 }
 
-async fn serve(
+/// Starts `tradeledger serve` over `data` on an ephemeral port and waits for its `listening` line.
+pub(crate) async fn serve(
     home: &std::path::Path,
     data: &std::path::Path,
     operator_pub: &std::path::Path,

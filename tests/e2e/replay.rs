@@ -1,17 +1,11 @@
 //! The replay guard across restarts and under one noisy party: a request dated ahead of the server clock is
 //! accepted once, restarts included; a party that uses up its share of the replay memory is refused alone.
 
-use std::path::Path;
-use std::process::Stdio;
-
-use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tradeledger::client::ops;
 use tradeledger::httpsig::unix_now;
 use vault::{PartyId, PartyKeys, Role};
 
-use crate::support::{
-    Answer, Party, Server, World, cli, copy_keys, example, save_keys, send, sign,
-};
+use crate::support::{Answer, Party, Server, World, copy_keys, example, save_keys, send, sign};
 
 /// A signed GET any enrolled party may send: it is authenticated (and its nonce remembered) before the
 /// certificate is found missing.
@@ -113,31 +107,6 @@ async fn a_party_that_exhausts_its_replay_quota_does_not_deny_the_others() {
     server.stop().await;
 }
 
-/// `tradeledger serve` in its own process over `data`; returns the child and its URL.
-async fn serve_process(
-    home: &Path,
-    data: &Path,
-    operator_pub: &Path,
-) -> (tokio::process::Child, String) {
-    let mut child = cli(home)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(data)
-        .arg("--operator")
-        .arg(operator_pub)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = tokio::time::timeout(std::time::Duration::from_secs(20), lines.next_line())
-        .await
-        .expect("serve prints its address")
-        .unwrap()
-        .unwrap();
-    let url = line.strip_prefix("listening on ").unwrap().to_owned();
-    (child, url)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_future_dated_request_is_not_accepted_again_after_kill_9() {
     let dir = tempfile::tempdir().unwrap();
@@ -146,7 +115,8 @@ async fn a_future_dated_request_is_not_accepted_again_after_kill_9() {
     let operator = PartyKeys::generate(PartyId::new("operator").unwrap(), Role::Operator);
     save_keys(dir.path(), &operator);
     let operator_pub = dir.path().join("operator.key.pub");
-    let (mut child, url) = serve_process(&home, &data, &operator_pub).await;
+    let crate::cli::Served { mut child, url } =
+        crate::cli::serve(&home, &data, &operator_pub).await;
     let operator = Party::with_keys(copy_keys(&operator), &url);
     let cbp = Party::new("cbp", Role::Customs, &url);
     ops::enroll(&operator.client, &operator.keys, &cbp.keys.public())
@@ -165,7 +135,8 @@ async fn a_future_dated_request_is_not_accepted_again_after_kill_9() {
         .await
         .assert_error(404, "unknown_certificate", "no such certificate");
     child.kill().await.unwrap(); // SIGKILL: no shutdown, no flush
-    let (mut child, url) = serve_process(&home, &data, &operator_pub).await;
+    let crate::cli::Served { mut child, url } =
+        crate::cli::serve(&home, &data, &operator_pub).await;
     send(&url, "GET", SIGNED_GET, &headers, Vec::new())
         .await
         .assert_error(401, "replayed_request", "replayed");
