@@ -1,0 +1,195 @@
+// Drives the auditor's page (web/) in Debian's headless Chromium: tests/e2e/browser.rs starts two real
+// `tradeledger serve` processes sharing one log key, makes a real bundle and receipt, and runs this with a
+// JSON config path. Every check reads the page's data-verdict elements; a failed check exits non-zero.
+// Screenshots of each state go to config.shots.
+import { chromium } from 'playwright-core';
+import { mkdtempSync, readFileSync, readdirSync, statSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import assert from 'node:assert/strict';
+
+const config = JSON.parse(readFileSync(process.argv[2], 'utf8'));
+const profile = mkdtempSync(join(tmpdir(), 'tradeledger-chromium-'));
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: '/usr/bin/chromium',
+  headless: true,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  viewport: { width: 1100, height: 1400 },
+});
+const problems = [];
+const step = (name) => console.log(`page.mjs: ${name}`);
+
+try {
+  const page = await context.newPage();
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('console', (m) => m.type() === 'error' && problems.push(`console error: ${m.text()}`));
+
+  // ----- The published vectors, run by the page's own code (served by the binary). -----
+  step('vectors');
+  await page.goto(`${config.urlA}/?check=no`);
+  await page.waitForSelector('body[data-ready=true]');
+  const vectors = files(config.vectors, '.json').map((path) => ({
+    name: path.slice(config.vectors.length + 1),
+    // Indexes up to 2^64-1 do not survive JSON.parse as numbers: keep them as strings.
+    text: readFileSync(path, 'utf8').replace(/("(?:leafIdx|treeSize|size1|size2)"\s*:\s*)(\d+)/g, '$1"$2"'),
+  }));
+  const result = await page.evaluate(runVectors, vectors);
+  console.log(`page.mjs: vectors: ${result.passed} passed, failures: ${JSON.stringify(result.failed)}`);
+  assert.deepEqual(result.failed, []);
+  assert.equal(result.passed, config.expectVectors);
+
+  // ----- Trust on first use, with the fingerprint shown and confirmed. -----
+  step('pin the served key after confirming its fingerprint');
+  await page.goto(`${config.urlA}/`);
+  await page.waitForSelector('body[data-ready=true]');
+  await page.click('#fetch-key');
+  await page.waitForSelector('#offer:not([hidden])');
+  assert.equal((await page.textContent('#offer-vkey')).trim(), config.vkey);
+  assert.match(await page.textContent('#offer-fingerprint'), /^[0-9a-f]{4}( [0-9a-f]{4}){15}$/);
+  await page.click('#confirm-key');
+  await verdict(page, '#trust-verdict', 'ok', /pinned/);
+
+  step('the log at a glance');
+  await page.click('#check-log');
+  await verdict(page, '#checkpoint-verdict', 'ok', /signed by the pinned key/);
+  await verdict(page, '#growth-verdict', 'ok', /first visit/);
+  await verdict(page, '#entries-verdict', 'ok', /every entry's signature verified/);
+  assert.ok(await page.isVisible('#chart svg path[data-kind=registration]'));
+  await page.screenshot({ path: join(config.shots, 'log.png'), fullPage: true });
+
+  step('a certificate history, from the keyboard');
+  await page.focus('#cert-id');
+  await page.keyboard.type(config.certId);
+  await page.keyboard.press('Enter');
+  await verdict(page, '#history-verdict', 'ok', /each signature and inclusion verified/);
+  const kinds = await page.$$eval('#history [data-verdict=ok]', (els) => els.map((e) => e.dataset.kind));
+  assert.ok(kinds.includes('registration') && kinds.includes('access'), `history kinds ${kinds}`);
+  await page.screenshot({ path: join(config.shots, 'history.png'), fullPage: true });
+
+  step('a real bundle verifies');
+  await page.setInputFiles('#file', config.bundle);
+  await verdict(page, '#file-verdict', 'ok', /disclosure/);
+  for (const pointer of config.pointers) assert.ok((await page.textContent('#facts')).includes(pointer), pointer);
+  await page.screenshot({ path: join(config.shots, 'bundle.png'), fullPage: true });
+
+  step('a bundle with one changed byte fails with its reason');
+  const bundle = readFileSync(config.bundle);
+  const value = /"value":\s*"/.exec(bundle.toString('latin1'));
+  const at = value.index + value[0].length + 1;
+  const tampered = Buffer.from(bundle);
+  tampered[at] = tampered[at] === 0x41 ? 0x42 : 0x41;
+  await page.setInputFiles('#file', { name: 'tampered.json', mimeType: 'application/json', buffer: tampered });
+  await verdict(page, '#file-verdict', 'fail', /does not match the registered commitment/);
+  await page.screenshot({ path: join(config.shots, 'bundle-tampered.png'), fullPage: true });
+
+  step('a real receipt verifies, a changed one does not');
+  await page.setInputFiles('#file', config.receipt);
+  await verdict(page, '#file-verdict', 'ok', /receipt: the registration entry is at index/);
+  await page.screenshot({ path: join(config.shots, 'receipt.png'), fullPage: true });
+  const receipt = readFileSync(config.receipt, 'utf8');
+  const extra = receipt.split('\n')[1];
+  const flipped = extra.slice(0, 20) + (extra[20] === 'A' ? 'B' : 'A') + extra.slice(21);
+  await page.fill('#paste', receipt.replace(extra, flipped));
+  await page.click('#verify-paste');
+  await verdict(page, '#file-verdict', 'fail', /not at index/);
+
+  // ----- Opened from a file, against two servers that share the log key: a fork between visits. -----
+  step('fork between two visits (page opened from a file)');
+  const file = pathToFileURL(join(config.web, 'index.html')).href;
+  const filePage = await context.newPage();
+  filePage.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  for (const [url, expect] of [[config.urlA, 'first'], [config.urlB, 'fork']]) {
+    await filePage.goto(`${file}?log=${encodeURIComponent(url)}`);
+    await filePage.waitForSelector('body[data-ready=true]');
+    await filePage.fill('#vkey', config.vkey);
+    await filePage.click('#pin-pasted');
+    await verdict(filePage, '#trust-verdict', 'ok', /pinned/);
+    await filePage.click('#check-log');
+    await verdict(filePage, '#checkpoint-verdict', 'ok', /signed by the pinned key/);
+    if (expect === 'first') await verdict(filePage, '#growth-verdict', 'ok', /first visit/);
+  }
+  await verdict(filePage, '#growth-verdict', 'fail', /FORK/);
+  await verdict(filePage, '#fork', 'fail', /FORK: this log showed this browser size/);
+  await filePage.screenshot({ path: join(config.shots, 'fork.png'), fullPage: true });
+
+  // The fork stays on record: a later visit to the first server still says so.
+  await filePage.goto(`${file}?log=${encodeURIComponent(config.urlA)}`);
+  await filePage.fill('#vkey', config.vkey);
+  await filePage.click('#pin-pasted');
+  await verdict(filePage, '#fork', 'fail', /FORK/);
+} finally {
+  await context.close();
+  rmSync(profile, { recursive: true, force: true });
+}
+assert.deepEqual(problems, []);
+console.log('page.mjs: all checks passed');
+
+/** Waits for `selector` to carry a verdict, then checks it and its reason. */
+async function verdict(page, selector, want, reason) {
+  const el = await page.waitForSelector(`${selector}[data-verdict]`, { timeout: 60000 });
+  const got = await el.getAttribute('data-verdict');
+  const text = await el.textContent();
+  assert.equal(got, want, `${selector}: ${text}`);
+  assert.match(text, reason, `${selector}: ${text}`);
+  return text;
+}
+
+function files(dir, ext) {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return files(path, ext);
+    return path.endsWith(ext) ? [path] : [];
+  }).sort();
+}
+
+/** Runs in the page: every vector through TL.merkle / TL.note, the page's own code. */
+async function runVectors(vectors) {
+  const { TL } = window;
+  const b64 = (s) => {
+    const bin = atob(s || '');
+    return Uint8Array.from(bin, (c) => c.charCodeAt(0));
+  };
+  const failed = [];
+  let passed = 0;
+  const expect = async (name, shouldFail, run) => {
+    let error = null;
+    try {
+      await run();
+    } catch (e) {
+      if (!(e instanceof TL.bytes.VerifyError)) error = `threw ${e}`;
+      else if (!shouldFail) error = `refused: ${e.message}`;
+      else return void passed++;
+    }
+    if (error === null && shouldFail) error = 'accepted a must-reject case';
+    if (error === null) passed++;
+    else failed.push(`${name}: ${error}`);
+  };
+  for (const { name, text } of vectors) {
+    const v = JSON.parse(text);
+    if (name.startsWith('rfc6962/inclusion/')) {
+      await expect(name, v.wantErr, () => TL.merkle.verifyInclusion(BigInt(v.leafIdx), BigInt(v.treeSize),
+        b64(v.leafHash), (v.proof || []).map(b64), b64(v.root)));
+    } else if (name.startsWith('rfc6962/consistency/')) {
+      await expect(name, v.wantErr, () => TL.merkle.verifyConsistency(BigInt(v.size1), BigInt(v.size2),
+        b64(v.root1), b64(v.root2), (v.proof || []).map(b64)));
+    } else if (name === 'signed-note/vectors.json') {
+      const ex = v.c2sp_example;
+      const open = async (note, vkey) => TL.note.openNote(note, [await TL.note.parseVkey(vkey)]);
+      await expect('c2sp_example', false, () => open(ex.note, ex.vkey));
+      // Must-reject variants of the example: changed text, changed signature, other key name.
+      await expect('c2sp_example changed text', true, () => open(ex.note.replace('example', 'exbmple'), ex.vkey));
+      const sig = ex.note.split(' ').pop();
+      const badSig = ex.note.replace(sig, sig.slice(0, 10) + (sig[10] === 'A' ? 'B' : 'A') + sig.slice(11));
+      await expect('c2sp_example changed signature', true, () => open(badSig, ex.vkey));
+      await expect('c2sp_example wrong key id', true, () => TL.note.parseVkey(ex.vkey.replace('+530d903a+', '+530d903b+')));
+      const go = v.go_sumdb_note_sign;
+      await expect('go_sumdb_note_sign', false, async () => {
+        const note = await TL.note.signNote(go.skey, go.text);
+        if (note !== go.note) throw new Error(`signed note differs: ${note}`);
+      });
+    }
+  }
+  return { passed, failed };
+}

@@ -1,0 +1,210 @@
+//! The auditor's page (web/, served at `/`) in Debian's headless Chromium, driven by
+//! tests/browser/page.mjs with playwright-core: against real `tradeledger serve` processes, a real bundle and
+//! receipt verify, one changed byte fails with its reason, a log that forked between two visits is reported
+//! as a fork, and the published vectors pass in the page's own code. Chromium and the npm package are
+//! installed by scripts/test; their absence fails this test.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tradeledger::client::ops;
+use vault::{PartyId, PartyKeys, Role};
+
+use crate::spawned::{Spawned, SpawnedWorld};
+use crate::support::{Party, example, save_keys};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+/// RFC 6962 vector files, plus five signed-note cases (two published, three must-reject variants).
+const VECTORS: usize = 196 + 5;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `shared/vectors`, found by walking up from the repository as the ledger's vector test does.
+fn vectors() -> PathBuf {
+    repo()
+        .ancestors()
+        .map(|dir| dir.join("shared/vectors"))
+        .find(|dir| dir.is_dir())
+        .unwrap_or_else(|| panic!("no shared/vectors directory above {}", repo().display()))
+}
+
+/// What scripts/test installs; missing, the test fails and says how to get it.
+fn prerequisites() {
+    assert!(
+        Path::new(CHROMIUM).exists(),
+        "{CHROMIUM} is missing: run scripts/test (as root it installs Debian's chromium)"
+    );
+    assert!(
+        repo()
+            .join("tests/browser/node_modules/playwright-core/package.json")
+            .exists(),
+        "playwright-core is missing: run scripts/test (npm ci in tests/browser)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_verifies_bundles_receipts_and_reports_a_fork() {
+    prerequisites();
+    // Log A: two enrolled parties, two certificates, a disclosure (its opening is an access receipt).
+    let a = SpawnedWorld::start(&[], None).await;
+    let vkey = a.vkey();
+    let importer = a.importer.actor(&vkey);
+    let to = [a.cbp.id().clone()];
+    let reg = ops::register(&importer, &example("usmca.json"), &to)
+        .await
+        .unwrap();
+    ops::register(&importer, &example("cafta-dr.json"), &to)
+        .await
+        .unwrap();
+    let cert_id = ops::parse_cert_id(&reg.cert_id).unwrap();
+    let pointers = ["/exporter/name".to_owned(), "/regime".to_owned()];
+    let bundle = ops::disclose(&importer, &cert_id, &pointers).await.unwrap();
+    let (receipt, _) = ops::fetch_receipt(&a.importer.client, &vkey, reg.index)
+        .await
+        .unwrap();
+
+    // Log B: another history under the same log key (its data directory got A's key file), longer than A.
+    let dir = tempfile::tempdir().unwrap();
+    let data_b = dir.path().join("data");
+    std::fs::create_dir(&data_b).unwrap();
+    std::fs::copy(a.data.join("log.key"), data_b.join("log.key")).unwrap();
+    let operator = PartyKeys::generate(PartyId::new("operator").unwrap(), Role::Operator);
+    save_keys(dir.path(), &operator);
+    let b = Spawned::start(&data_b, &dir.path().join("operator.key.pub"), &[], None).await;
+    let operator = Party::with_keys(operator, &b.url);
+    for i in 0..12 {
+        let party = PartyKeys::generate(PartyId::new(&format!("party-{i}")).unwrap(), Role::Broker);
+        ops::enroll(&operator.client, &operator.keys, &party.public())
+            .await
+            .unwrap();
+    }
+    wait_for_size(&b.url, 13).await;
+
+    let work = tempfile::tempdir().unwrap();
+    let bundle_path = work.path().join("bundle.json");
+    std::fs::write(&bundle_path, serde_json::to_vec_pretty(&bundle).unwrap()).unwrap();
+    let receipt_path = work.path().join("registration.tlog-proof");
+    std::fs::write(&receipt_path, &receipt).unwrap();
+    let shots = repo().join("target/browser-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let config = serde_json::json!({
+        "urlA": a.server.url, "urlB": b.url, "vkey": vkey, "certId": reg.cert_id,
+        "bundle": bundle_path, "receipt": receipt_path, "pointers": pointers,
+        "vectors": vectors(), "expectVectors": VECTORS, "web": repo().join("web"), "shots": shots,
+    });
+    let config_path = work.path().join("config.json");
+    std::fs::write(&config_path, config.to_string()).unwrap();
+
+    let run = tokio::process::Command::new("node")
+        .arg(repo().join("tests/browser/page.mjs"))
+        .arg(&config_path)
+        .current_dir(repo())
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(240), run)
+        .await
+        .expect("the browser run took more than 240 s")
+        .expect("node runs (scripts/test needs Node.js)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "page.mjs failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("page.mjs: all checks passed"), "{stdout}");
+    for shot in [
+        "log",
+        "history",
+        "bundle",
+        "bundle-tampered",
+        "receipt",
+        "fork",
+    ] {
+        assert!(
+            shots.join(format!("{shot}.png")).exists(),
+            "no screenshot {shot}.png"
+        );
+    }
+}
+
+/// Waits until the published checkpoint of `url` covers `size` entries.
+async fn wait_for_size(url: &str, size: u64) {
+    let client = tradeledger::client::Client::new(url).unwrap();
+    for _ in 0..100 {
+        let note = client.get_checkpoint_covering(size).await.unwrap();
+        let text = String::from_utf8(note).unwrap();
+        let published: u64 = text
+            .lines()
+            .nth(1)
+            .and_then(|l| l.parse().ok())
+            .unwrap_or(0);
+        if published >= size {
+            return;
+        }
+    }
+    panic!("{url} did not publish a checkpoint of {size} entries");
+}
+
+/// One GET with an `Origin` header, as a page opened from a file sends it; the answer, lowercased.
+async fn get(addr: &str, path: &str) -> String {
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: x\r\nOrigin: null\r\nConnection: close\r\n\r\n");
+    let (answer, _) =
+        crate::spawned::exchange(addr, request.as_bytes(), Duration::from_secs(5)).await;
+    answer.to_ascii_lowercase()
+}
+
+/// The served page carries its content types and CSP; public reads carry CORS, signed endpoints do not.
+#[tokio::test]
+async fn the_page_is_served_with_its_headers_and_public_reads_with_cors() {
+    let a = SpawnedWorld::start(&[], None).await;
+    let addr = a.server.addr.as_str();
+    let index = get(addr, "/").await;
+    assert!(index.starts_with("http/1.1 200"), "{index}");
+    assert!(
+        index.contains("content-type: text/html; charset=utf-8"),
+        "{index}"
+    );
+    assert!(
+        index.contains("content-security-policy: default-src 'none'; script-src 'self'"),
+        "{index}"
+    );
+    assert!(
+        index.contains("<script defer src=\"js/app.js\"></script>"),
+        "{index}"
+    );
+    let script = get(addr, "/js/merkle.js").await;
+    assert!(
+        script.contains("content-type: text/javascript; charset=utf-8"),
+        "{script}"
+    );
+    assert!(
+        script.contains("x-content-type-options: nosniff"),
+        "{script}"
+    );
+    assert!(
+        get(addr, "/style.css")
+            .await
+            .contains("content-type: text/css; charset=utf-8")
+    );
+    assert!(
+        get(addr, "/js/nothing.js")
+            .await
+            .starts_with("http/1.1 404")
+    );
+    let checkpoint = get(addr, "/checkpoint").await;
+    assert!(
+        checkpoint.contains("access-control-allow-origin: *"),
+        "{checkpoint}"
+    );
+    let missing = get(addr, "/v1/entries/999").await;
+    assert!(
+        missing.starts_with("http/1.1 404") && missing.contains("access-control-allow-origin: *"),
+        "{missing}"
+    );
+    let sealed = get(
+        addr,
+        "/v1/certificates/00112233445566778899aabbccddeeff/sealed",
+    )
+    .await;
+    assert!(!sealed.contains("access-control-allow-origin"), "{sealed}");
+}
