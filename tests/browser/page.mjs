@@ -5,6 +5,7 @@
 import { chromium } from 'playwright-core';
 import { mkdtempSync, readFileSync, readdirSync, statSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import assert from 'node:assert/strict';
@@ -95,6 +96,35 @@ try {
   await page.click('#verify-paste');
   await verdict(page, '#file-verdict', 'fail', /not at index/);
 
+  // ----- A witness policy: cosignatures made here with node's Ed25519 (C2SP tlog-cosignature v1). -----
+  step('witness quorum');
+  const w1 = witness('w1.example');
+  const w2 = witness('w2.example');
+  const cosigned = cosign(receipt, w1);
+  const pinPolicy = async (quorum) => {
+    await page.fill('#vkey', config.vkey);
+    await page.fill('#policy', `log ${config.vkey}\nwitness w1 ${w1.vkey}\nwitness w2 ${w2.vkey}\n${quorum}\n`);
+    await page.click('#pin-pasted');
+    await verdict(page, '#trust-verdict', 'ok', /pinned/);
+  };
+  const verifyReceipt = async (text) => {
+    await page.fill('#paste', text);
+    await page.click('#verify-paste');
+  };
+  await pinPolicy('quorum w1');
+  await verifyReceipt(cosigned);
+  await verdict(page, '#file-verdict', 'ok', /receipt/);
+  assert.match(await page.textContent('#facts'), /cosigned by w1\.example/);
+  await verifyReceipt(receipt);
+  await verdict(page, '#file-verdict', 'fail', /quorum "w1" is not met/);
+  await verifyReceipt(cosign(receipt, w1, 1));
+  await verdict(page, '#file-verdict', 'fail', /cosignature by w1\.example does not verify/);
+  await pinPolicy('group both all w1 w2\nquorum both');
+  await verifyReceipt(cosigned);
+  await verdict(page, '#file-verdict', 'fail', /quorum "both" is not met \(valid cosignatures: w1\)/);
+  await verifyReceipt(cosign(cosigned, w2));
+  await verdict(page, '#file-verdict', 'ok', /receipt/);
+
   // ----- Opened from a file, against two servers that share the log key: a fork between visits. -----
   step('fork between two visits (page opened from a file)');
   const file = pathToFileURL(join(config.web, 'index.html')).href;
@@ -134,6 +164,27 @@ async function verdict(page, selector, want, reason) {
   assert.equal(got, want, `${selector}: ${text}`);
   assert.match(text, reason, `${selector}: ${text}`);
   return text;
+}
+
+/** A witness key: { name, key, id, vkey } (vkey type 0x04, key id over name || 0x0A || 0x04 || key). */
+function witness(name) {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const pub = Buffer.from(publicKey.export({ format: 'jwk' }).x, 'base64url');
+  const typed = Buffer.concat([Buffer.from([0x04]), pub]);
+  const id = createHash('sha256').update(Buffer.concat([Buffer.from(`${name}\n`), typed])).digest().subarray(0, 4);
+  return { name, key: privateKey, id, vkey: `${name}+${id.toString('hex')}+${typed.toString('base64')}` };
+}
+
+/** Appends w's cosignature of the receipt's checkpoint; `corrupt` flips one bit of the signature. */
+function cosign(receipt, w, corrupt = 0) {
+  const start = receipt.indexOf('\n\n') + 2;
+  const text = receipt.slice(start, receipt.indexOf('\n\n', start) + 1);
+  const time = BigInt(Math.floor(Date.now() / 1000));
+  const signature = sign(null, Buffer.from(`cosignature/v1\ntime ${time}\n${text}`), w.key);
+  signature[0] ^= corrupt;
+  const stamp = Buffer.alloc(8);
+  stamp.writeBigUInt64BE(time);
+  return `${receipt}\u2014 ${w.name} ${Buffer.concat([w.id, stamp, signature]).toString('base64')}\n`;
 }
 
 function files(dir, ext) {
