@@ -75,6 +75,20 @@ try {
   for (const pointer of config.pointers) assert.ok((await page.textContent('#facts')).includes(pointer), pointer);
   await page.screenshot({ path: join(config.shots, 'bundle.png'), fullPage: true });
 
+  step('every leaf encoding, as the Rust side committed it');
+  await page.setInputFiles('#file', config.tricky);
+  await verdict(page, '#file-verdict', 'ok', /disclosure/);
+  const facts = await page.$$eval('#facts dt', (dts) => dts.map((dt) => [dt.textContent, dt.nextElementSibling.textContent]));
+  const want = {
+    '/n/int': '1', '/n/float': '1.0', '/n/exp': '1000.0', '/n/negzero': '-0.0', '/n/u64max': '18446744073709551615',
+    '/n/i64min': '-9223372036854775808', '/shape/obj': '{}', '/shape/arr': '[]', '/shape/null': 'null',
+    '/a~0b~1c': '"tilde and slash"', '/s/empty': '""',
+  };
+  for (const [pointer, shown] of Object.entries(want)) {
+    assert.ok(facts.some(([k, v]) => k === pointer && v === shown), `${pointer} = ${shown} in ${JSON.stringify(facts)}`);
+  }
+  assert.equal(facts.filter(([k]) => k.startsWith('/')).length, 17);
+
   step('a bundle with one changed byte fails with its reason');
   const bundle = readFileSync(config.bundle);
   const value = /"value":\s*"/.exec(bundle.toString('latin1'));

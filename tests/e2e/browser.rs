@@ -17,6 +17,15 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 /// RFC 6962 vector files, plus five signed-note cases (two published, three must-reject variants).
 const VECTORS: usize = 196 + 5;
 
+/// Integers at the i64/u64 edges and beyond, binary64 spellings (`1.0`, `1e3`, `-0`), escapes, non-ASCII,
+/// empty containers, null and booleans, and a key that needs `~0` and `~1` in its pointer.
+const TRICKY: &str = r#"{"regime": "USMCA",
+    "n": {"int": 1, "float": 1.0, "exp": 1e3, "neg": -12, "negzero": -0, "frac": 0.1,
+          "u64max": 18446744073709551615, "i64min": -9223372036854775808, "beyond": 18446744073709551616},
+    "s": {"esc": "line\nbreak \u00e9 \ud83d\ude00 \"quoted\"", "empty": ""},
+    "shape": {"obj": {}, "arr": [], "null": null, "t": true, "f": false},
+    "a~b/c": "tilde and slash"}"#;
+
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -64,6 +73,15 @@ async fn the_page_verifies_bundles_receipts_and_reports_a_fork() {
     let (receipt, _) = ops::fetch_receipt(&a.importer.client, &vkey, reg.index)
         .await
         .unwrap();
+    // A body whose leaves exercise every value encoding and pointer escape (docs/formats.md "Leaf value
+    // encoding"), parsed as the Rust side parses it: the page must rebuild the same leaves.
+    let tricky: serde_json::Value = serde_json::from_str(TRICKY).unwrap();
+    let odd = ops::register_unvalidated(&importer, &tricky, &to)
+        .await
+        .unwrap();
+    let odd_id = ops::parse_cert_id(&odd.cert_id).unwrap();
+    let all = ["/n", "/s", "/shape", "/a~0b~1c"].map(str::to_owned);
+    let tricky_bundle = ops::disclose(&importer, &odd_id, &all).await.unwrap();
 
     // Log B: another history under the same log key (its data directory got A's key file), longer than A.
     let dir = tempfile::tempdir().unwrap();
@@ -85,13 +103,15 @@ async fn the_page_verifies_bundles_receipts_and_reports_a_fork() {
     let work = tempfile::tempdir().unwrap();
     let bundle_path = work.path().join("bundle.json");
     std::fs::write(&bundle_path, serde_json::to_vec_pretty(&bundle).unwrap()).unwrap();
+    let tricky_path = work.path().join("tricky.json");
+    std::fs::write(&tricky_path, serde_json::to_vec(&tricky_bundle).unwrap()).unwrap();
     let receipt_path = work.path().join("registration.tlog-proof");
     std::fs::write(&receipt_path, &receipt).unwrap();
     let shots = repo().join("target/browser-screenshots");
     std::fs::create_dir_all(&shots).unwrap();
     let config = serde_json::json!({
         "urlA": a.server.url, "urlB": b.url, "vkey": vkey, "certId": reg.cert_id,
-        "bundle": bundle_path, "receipt": receipt_path, "pointers": pointers,
+        "bundle": bundle_path, "tricky": tricky_path, "receipt": receipt_path, "pointers": pointers,
         "vectors": vectors(), "expectVectors": VECTORS, "web": repo().join("web"), "shots": shots,
     });
     let config_path = work.path().join("config.json");

@@ -82,8 +82,15 @@
         } else bad('expected "," or "]"');
       }
     };
+    // Sticky expressions match at `at` without copying the rest of the text (no quadratic slicing).
+    const STRING = /"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/y;
+    const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
+    const sticky = (re) => {
+      re.lastIndex = at;
+      return re.exec(text);
+    };
     const string = () => {
-      const m = /^"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/.exec(text.slice(at));
+      const m = sticky(STRING);
       if (!m) bad('malformed string');
       at += m[0].length;
       const s = JSON.parse(m[0]);
@@ -92,7 +99,7 @@
       return s;
     };
     const number = () => {
-      const m = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/.exec(text.slice(at));
+      const m = sticky(NUMBER);
       if (!m) bad('malformed number');
       at += m[0].length;
       return new JsonNumber(m[0]);

@@ -28,15 +28,15 @@
         fail(`could not reach ${this.url}/${path}: ${e.message}`);
       }
       if (!answer.ok) fail(`${this.url}/${path} answered ${answer.status}`);
-      if (as === 'text') return answer.text();
       if (as === 'json') return answer.json();
       return new Uint8Array(await answer.arrayBuffer());
     }
-    checkpoint() {
-      return this.get('checkpoint', 'text');
+    // Notes must be valid UTF-8 (C2SP signed-note); fetch's text() would hide bad bytes behind U+FFFD.
+    async checkpoint() {
+      return TL.bytes.fromUtf8(await this.get('checkpoint'), 'checkpoint');
     }
-    vkey() {
-      return this.get('log.vkey', 'text');
+    async vkey() {
+      return TL.bytes.fromUtf8(await this.get('log.vkey'), 'log key');
     }
     async inclusionProof(index, size) {
       const p = await this.get(`v1/proof/inclusion?index=${index}&size=${size}`, 'json');
