@@ -82,6 +82,7 @@ async fn the_page_verifies_bundles_receipts_and_reports_a_fork() {
     let odd_id = ops::parse_cert_id(&odd.cert_id).unwrap();
     let all = ["/n", "/s", "/shape", "/a~0b~1c"].map(str::to_owned);
     let tricky_bundle = ops::disclose(&importer, &odd_id, &all).await.unwrap();
+    ops::purge(&importer, &odd_id).await.unwrap();
 
     // Log B: another history under the same log key (its data directory got A's key file), longer than A.
     let dir = tempfile::tempdir().unwrap();
@@ -110,7 +111,7 @@ async fn the_page_verifies_bundles_receipts_and_reports_a_fork() {
     let shots = repo().join("target/browser-screenshots");
     std::fs::create_dir_all(&shots).unwrap();
     let config = serde_json::json!({
-        "urlA": a.server.url, "urlB": b.url, "vkey": vkey, "certId": reg.cert_id,
+        "urlA": a.server.url, "urlB": b.url, "vkey": vkey, "certId": reg.cert_id, "purgedId": odd.cert_id,
         "bundle": bundle_path, "tricky": tricky_path, "receipt": receipt_path, "pointers": pointers,
         "vectors": vectors(), "expectVectors": VECTORS, "web": repo().join("web"), "shots": shots,
     });

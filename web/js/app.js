@@ -285,6 +285,13 @@
     $('file').addEventListener('change', (ev) => ev.target.files[0] && verifyFile(ev.target.files[0]));
     $('verify-paste').addEventListener('click', () => verifyText($('paste').value));
     const drop = $('drop');
+    // The drop zone is focusable; from the keyboard it opens the same file chooser.
+    drop.addEventListener('keydown', (ev) => {
+      if (ev.key === 'Enter' || ev.key === ' ') {
+        ev.preventDefault();
+        $('file').click();
+      }
+    });
     drop.addEventListener('dragover', (ev) => {
       ev.preventDefault();
       drop.classList.add('over');
