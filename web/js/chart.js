@@ -42,6 +42,14 @@
     svg.append(el('text', { x: pad.left - 6, y: y(0) + 4, 'text-anchor': 'end', 'font-size': 11 }, '0'));
     svg.append(el('text', { x: pad.left, y: H - 10, 'font-size': 11 }, new Date(t0).toISOString().replace('.000Z', 'Z')));
     svg.append(el('text', { x: W - pad.right, y: H - 10, 'text-anchor': 'end', 'font-size': 11 }, new Date(t1).toISOString().replace('.000Z', 'Z')));
+    // End labels sit at their line's height, pushed apart so equal counts stay legible.
+    const labelY = new Map();
+    let lowest = -Infinity;
+    const byHeight = kinds.map((k) => [k, y(entries.filter((e) => e.kind === k).length) + 4]).sort((a, b) => a[1] - b[1]);
+    for (const [kind, at] of byHeight) {
+      lowest = Math.max(at, lowest + 13);
+      labelY.set(kind, lowest);
+    }
     for (const kind of kinds) {
       const [colour, dash] = STYLES[kind];
       const times = entries.filter((e) => e.kind === kind).map((e) => e.time).sort((a, b) => a - b);
@@ -53,7 +61,7 @@
       const line = el('path', { d, fill: 'none', stroke: colour, 'stroke-width': 2, 'data-kind': kind });
       if (dash) line.setAttribute('stroke-dasharray', dash);
       svg.append(line);
-      svg.append(el('text', { x: W - pad.right + 6, y: y(times.length) + 4, 'font-size': 11, fill: colour }, `${kind} ${times.length}`));
+      svg.append(el('text', { x: W - pad.right + 6, y: labelY.get(kind), 'font-size': 11, fill: colour }, `${kind} ${times.length}`));
     }
     return svg;
   }

@@ -49,6 +49,7 @@
       if (operator === null) return result('entry 0 did not verify');
       switch (e.kind) {
         case 'enrollment': {
+          if (e.party === LOG) return result('an enrollment of the reserved party id "log"');
           if (parties.has(e.party)) return result(`a second enrollment of ${e.party}`);
           if (e.replaces) return result('an enrollment may not replace a key (rotations do)');
           const bad = await bySigner(e, operator);

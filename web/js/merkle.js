@@ -63,7 +63,7 @@
       sn >>= 1n;
     }
     if (sn !== 0n) fail('inclusion proof: shorter than the tree needs');
-    if (!equal(r, root)) fail(`inclusion proof: computed root ${toB64(r)} is not the checkpoint's`);
+    if (!equal(r, root)) fail(`inclusion proof: it leads to root ${toB64(r)}, not to ${toB64(root)}`);
   }
 
   function isPowerOfTwo(n) {
