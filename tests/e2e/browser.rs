@@ -165,6 +165,16 @@ async fn wait_for_size(url: &str, size: u64) {
     panic!("{url} did not publish a checkpoint of {size} entries");
 }
 
+/// A CORS preflight for `path`; the answer, lowercased.
+async fn preflight(addr: &str, path: &str) -> String {
+    let request = format!(
+        "OPTIONS {path} HTTP/1.1\r\nHost: x\r\nOrigin: null\r\nAccess-Control-Request-Method: GET\r\nConnection: close\r\n\r\n"
+    );
+    let (answer, _) =
+        crate::spawned::exchange(addr, request.as_bytes(), Duration::from_secs(5)).await;
+    answer.to_ascii_lowercase()
+}
+
 /// One GET with an `Origin` header, as a page opened from a file sends it; the answer, lowercased.
 async fn get(addr: &str, path: &str) -> String {
     let request =
@@ -228,4 +238,16 @@ async fn the_page_is_served_with_its_headers_and_public_reads_with_cors() {
     )
     .await;
     assert!(!sealed.contains("access-control-allow-origin"), "{sealed}");
+    let allowed = preflight(addr, "/tile/entries/000.p/3").await;
+    assert!(allowed.starts_with("http/1.1 204"), "{allowed}");
+    assert!(
+        allowed.contains("access-control-allow-origin: *")
+            && allowed.contains("access-control-allow-methods: get"),
+        "{allowed}"
+    );
+    let refused = preflight(addr, "/v1/certificates").await;
+    assert!(
+        !refused.contains("access-control-allow-origin"),
+        "{refused}"
+    );
 }
