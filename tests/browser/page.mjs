@@ -23,6 +23,17 @@ const problems = [];
 const step = (name) => console.log(`page.mjs: ${name}`);
 
 try {
+  if (config.mode === 'witnessed') await witnessed();
+  else await story();
+} finally {
+  await context.close();
+  rmSync(profile, { recursive: true, force: true });
+}
+assert.deepEqual(problems, []);
+console.log('page.mjs: all checks passed');
+
+/** The story: vectors, pinning, the log, a history, bundles, receipts, quorums, a fork. */
+async function story() {
   const page = await context.newPage();
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   page.on('console', (m) => m.type() === 'error' && problems.push(`console error: ${m.text()}`));
@@ -203,12 +214,33 @@ try {
   await filePage.fill('#vkey', config.vkey);
   await filePage.click('#pin-pasted');
   await verdict(filePage, '#fork', 'fail', /FORK/);
-} finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
 }
-assert.deepEqual(problems, []);
-console.log('page.mjs: all checks passed');
+
+/** A live log whose checkpoints two `tradeledger witness` processes cosign (policy: both). */
+async function witnessed() {
+  const page = await context.newPage();
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  step('a live log with a witness quorum');
+  await page.goto(`${config.urlA}/?check=no`);
+  await page.waitForSelector('body[data-ready=true]');
+  const pinPolicy = async (policy) => {
+    await page.fill('#vkey', config.vkey);
+    await page.fill('#policy', policy);
+    await page.click('#pin-pasted');
+    await verdict(page, '#trust-verdict', 'ok', /pinned/);
+    await page.click('#check-log');
+  };
+  await pinPolicy(config.policy);
+  await verdict(page, '#checkpoint-verdict', 'ok', /cosigned by witness0\.example, witness1\.example/);
+  await verdict(page, '#entries-verdict', 'ok', /every entry's signature verified/);
+  await page.screenshot({ path: join(config.shots, 'witnessed.png'), fullPage: true });
+  step('a quorum the cosignatures do not meet');
+  const third = witness('witness2.example');
+  const stricter = config.policy.replace(/^group .*$/m, `witness w2 ${third.vkey}\ngroup both all w0 w1 w2`);
+  await pinPolicy(stricter);
+  await verdict(page, '#checkpoint-verdict', 'fail', /quorum "both" is not met \(valid cosignatures: w0, w1\)/);
+}
+
 
 /** Waits for `selector` to carry a verdict, then checks it and its reason. */
 async function verdict(page, selector, want, reason) {

@@ -4,6 +4,7 @@
 //! as a fork, and the published vectors pass in the page's own code. Chromium and the npm package are
 //! installed by scripts/test; their absence fails this test.
 
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -115,9 +116,144 @@ async fn the_page_verifies_bundles_receipts_and_reports_a_fork() {
         "bundle": bundle_path, "tricky": tricky_path, "receipt": receipt_path, "pointers": pointers,
         "vectors": vectors(), "expectVectors": VECTORS, "web": repo().join("web"), "shots": shots,
     });
-    let config_path = work.path().join("config.json");
-    std::fs::write(&config_path, config.to_string()).unwrap();
+    run_page(work.path(), &config).await;
+    for shot in [
+        "log",
+        "history",
+        "bundle",
+        "bundle-tampered",
+        "receipt",
+        "fork",
+    ] {
+        assert!(
+            shots.join(format!("{shot}.png")).exists(),
+            "no screenshot {shot}.png"
+        );
+    }
+}
 
+/// A live log with a 2-of-2 witness policy: the page must verify both cosignatures made by real
+/// `tradeledger witness` processes, and refuse the checkpoint under a policy they do not meet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_checks_a_live_logs_witness_quorum() {
+    prerequisites();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    // The log key comes first: the policy names it.
+    let signer = ledger::NoteSigner::generate("tradeledger.example/log").unwrap();
+    let key_file = data.join("log.key");
+    std::fs::write(&key_file, format!("{}\n", &*signer.to_signer_key())).unwrap();
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let vkey = signer.verifier().to_vkey();
+    let mut policy = format!("log {vkey}\n");
+    let mut witnesses = Vec::new();
+    for i in 0..2 {
+        let (url, wvkey, child) = start_witness(dir.path(), i, &vkey).await;
+        policy += &format!("witness w{i} {wvkey} {url}\n");
+        witnesses.push(child);
+    }
+    policy += "group both all w0 w1\nquorum both\n";
+    let policy_path = dir.path().join("policy");
+    std::fs::write(&policy_path, &policy).unwrap();
+    let operator = PartyKeys::generate(PartyId::new("operator").unwrap(), Role::Operator);
+    save_keys(dir.path(), &operator);
+    let policy_arg = policy_path.to_str().unwrap();
+    let extra = [
+        "--witness-policy",
+        policy_arg,
+        "--cosign-interval-ms",
+        "100",
+    ];
+    let server = Spawned::start(&data, &dir.path().join("operator.key.pub"), &extra, None).await;
+    let operator = Party::with_keys(operator, &server.url);
+    let broker = PartyKeys::generate(PartyId::new("broker").unwrap(), Role::Broker);
+    ops::enroll(&operator.client, &operator.keys, &broker.public())
+        .await
+        .unwrap();
+    let mut published = 0;
+    for _ in 0..200 {
+        if let Ok(answer) = reqwest::get(format!("{}/checkpoint", server.url)).await {
+            let text = answer.text().await.unwrap_or_default();
+            published = text
+                .lines()
+                .nth(1)
+                .and_then(|l| l.parse().ok())
+                .unwrap_or(0);
+            if published >= 2 {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        published >= 2,
+        "no cosigned checkpoint of 2 entries was published"
+    );
+    let config = serde_json::json!({
+        "mode": "witnessed", "urlA": server.url, "vkey": vkey, "policy": policy,
+        "shots": repo().join("target/browser-screenshots"),
+    });
+    run_page(dir.path(), &config).await;
+    drop(witnesses);
+}
+
+/// Makes a witness key (`witness-keygen`) and runs `tradeledger witness` for the log `log_vkey`; returns its
+/// URL, its vkey and the child (killed on drop).
+async fn start_witness(
+    dir: &Path,
+    i: usize,
+    log_vkey: &str,
+) -> (String, String, tokio::process::Child) {
+    let bin = env!("CARGO_BIN_EXE_tradeledger");
+    let key = dir.join(format!("witness{i}.key"));
+    let name = format!("witness{i}.example");
+    let out = tokio::process::Command::new(bin)
+        .args(["witness-keygen", "--name", &name, "--out"])
+        .arg(&key)
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let vkey = std::fs::read_to_string(dir.join(format!("witness{i}.key.vkey"))).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let mut child = tokio::process::Command::new(bin)
+        .args([
+            "witness",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data",
+        ])
+        .arg(dir.join(format!("witness{i}")))
+        .arg("--key")
+        .arg(&key)
+        .args(["--log", log_vkey])
+        .env_remove("TRADELEDGER_KEY")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let line = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout))
+        .next_line()
+        .await
+        .unwrap();
+    assert_eq!(line, Some(format!("listening on {url}")));
+    (url, vkey.trim().to_owned(), child)
+}
+
+/// Runs tests/browser/page.mjs with `config` (written under `dir`); fails with its output unless every check
+/// passed.
+async fn run_page(dir: &Path, config: &serde_json::Value) {
+    let config_path = dir.join("page-config.json");
+    std::fs::write(&config_path, config.to_string()).unwrap();
+    std::fs::create_dir_all(repo().join("target/browser-screenshots")).unwrap();
     let run = tokio::process::Command::new("node")
         .arg(repo().join("tests/browser/page.mjs"))
         .arg(&config_path)
@@ -132,19 +268,6 @@ async fn the_page_verifies_bundles_receipts_and_reports_a_fork() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "page.mjs failed:\n{stdout}\n{stderr}");
     assert!(stdout.contains("page.mjs: all checks passed"), "{stdout}");
-    for shot in [
-        "log",
-        "history",
-        "bundle",
-        "bundle-tampered",
-        "receipt",
-        "fork",
-    ] {
-        assert!(
-            shots.join(format!("{shot}.png")).exists(),
-            "no screenshot {shot}.png"
-        );
-    }
 }
 
 /// Waits until the published checkpoint of `url` covers `size` entries.
