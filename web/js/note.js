@@ -131,7 +131,7 @@
       fail(`checkpoint: origin "${checkpoint.origin}" is not the pinned log's "${trust.log.name}"`);
     }
     if (trust.policy) TL.policy.requireQuorum(trust.policy, opened.witnesses);
-    return { ...checkpoint, note, text: opened.text, witnesses: opened.witnesses.map((k) => k.name) };
+    return { ...checkpoint, note, text: opened.text, witnesses: opened.witnesses.map((k) => k.name).sort() };
   }
 
   /** Signs like golang.org/x/mod/sumdb/note (for the published vector): PRIVATE+KEY+name+id+base64(1||seed). */

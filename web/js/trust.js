@@ -85,8 +85,9 @@
       checkpoint.size > lastSize ? [lastSize, lastRoot, checkpoint.size, checkpoint.root] : [checkpoint.size, checkpoint.root, lastSize, lastRoot];
     if (older === 0n) {
       // Every tree extends the empty one; nothing to prove.
-      if (checkpoint.size > lastSize) remember(trust.vkey, checkpoint);
-      return { status: checkpoint.size > lastSize ? 'grew' : 'stale', reason: `grew from 0 to ${newer}` };
+      if (checkpoint.size < lastSize) return { status: 'stale', reason: `this checkpoint is the empty tree; size ${lastSize} was seen before` };
+      remember(trust.vkey, checkpoint);
+      return { status: 'grew', reason: `grew from 0 to ${newer} entries` };
     }
     let proof;
     try {
