@@ -8,6 +8,7 @@
 )]
 
 mod accepted;
+mod browser;
 mod cli;
 mod documents;
 mod durability;
