@@ -1,4 +1,4 @@
-//! The auditor's page (issue 11): the static files of `web/`, embedded in the binary and served at `/` with a
+//! The auditor's page (issue 11): the static files of `src/web/`, embedded in the binary and served at `/` with a
 //! strict Content-Security-Policy. The page verifies everything itself with WebCrypto against the log key its
 //! user pins; the server only hands out the files.
 
@@ -13,28 +13,28 @@ const CSS: &str = "text/css; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
 
 /// Only the page's own scripts and styles run; it may fetch only from this server (to check another log,
-/// open `web/index.html` from a file or another host: the public reads send CORS headers); it cannot be
+/// open `src/web/index.html` from a file or another host: the public reads send CORS headers); it cannot be
 /// framed, post forms or load anything else.
 pub(crate) const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
     connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// The scripts under `/js/`, by file name, in the order `index.html` loads them.
 const SCRIPTS: &[(&str, &str)] = &[
-    ("bytes.js", include_str!("../../web/js/bytes.js")),
-    ("merkle.js", include_str!("../../web/js/merkle.js")),
-    ("note.js", include_str!("../../web/js/note.js")),
-    ("policy.js", include_str!("../../web/js/policy.js")),
-    ("json.js", include_str!("../../web/js/json.js")),
-    ("entry.js", include_str!("../../web/js/entry.js")),
-    ("disclosure.js", include_str!("../../web/js/disclosure.js")),
-    ("bundle.js", include_str!("../../web/js/bundle.js")),
-    ("receipt.js", include_str!("../../web/js/receipt.js")),
-    ("tiles.js", include_str!("../../web/js/tiles.js")),
-    ("logview.js", include_str!("../../web/js/logview.js")),
-    ("trust.js", include_str!("../../web/js/trust.js")),
-    ("chart.js", include_str!("../../web/js/chart.js")),
-    ("formats.js", include_str!("../../web/js/formats.js")),
-    ("app.js", include_str!("../../web/js/app.js")),
+    ("bytes.js", include_str!("../web/js/bytes.js")),
+    ("merkle.js", include_str!("../web/js/merkle.js")),
+    ("note.js", include_str!("../web/js/note.js")),
+    ("policy.js", include_str!("../web/js/policy.js")),
+    ("json.js", include_str!("../web/js/json.js")),
+    ("entry.js", include_str!("../web/js/entry.js")),
+    ("disclosure.js", include_str!("../web/js/disclosure.js")),
+    ("bundle.js", include_str!("../web/js/bundle.js")),
+    ("receipt.js", include_str!("../web/js/receipt.js")),
+    ("tiles.js", include_str!("../web/js/tiles.js")),
+    ("logview.js", include_str!("../web/js/logview.js")),
+    ("trust.js", include_str!("../web/js/trust.js")),
+    ("chart.js", include_str!("../web/js/chart.js")),
+    ("formats.js", include_str!("../web/js/formats.js")),
+    ("app.js", include_str!("../web/js/app.js")),
 ];
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
@@ -55,12 +55,12 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 
 /// `GET /`: the page.
 pub(super) async fn index() -> Response {
-    asset(HTML, include_str!("../../web/index.html"))
+    asset(HTML, include_str!("../web/index.html"))
 }
 
 /// `GET /style.css`.
 pub(super) async fn style() -> Response {
-    asset(CSS, include_str!("../../web/style.css"))
+    asset(CSS, include_str!("../web/style.css"))
 }
 
 /// `GET /js/{file}`: one of the page's scripts.
@@ -76,11 +76,11 @@ pub(super) async fn script(Path(file): Path<String>) -> Result<Response, ApiErro
 mod tests {
     use super::SCRIPTS;
 
-    /// index.html loads exactly the embedded scripts, in their order: a script added to web/js/ but not
+    /// index.html loads exactly the embedded scripts, in their order: a script added to src/web/js/ but not
     /// here would be a 404 in the browser.
     #[test]
     fn index_loads_exactly_the_embedded_scripts() {
-        let html = include_str!("../../web/index.html");
+        let html = include_str!("../web/index.html");
         let loaded: Vec<&str> = html
             .match_indices("<script defer src=\"js/")
             .map(|(at, m)| {

@@ -1,4 +1,4 @@
-// Drives the auditor's page (web/) in Debian's headless Chromium: tests/e2e/browser.rs starts two real
+// Drives the auditor's page (src/web/) in Debian's headless Chromium: tests/e2e/browser.rs starts two real
 // `tradeledger serve` processes sharing one log key, makes a real bundle and receipt, and runs this with a
 // JSON config path. Every check reads the page's data-verdict elements; a failed check exits non-zero.
 // Screenshots of each state go to config.shots.

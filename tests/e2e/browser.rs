@@ -1,4 +1,4 @@
-//! The auditor's page (web/, served at `/`) in Debian's headless Chromium, driven by
+//! The auditor's page (src/web/, served at `/`) in Debian's headless Chromium, driven by
 //! tests/browser/page.mjs with playwright-core: against real `tradeledger serve` processes, a real bundle and
 //! receipt verify, one changed byte fails with its reason, a log that forked between two visits is reported
 //! as a fork, and the published vectors pass in the page's own code. Chromium and the npm package are
@@ -114,7 +114,7 @@ async fn the_page_verifies_bundles_receipts_and_reports_a_fork() {
     let config = serde_json::json!({
         "urlA": a.server.url, "urlB": b.url, "vkey": vkey, "certId": reg.cert_id, "purgedId": odd.cert_id,
         "bundle": bundle_path, "tricky": tricky_path, "receipt": receipt_path, "pointers": pointers,
-        "vectors": vectors(), "expectVectors": VECTORS, "web": repo().join("web"), "shots": shots,
+        "vectors": vectors(), "expectVectors": VECTORS, "web": repo().join("src/web"), "shots": shots,
     });
     run_page(work.path(), &config).await;
     for shot in [
