@@ -11,6 +11,7 @@ pub mod config;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod httpsig;
+pub mod jose;
 pub mod server;
 pub mod tilepath;
 pub mod witness;
