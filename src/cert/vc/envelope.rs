@@ -8,12 +8,11 @@
 //! of the body; whether the issuer's signature verifies is the reader's business (`client::issuer`), since it
 //! depends on keys, not on the text.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 
 use crate::cert::violation::{Report, Violation};
 use crate::cert::walk::{Fields, string};
+use crate::jose::b64;
 
 /// The body member that carries the token.
 pub const ENVELOPE_MEMBER: &str = "tradeledger:envelope";
@@ -46,7 +45,8 @@ pub fn parse_compact(token: &str) -> Result<CompactJws, &'static str> {
     else {
         return Err("not a compact JWS (three base64url parts separated by dots)");
     };
-    let decode = |part: &str, what: &'static str| URL_SAFE_NO_PAD.decode(part).map_err(|_| what);
+    // The JOSE module's strict base64url: one encoding per value, as the signature verifier reads it.
+    let decode = |part: &str, what: &'static str| b64::decode(part, what).map_err(|_| what);
     let header_bytes = decode(header, "the JWS header is not base64url")?;
     let payload_bytes = decode(payload, "the JWS payload is not base64url")?;
     let signature = decode(signature, "the JWS signature is not base64url")?;

@@ -44,11 +44,19 @@ pub fn check_certificate(body: &Value) -> Result<(), InvalidCertificate> {
             "(body): the system clock is outside the supported dates".into(),
         ])
     })?;
-    cert::validate_document(body, today)
-        .map(|_| ())
-        .map_err(|violations| {
-            InvalidCertificate(violations.iter().map(|v| v.to_string()).collect())
-        })
+    cert::validate_document(body, today).map_err(|violations| {
+        InvalidCertificate(violations.iter().map(|v| v.to_string()).collect())
+    })?;
+    // A token whose did:jwk signature does not verify is not what its issuer signed: registering it would put
+    // a forgery under the registrant's name. An issuer that cannot be checked offline is reported by the CLI.
+    let signature = super::issuer_signature(body, None);
+    if signature.failed() {
+        return Err(InvalidCertificate(vec![format!(
+            "/{}/id: {signature} [jws.signature]",
+            cert::vc::envelope::ENVELOPE_MEMBER
+        )]));
+    }
+    Ok(())
 }
 
 /// Registers `body` with readers `to` (the registrant keeps an envelope of its own).
