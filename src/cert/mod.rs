@@ -173,7 +173,7 @@ pub fn validate(body: &Value, today: Date) -> Result<Certificate, Vec<Violation>
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Document {
     /// A certificate of one of the three native schemas.
-    Native(Certificate),
+    Native(Box<Certificate>),
     /// A `USMCACertificationOfOrigin` or `CertificationOfOrigin` credential.
     Credential(Credential),
 }
@@ -184,7 +184,7 @@ pub fn validate_document(body: &Value, today: Date) -> Result<Document, Vec<Viol
     if is_credential(body) {
         validate_credential(body).map(Document::Credential)
     } else {
-        validate(body, today).map(Document::Native)
+        validate(body, today).map(|c| Document::Native(Box::new(c)))
     }
 }
 
