@@ -8,6 +8,7 @@ pub mod cert;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod credential;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod httpsig;

@@ -13,9 +13,9 @@ use crate::client::ops::{self, Actor, InvalidCertificate};
 
 /// What a signed command needs: keys, an authenticated client, the log key and the state directory.
 pub(super) struct Session {
-    keys: vault::PartyKeys,
-    client: Client,
-    log_key: String,
+    pub(super) keys: vault::PartyKeys,
+    pub(super) client: Client,
+    pub(super) log_key: String,
     home: PathBuf,
 }
 
@@ -298,6 +298,9 @@ pub(super) async fn open(g: &Global, args: OpenArgs) -> anyhow::Result<()> {
 }
 
 pub(super) async fn disclose(g: &Global, args: DiscloseArgs) -> anyhow::Result<()> {
+    if args.format == super::DiscloseFormat::SdJwt {
+        return super::credentials::disclose_sd_jwt(g, args).await;
+    }
     let cert_id = ops::parse_cert_id(&args.cert_id)?;
     let session = Session::new(g)?;
     let bundle = ops::disclose(&session.actor(), &cert_id, &args.fields).await?;

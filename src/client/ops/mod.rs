@@ -32,7 +32,7 @@ pub use enroll::enroll;
 pub use grant::{grant, revoke};
 pub use grants::list_grants;
 pub use issuer::{IssuerSignature, issuer_signature};
-pub use open::{Opened, disclose, open};
+pub use open::{Opened, disclose, disclose_chosen, open};
 pub use purge::purge;
 pub use receipt::{ReceiptFile, VerifiedReceipt, fetch_receipt, refresh_receipt, verify_receipt};
 pub use register::{
