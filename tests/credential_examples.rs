@@ -222,6 +222,16 @@ fn blanket_period_is_at_most_twelve_months_and_runs_forward() {
         pairs(&validate_credential(&body).unwrap_err()),
         [("/validUntil".to_owned(), "blanket.order".to_owned())]
     );
+    // With an invoice number the credential covers a single shipment: its validity is no blanket period (a
+    // native single shipment has none), so only its order counts; tradeledger's export writes four years.
+    body["credentialSubject"]["invoiceNumber"] = json!("LGW-2026-0042");
+    body["validUntil"] = json!("2030-01-01T23:59:59Z");
+    assert!(validate_credential(&body).is_ok());
+    body["validUntil"] = json!("2025-12-31T00:00:00Z");
+    assert_eq!(
+        pairs(&validate_credential(&body).unwrap_err()),
+        [("/validUntil".to_owned(), "blanket.order".to_owned())]
+    );
     body.as_object_mut().unwrap().remove("validUntil");
     assert_eq!(
         pairs(&validate_credential(&body).unwrap_err()),

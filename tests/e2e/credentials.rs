@@ -315,3 +315,53 @@ async fn plain_json_credentials_register_open_and_invalid_ones_are_refused_with_
     }
     assert_eq!(stdout.lines().count(), expected.len(), "{stdout}");
 }
+
+/// Issue 9, item 5's round trip: a credential tradeledger exported is registered again through `register`, and
+/// customs opens it with the issuer's signature verified (the registrant's own enrolled key, named by did:jwk).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exported_credential_registers_again_and_customs_opens_it_verified() {
+    let w = World::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let acme = As::new(&w, dir.path(), &w.importer.keys);
+    let cbp = As::new(&w, dir.path(), &w.cbp.keys);
+    let kid = did_jwk::verification_method(&w.importer.signing_key().verifying_key());
+    for (native, credential_type) in [
+        ("usmca.json", "USMCACertificationOfOrigin"),
+        ("cafta-dr.json", "CertificationOfOrigin"),
+        ("nafta-434.json", "CertificationOfOrigin"),
+    ] {
+        let (cert, _) = register(&acme, &Path::new("docs/examples").join(native)).await;
+        let token_file = dir.path().join(format!("{native}.jwt"));
+        acme.run(&[
+            "export",
+            &cert,
+            "--format",
+            "vc-jose",
+            "--out",
+            token_file.to_str().unwrap(),
+        ])
+        .await
+        .success();
+        let (again, said) = register(&acme, &token_file).await;
+        assert_ne!(again, cert);
+        assert!(
+            said.contains(&format!("verified with key {kid}")),
+            "{native}: {said}"
+        );
+
+        let run = cbp.run(&["open", "--json", &again]).await;
+        let v: Value = serde_json::from_str(&run.success()).unwrap();
+        assert_eq!(v["conforms"], true, "{native}: {v}");
+        assert_eq!(v["issuer_signature"]["status"], "verified", "{native}");
+        assert_eq!(v["issuer_signature"]["kid"], kid.as_str());
+        assert_eq!(v["issuer_signature"]["issuer_key"], true);
+        assert_eq!(v["issuer_signature"]["enrolled"], true);
+        assert_eq!(v["body"]["type"][1], credential_type, "{native}");
+        let token = std::fs::read_to_string(&token_file).unwrap();
+        assert_eq!(
+            v["body"],
+            envelop(&token).unwrap(),
+            "{native}: the body is the exported credential"
+        );
+    }
+}

@@ -128,8 +128,12 @@ fn read(report: &mut Report, body: &Value) -> Option<Credential> {
     });
     let until_pointer = f.pointer("validUntil");
     f.finish(report);
+    // A USMCA credential with an invoice number covers a single shipment (the vocabulary's `invoiceNumber`):
+    // its validity is then not a blanket period, and only its order is checked, as a native single shipment
+    // has no blanket period to check.
+    let single_shipment = usmca && body.pointer("/credentialSubject/invoiceNumber").is_some();
     if let (Some(from), Some(Some(until))) = (valid_from, valid_until) {
-        ok &= blanket(report, &until_pointer, from, until);
+        ok &= blanket(report, &until_pointer, from, until, !single_shipment);
     }
     let issuer_id = body
         .get("issuer")
@@ -143,10 +147,16 @@ fn read(report: &mut Report, body: &Value) -> Option<Credential> {
     })
 }
 
-/// The blanket period `validFrom`..`validUntil` (their calendar dates as written) runs forward and covers at
-/// most 12 months (USMCA Art. 5.2.5; 19 CFR 10.584(b) for CAFTA-DR): rules `blanket.order` and
+/// The period `validFrom`..`validUntil` (their calendar dates as written) runs forward and, when it is a blanket
+/// period, covers at most 12 months (USMCA Art. 5.2.5; 19 CFR 10.584(b) for CAFTA-DR): rules `blanket.order` and
 /// `blanket.max-12-months` at `/validUntil`, as tradeledger's own schemas report them at `/blanket_period/to`.
-fn blanket(report: &mut Report, pointer: &str, from: super::Date, until: super::Date) -> bool {
+fn blanket(
+    report: &mut Report,
+    pointer: &str,
+    from: super::Date,
+    until: super::Date,
+    is_blanket: bool,
+) -> bool {
     if until < from {
         report.add(
             pointer,
@@ -154,6 +164,9 @@ fn blanket(report: &mut Report, pointer: &str, from: super::Date, until: super::
             "the period must not end before it starts",
         );
         return false;
+    }
+    if !is_blanket {
+        return true;
     }
     match from.add_months(12) {
         Some(limit) if until <= limit => true,
