@@ -9,6 +9,8 @@ use serde_json::{Value, json};
 use vault::{PartyId, PartyKeys, Role};
 
 use super::{Global, output};
+
+mod credentials;
 use crate::client::Client;
 use crate::client::ops::{self, Actor};
 
@@ -25,18 +27,14 @@ const EXAMPLES: [(&str, &str); 3] = [
     ),
 ];
 
-/// The example credential the importer secures with its key and registers.
-const CREDENTIAL: &str =
-    include_str!("../../docs/examples/credentials/usmca-certification-of-origin.json");
-
 /// Numbers and prints the story's lines (`--json`: one JSON object per line).
-struct Narrator {
+pub(super) struct Narrator {
     json: bool,
     step: u32,
 }
 
 impl Narrator {
-    fn say(&mut self, text: impl AsRef<str>) -> anyhow::Result<()> {
+    pub(super) fn say(&mut self, text: impl AsRef<str>) -> anyhow::Result<()> {
         self.step += 1;
         if self.json {
             output::line(json!({"step": self.step, "text": text.as_ref()}))
@@ -47,9 +45,9 @@ impl Narrator {
 }
 
 /// One party of the story: its keys, a client signing as it, and its own state directory.
-struct Player {
-    keys: PartyKeys,
-    client: Client,
+pub(super) struct Player {
+    pub(super) keys: PartyKeys,
+    pub(super) client: Client,
     home: PathBuf,
 }
 
@@ -62,7 +60,7 @@ impl Player {
         Ok(Player { keys, client, home })
     }
 
-    fn actor<'a>(&'a self, log_key: &'a str) -> Actor<'a> {
+    pub(super) fn actor<'a>(&'a self, log_key: &'a str) -> Actor<'a> {
         Actor {
             client: &self.client,
             keys: &self.keys,
@@ -71,82 +69,9 @@ impl Player {
         }
     }
 
-    fn id(&self) -> &PartyId {
+    pub(super) fn id(&self) -> &PartyId {
         self.keys.id()
     }
-}
-
-/// A W3C Verifiable Credential in: the importer secures the example `USMCACertificationOfOrigin` as VC-JOSE
-/// with its enrolled key (issuer its did:jwk), registers it, and customs opens it with the issuer's signature
-/// verified against the key on the log.
-async fn credential(
-    n: &mut Narrator,
-    importer: &Player,
-    cbp: &Player,
-    log_key: &str,
-) -> anyhow::Result<()> {
-    use crate::jose::{did_jwk, jws};
-    let key = importer.keys.signing_key();
-    let mut credential: Value = serde_json::from_str(CREDENTIAL).context("embedded credential")?;
-    credential["issuer"]["id"] = json!(did_jwk::encode(&key.verifying_key()));
-    let mut header = serde_json::Map::new();
-    header.insert("typ".into(), json!("vc+jwt"));
-    header.insert(
-        "kid".into(),
-        json!(did_jwk::verification_method(&key.verifying_key())),
-    );
-    let token = jws::sign(header, &serde_json::to_vec(&credential)?, key);
-    let body = crate::cert::vc::envelope::envelop(&token)
-        .map_err(|v| anyhow::anyhow!("the demo credential: {}", crate::cert::render(&v)))?;
-    let reg = ops::register(
-        &importer.actor(log_key),
-        &body,
-        std::slice::from_ref(cbp.id()),
-    )
-    .await?;
-    n.say(format!(
-        "{} registered a USMCACertificationOfOrigin credential (VC-JOSE, {} bytes) for cbp: certificate {} at log index {}",
-        importer.id(),
-        token.len(),
-        reg.cert_id,
-        reg.index
-    ))?;
-    let cert_id = ops::parse_cert_id(&reg.cert_id)?;
-    let opened = ops::open(&cbp.actor(log_key), &cert_id).await?;
-    if !matches!(
-        opened.issuer_signature,
-        ops::IssuerSignature::Verified {
-            enrolled: Some(true),
-            issuer_key: true,
-            ..
-        }
-    ) || !opened.conforms()
-    {
-        anyhow::bail!(
-            "the demo credential did not open verified: {}",
-            opened.issuer_signature
-        );
-    }
-    n.say(format!(
-        "cbp opened it: {}; {} good(s), the first {} under criterion {}",
-        opened.issuer_signature,
-        opened
-            .body
-            .pointer("/credentialSubject/goods")
-            .and_then(Value::as_array)
-            .map_or(0, Vec::len),
-        opened
-            .body
-            .pointer("/credentialSubject/goods/0/commodityCode")
-            .and_then(Value::as_str)
-            .unwrap_or("-"),
-        opened
-            .body
-            .pointer("/credentialSubject/goods/0/originCriterion")
-            .and_then(Value::as_str)
-            .unwrap_or("-"),
-    ))?;
-    Ok(())
 }
 
 /// Expects `result` to be a refusal by the server and returns its code.
@@ -294,7 +219,13 @@ pub(super) async fn demo(g: &Global) -> anyhow::Result<()> {
         shown.join(", ")
     ))?;
 
-    credential(&mut n, &importer, &cbp, &log_key).await?;
+    let parties = credentials::Parties {
+        importer: &importer,
+        cbp: &cbp,
+        auditor: &auditor,
+    };
+    credentials::credential_in(&mut n, &parties, &log_key).await?;
+    credentials::credential_out(&mut n, &parties, &log_key, &cert_id).await?;
 
     let report = ops::audit(&auditor.client, &log_key, None).await?;
     if !report.problems.is_empty() {
