@@ -310,3 +310,52 @@ fn unreadable_tokens_are_refused_without_panicking() {
         );
     }
 }
+
+/// Every leaf pointer of `value`.
+fn leaves(value: &Value, pointer: String, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                leaves(v, format!("{pointer}/{k}"), out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                leaves(v, format!("{pointer}/{i}"), out);
+            }
+        }
+        _ => out.push(pointer),
+    }
+}
+
+use proptest::prelude::*;
+
+proptest! {
+    /// Any leaf of an example credential replaced by a hostile value: never a panic, an error exactly when
+    /// something is reported, and no violation quotes the value.
+    #[test]
+    fn example_credentials_with_one_leaf_replaced_never_panic_nor_echo(
+        which in 0usize..2,
+        leaf in any::<prop::sample::Index>(),
+        replacement in prop_oneof![
+            Just(json!(null)),
+            Just(json!(12)),
+            Just(json!(["SECRET-MARKER"])),
+            Just(json!({"SECRET-MARKER": 1})),
+            "SECRET-MARKER[ -~]{0,12}".prop_map(Value::from),
+        ],
+    ) {
+        let body = load(&json_files(&examples_dir())[which]);
+        let mut pointers = Vec::new();
+        leaves(&body, String::new(), &mut pointers);
+        let mut mutated = body.clone();
+        let pointer: &String = leaf.get(&pointers);
+        *mutated.pointer_mut(pointer).unwrap() = replacement;
+        if let Err(violations) = validate_credential(&mutated) {
+            prop_assert!(!violations.is_empty());
+            for v in &violations {
+                prop_assert!(!v.message.contains("SECRET-MARKER"), "{v}");
+            }
+        }
+    }
+}
