@@ -9,6 +9,7 @@
 
 mod accepted;
 mod cli;
+mod credentials;
 mod documents;
 mod durability;
 mod framing;
