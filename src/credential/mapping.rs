@@ -171,6 +171,13 @@ impl Mapper<'_> {
         }
     }
 
+    /// Adds `also` to the sources of the last leaf, when it was made from `native` (a decision read them too).
+    fn also_from(&mut self, pointer: &str, also: &str) {
+        if let Some(leaf) = self.leaves.last_mut().filter(|l| l.pointer == pointer) {
+            leaf.sources.push(also.to_owned());
+        }
+    }
+
     /// Whether `native` is known absent; `None` when the source cannot tell.
     fn absent(&self, native: &str) -> Option<bool> {
         match self.src.get(native) {
@@ -220,6 +227,8 @@ fn validity(m: &mut Mapper<'_>, kind: CredentialType) {
         Some(false) => {
             m.derive("/validFrom", "/blanket_period/from", start_of_day);
             m.derive("/validUntil", "/blanket_period/to", end_of_day);
+            // Which date stands for the end was decided by the presence of the period's start.
+            m.also_from("/validUntil", "/blanket_period/from");
         }
         Some(true) => {
             m.derive("/validFrom", "/signature/date", start_of_day);

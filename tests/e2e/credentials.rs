@@ -1,367 +1,482 @@
-//! Verifiable Credentials through every lifecycle command, as a user types them: a VC-JOSE credential signed by
-//! the registrant's enrolled key, one signed by software nobody here wrote (PyPI `cryptography`), one whose
-//! key cannot be resolved offline, a forged one, and plain JSON credentials valid and invalid.
+//! Credentials out (issue 9): `export --format vc-jose`, `disclose --format sd-jwt` and `verify`, through the
+//! binary as a user types them, and every exported artifact checked by libraries nobody here wrote: npm `jose`
+//! (+ `ajv` against the vocabulary's schema), npm `@sd-jwt/sd-jwt-vc` and PyPI `sd-jwt`.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
-use serde_json::{Map, Value, json};
-use tradeledger::cert::vc::envelope::envelop;
-use tradeledger::jose::{did_jwk, jws};
+use serde_json::{Value, json};
+use tradeledger::jose::{b64, did_jwk, jws};
 
-use crate::support::{Run, World, run_cli, save_keys};
+use crate::cli::serve;
+use crate::support::run_cli;
 
-const USMCA: &str = "docs/examples/credentials/usmca-certification-of-origin.json";
-const ORIGIN: &str = "docs/examples/credentials/certification-of-origin.json";
-
-fn example(path: &str) -> Value {
-    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+fn interop_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop")
 }
 
-/// The CLI as `party` (its own home and key file), against the world's server.
-struct As<'a> {
-    w: &'a World,
-    home: PathBuf,
-    key: PathBuf,
+fn setup_script(name: &str) -> String {
+    let out = Command::new("sh")
+        .arg(interop_dir().join(name))
+        .output()
+        .unwrap_or_else(|e| panic!("running tests/interop/{name}: {e}"));
+    assert!(
+        out.status.success(),
+        "tests/interop/{name} failed (scripts/test installs what it needs):\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
-impl<'a> As<'a> {
-    fn new(w: &'a World, dir: &Path, keys: &vault::PartyKeys) -> As<'a> {
-        let home = dir.join(keys.id().as_str());
-        std::fs::create_dir_all(&home).unwrap();
-        As {
-            w,
-            key: save_keys(dir, keys),
-            home,
+/// A verdict of an independent verifier: `Ok(json it printed)` or `Err(its refusal)`.
+type Verdict = Result<Value, String>;
+
+fn verdict(mut cmd: Command) -> Verdict {
+    let out = cmd
+        .output()
+        .expect("the verifier runs (node and the interop Python are required)");
+    if out.status.success() {
+        Ok(serde_json::from_slice(&out.stdout).expect("the verifier prints JSON"))
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+struct Verifiers {
+    npm: String,
+    python: String,
+}
+
+impl Verifiers {
+    fn new() -> Verifiers {
+        Verifiers {
+            npm: setup_script("npmenv.sh"),
+            python: setup_script("pyenv.sh"),
         }
     }
 
-    async fn run(&self, args: &[&str]) -> Run {
+    fn node(&self, args: &[&str]) -> Verdict {
+        let mut cmd = Command::new("node");
+        cmd.arg(Path::new(&self.npm).join("verify.mjs")).args(args);
+        verdict(cmd)
+    }
+
+    fn jose(&self, token: &Path, schema: &str) -> Verdict {
+        let schema = interop_dir().join(format!("vocabulary/{schema}.schema.yml"));
+        self.node(&["vc-jose", token.to_str().unwrap(), schema.to_str().unwrap()])
+    }
+
+    fn sd_jwt_vc(&self, presentation: &Path) -> Verdict {
+        self.node(&["sd-jwt", presentation.to_str().unwrap()])
+    }
+
+    fn pypi_sd_jwt(&self, presentation: &Path) -> Verdict {
+        let mut cmd = Command::new(&self.python);
+        cmd.arg(interop_dir().join("verify_sd_jwt.py"))
+            .arg(presentation);
+        verdict(cmd)
+    }
+}
+
+/// One byte of the token changed: a character in the middle of the signed payload.
+fn one_byte_changed(token: &str) -> String {
+    let at = token.find('.').unwrap() + 40;
+    let mut bytes = token.as_bytes().to_vec();
+    bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
+    String::from_utf8(bytes).unwrap()
+}
+
+struct Story {
+    dir: tempfile::TempDir,
+    home: PathBuf,
+    url: String,
+    _served: crate::cli::Served,
+}
+
+impl Story {
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).to_str().unwrap().to_owned()
+    }
+
+    async fn run(&self, key: &str, args: &[&str]) -> crate::support::Run {
         let mut all = vec![
-            "--server",
-            &self.w.server.url,
-            "--log-key",
-            self.w.vkey(),
-            "--key",
-            self.key.to_str().unwrap(),
+            "--server".to_owned(),
+            self.url.clone(),
+            "--key".to_owned(),
+            self.path(key),
+            "--log-key".to_owned(),
+            self.path("data/log.vkey"),
         ];
-        all.extend_from_slice(args);
+        all.extend(args.iter().map(|a| (*a).to_owned()));
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
         run_cli(&self.home, &all).await
     }
-}
 
-/// Registers `file` for cbp and returns (certificate id, stderr).
-async fn register(acme: &As<'_>, file: &Path) -> (String, String) {
-    let run = acme
-        .run(&["register", "--to", "cbp", "--json", file.to_str().unwrap()])
-        .await;
-    let stderr = run.stderr.clone();
-    let v: Value = serde_json::from_str(&run.success()).unwrap();
-    (v["cert_id"].as_str().unwrap().to_owned(), stderr)
-}
-
-/// The interpreter of tests/interop/pyenv.sh's virtual environment.
-fn python() -> String {
-    let out = std::process::Command::new("sh")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/pyenv.sh"))
-        .output()
-        .expect("running tests/interop/pyenv.sh");
-    assert!(
-        out.status.success(),
-        "tests/interop/pyenv.sh could not set up Python with the pinned requirements:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
-/// A VC-JOSE token of `credential` made by tests/interop/sign_vc_jose.py (PyPI `cryptography`).
-fn signed_in_python(credential: &str, extra: &[&str]) -> String {
-    let out = std::process::Command::new(python())
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/sign_vc_jose.py"))
-        .arg(credential)
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_jws_credential_goes_through_every_lifecycle_command() {
-    let w = World::new().await;
-    let dir = tempfile::tempdir().unwrap();
-    let acme = As::new(&w, dir.path(), &w.importer.keys);
-    let cbp = As::new(&w, dir.path(), &w.cbp.keys);
-    let broker = As::new(&w, dir.path(), &w.broker.keys);
-
-    // The importer issues the credential with its enrolled key, as `export --format vc-jose` does.
-    let key = w.importer.signing_key().verifying_key();
-    let mut credential = example(USMCA);
-    credential["issuer"]["id"] = json!(did_jwk::encode(&key));
-    let mut header = Map::new();
-    header.insert("typ".into(), json!("vc+jwt"));
-    header.insert("kid".into(), json!(did_jwk::verification_method(&key)));
-    let token = jws::sign(
-        header,
-        &serde_json::to_vec(&credential).unwrap(),
-        w.importer.signing_key(),
-    );
-    let file = dir.path().join("credential.jwt");
-    std::fs::write(&file, format!("{token}\n")).unwrap();
-
-    let (cert, said) = register(&acme, &file).await;
-    assert!(
-        said.contains("the issuer's signature verified with key did:jwk:"),
-        "{said}"
-    );
-
-    // Customs opens: the credential as registered (the token kept), the issuer's key named and recognised.
-    let run = cbp.run(&["open", &cert]).await;
-    let stderr = run.stderr.clone();
-    let body: Value = serde_json::from_str(&run.success()).unwrap();
-    assert_eq!(body, envelop(&token).unwrap());
-    assert_eq!(
-        body["credentialSubject"]["goods"][0]["commodityCode"],
-        "8483.40"
-    );
-    let kid = did_jwk::verification_method(&key);
-    assert!(
-        stderr.contains(&format!("the issuer's signature verified with key {kid}"))
-            && stderr.contains("it is the registrant's key enrolled on the log"),
-        "{stderr}"
-    );
-    let run = cbp.run(&["open", "--json", &cert]).await;
-    let v: Value = serde_json::from_str(&run.success()).unwrap();
-    assert_eq!(v["issuer_signature"]["status"], "verified");
-    assert_eq!(v["issuer_signature"]["kid"], kid.as_str());
-    assert_eq!(v["issuer_signature"]["enrolled"], true);
-    assert_eq!(v["conforms"], true);
-
-    // Grants work as on a native certificate.
-    assert!(
-        broker
-            .run(&["open", &cert])
+    async fn start() -> Story {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        std::fs::create_dir_all(&home).unwrap();
+        for (party, role) in [
+            ("operator", "operator"),
+            ("acme-imports", "importer"),
+            ("cbp", "customs"),
+        ] {
+            let out = dir.path().join(party);
+            run_cli(
+                &home,
+                &[
+                    "keygen",
+                    "--party",
+                    party,
+                    "--role",
+                    role,
+                    "--out",
+                    out.to_str().unwrap(),
+                ],
+            )
             .await
-            .failure()
-            .contains("forbidden")
-    );
-    acme.run(&["grant", &cert, "--to", "swift-brokers"])
-        .await
-        .success();
-    let opened: Value =
-        serde_json::from_str(&broker.run(&["open", &cert]).await.success()).unwrap();
-    assert_eq!(opened, body);
-
-    // Field-by-field disclosure with pointers into the credential, verified offline with the log key only.
-    let bundle = dir.path().join("bundle.json");
-    acme.run(&[
-        "disclose",
-        &cert,
-        "--fields",
-        "/credentialSubject/goods/0/commodityCode,/credentialSubject/goods/0/originCriterion",
-        "--out",
-        bundle.to_str().unwrap(),
-    ])
-    .await
-    .success();
-    let out = run_cli(
-        dir.path(),
-        &["verify", "--log-key", w.vkey(), bundle.to_str().unwrap()],
-    )
-    .await
-    .success();
-    assert!(
-        out.contains("/credentialSubject/goods/0/commodityCode = \"8483.40\""),
-        "{out}"
-    );
-    assert!(
-        out.contains("/credentialSubject/goods/0/originCriterion = \"B\""),
-        "{out}"
-    );
-    let text = std::fs::read_to_string(&bundle).unwrap();
-    for secret in ["Engranes del Norte", "Great Plains", "eyJ", "Spur gears"] {
-        assert!(!text.contains(secret), "the bundle discloses {secret}");
-    }
-
-    // Revocation, then purge: the body is gone for everyone, the registration stays provable.
-    acme.run(&["revoke", &cert, "--from", "swift-brokers"])
-        .await
-        .success();
-    assert!(
-        broker
-            .run(&["open", &cert])
-            .await
-            .failure()
-            .contains("forbidden")
-    );
-    acme.run(&["purge", &cert]).await.success();
-    let gone = cbp.run(&["open", &cert]).await;
-    assert!(!gone.ok && gone.stdout.is_empty(), "{gone:?}");
-    let receipt = acme.run(&["receipt", &cert]).await;
-    assert!(receipt.ok, "{receipt:?}");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn credentials_signed_elsewhere_are_verified_or_reported_and_forgeries_refused() {
-    let w = World::new().await;
-    let dir = tempfile::tempdir().unwrap();
-    let acme = As::new(&w, dir.path(), &w.importer.keys);
-    let cbp = As::new(&w, dir.path(), &w.cbp.keys);
-
-    // Signed by PyPI `cryptography` under a did:jwk that is not the registrant's enrolled key.
-    let token = signed_in_python(ORIGIN, &[]);
-    let file = dir.path().join("origin.jwt");
-    std::fs::write(&file, &token).unwrap();
-    let (cert, _) = register(&acme, &file).await;
-    let run = cbp.run(&["open", &cert]).await;
-    let stderr = run.stderr.clone();
-    let body: Value = serde_json::from_str(&run.success()).unwrap();
-    assert_eq!(
-        body["credentialSubject"]["items"][0]["product"]["commodity"]["commodityCode"],
-        "0901.21"
-    );
-    assert!(
-        stderr.contains("the issuer's signature verified with key did:jwk:")
-            && stderr.contains("it is NOT the registrant's key enrolled on the log"),
-        "{stderr}"
-    );
-
-    // A did:web key cannot be resolved offline: registered, and said so at registration and on every open.
-    let token = signed_in_python(
-        USMCA,
-        &["--kid", "did:web:lakeshore-gear.example.com#key-1"],
-    );
-    let file = dir.path().join("usmca-did-web.jwt");
-    std::fs::write(&file, &token).unwrap();
-    let (cert, said) = register(&acme, &file).await;
-    assert!(
-        said.contains("NOT verified") && said.contains("did:web:lakeshore-gear.example.com#key-1"),
-        "{said}"
-    );
-    let run = cbp.run(&["open", "--json", &cert]).await;
-    let v: Value = serde_json::from_str(&run.success()).unwrap();
-    assert_eq!(v["issuer_signature"]["status"], "unverifiable");
-    assert_eq!(
-        v["issuer_signature"]["issuer"],
-        "did:web:lakeshore-gear.example.com"
-    );
-    let run = cbp.run(&["open", &cert]).await;
-    assert!(
-        run.stderr
-            .contains("the issuer's signature was NOT verified"),
-        "{run:?}"
-    );
-
-    // One byte of the signature changed: refused before anything is sent, with the pointer and rule.
-    let size = w.server.size().await;
-    let good = signed_in_python(USMCA, &[]);
-    let (rest, signature) = good.rsplit_once('.').unwrap();
-    let flipped = if signature.starts_with('A') { "B" } else { "A" };
-    let forged = format!("{rest}.{flipped}{}", &signature[1..]);
-    let file = dir.path().join("forged.jwt");
-    std::fs::write(&file, &forged).unwrap();
-    let run = acme
-        .run(&["register", "--to", "cbp", file.to_str().unwrap()])
+            .success();
+        }
+        let served = serve(
+            &home,
+            &dir.path().join("data"),
+            &dir.path().join("operator.pub"),
+        )
         .await;
-    assert!(
-        run.stdout
-            .contains("/tradeledger:envelope/id: the issuer's signature does NOT verify")
-            && run.stdout.contains("[jws.signature]"),
-        "{run:?}"
-    );
-    assert!(run.failure().contains("nothing was sent"));
-    assert_eq!(w.server.size().await, size, "the log grew");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn plain_json_credentials_register_open_and_invalid_ones_are_refused_with_pointers() {
-    let w = World::new().await;
-    let dir = tempfile::tempdir().unwrap();
-    let acme = As::new(&w, dir.path(), &w.importer.keys);
-    let cbp = As::new(&w, dir.path(), &w.cbp.keys);
-    for path in [USMCA, ORIGIN] {
-        let (cert, _) = register(&acme, Path::new(path)).await;
-        let run = cbp.run(&["open", &cert]).await;
-        let stderr = run.stderr.clone();
-        let body: Value = serde_json::from_str(&run.success()).unwrap();
-        assert_eq!(body, example(path));
-        assert!(stderr.contains("carries no issuer signature"), "{stderr}");
+        let story = Story {
+            url: served.url.clone(),
+            _served: served,
+            home,
+            dir,
+        };
+        for party in ["acme-imports", "cbp"] {
+            story
+                .run(
+                    "operator",
+                    &["enroll", &story.path(&format!("{party}.pub"))],
+                )
+                .await
+                .success();
+        }
+        story
     }
 
-    let invalid = "docs/examples/credentials/invalid/usmca-credential-mistakes.json";
-    let run = acme.run(&["register", "--to", "cbp", invalid]).await;
-    let stdout = run.stdout.clone();
-    assert!(run.failure().contains("nothing was sent"));
-    let expected = std::fs::read_to_string(
-        "docs/examples/credentials/invalid/usmca-credential-mistakes.violations",
-    )
-    .unwrap();
-    let expected: Vec<&str> = expected
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .collect();
-    for line in &expected {
-        let (pointer, rule) = line.split_once(' ').unwrap();
-        assert!(
-            stdout
-                .lines()
-                .any(|l| l.starts_with(&format!("{invalid}: {pointer}: "))
-                    && l.ends_with(&format!("[{rule}]"))),
-            "{pointer} [{rule}] not reported in:\n{stdout}"
-        );
+    async fn register(&self, example: &str) -> String {
+        let out = self
+            .run(
+                "acme-imports",
+                &[
+                    "register",
+                    "--to",
+                    "cbp",
+                    "--json",
+                    &format!("docs/examples/{example}.json"),
+                ],
+            )
+            .await
+            .success();
+        let v: Value = serde_json::from_str(&out).unwrap();
+        v["cert_id"].as_str().unwrap().to_owned()
     }
-    assert_eq!(stdout.lines().count(), expected.len(), "{stdout}");
 }
 
-/// Issue 9, item 5's round trip: a credential tradeledger exported is registered again through `register`, and
-/// customs opens it with the issuer's signature verified (the registrant's own enrolled key, named by did:jwk).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_exported_credential_registers_again_and_customs_opens_it_verified() {
-    let w = World::new().await;
-    let dir = tempfile::tempdir().unwrap();
-    let acme = As::new(&w, dir.path(), &w.importer.keys);
-    let cbp = As::new(&w, dir.path(), &w.cbp.keys);
-    let kid = did_jwk::verification_method(&w.importer.signing_key().verifying_key());
-    for (native, credential_type) in [
-        ("usmca.json", "USMCACertificationOfOrigin"),
-        ("cafta-dr.json", "CertificationOfOrigin"),
-        ("nafta-434.json", "CertificationOfOrigin"),
-    ] {
-        let (cert, _) = register(&acme, &Path::new("docs/examples").join(native)).await;
-        let token_file = dir.path().join(format!("{native}.jwt"));
-        acme.run(&[
-            "export",
-            &cert,
-            "--format",
-            "vc-jose",
-            "--out",
-            token_file.to_str().unwrap(),
-        ])
-        .await
-        .success();
-        let (again, said) = register(&acme, &token_file).await;
-        assert_ne!(again, cert);
-        assert!(
-            said.contains(&format!("verified with key {kid}")),
-            "{native}: {said}"
-        );
+/// One exported certificate: its example, the vocabulary schema its credential follows, the claims its
+/// presentation discloses, one of them with its expected value, and a claim that must stay hidden.
+struct Case {
+    example: &'static str,
+    schema: &'static str,
+    fields: &'static str,
+    claim: &'static str,
+    claimed: &'static str,
+    hidden: &'static str,
+}
 
-        let run = cbp.run(&["open", "--json", &again]).await;
-        let v: Value = serde_json::from_str(&run.success()).unwrap();
-        assert_eq!(v["conforms"], true, "{native}: {v}");
-        assert_eq!(v["issuer_signature"]["status"], "verified", "{native}");
-        assert_eq!(v["issuer_signature"]["kid"], kid.as_str());
-        assert_eq!(v["issuer_signature"]["issuer_key"], true);
-        assert_eq!(v["issuer_signature"]["enrolled"], true);
-        assert_eq!(v["body"]["type"][1], credential_type, "{native}");
-        let token = std::fs::read_to_string(&token_file).unwrap();
+const CASES: [Case; 3] = [
+    Case {
+        example: "usmca",
+        schema: "USMCACertificationOfOrigin",
+        fields: "/credentialSubject/goods/0/commodityCode,/issuer/employee/lastName",
+        claim: "/credentialSubject/goods/0/commodityCode",
+        claimed: "8708.30",
+        hidden: "/credentialSubject/goods/0/description",
+    },
+    Case {
+        example: "cafta-dr",
+        schema: "CertificationOfOrigin",
+        fields: "/credentialSubject/items/1/product/commodity/commodityCode,/credentialSubject/dateOfExport",
+        claim: "/credentialSubject/items/1/product/commodity/commodityCode",
+        claimed: "6106.10.00",
+        hidden: "/credentialSubject/items/0/description",
+    },
+    // Its blanket period ended in 2020: content, not the token's lifetime, so it still verifies everywhere.
+    Case {
+        example: "nafta-434",
+        schema: "CertificationOfOrigin",
+        fields: "/credentialSubject/items/0/countryOfOrigin,/validUntil",
+        claim: "/validUntil",
+        claimed: "2020-06-30T23:59:59Z",
+        hidden: "/credentialSubject/items/0/description",
+    },
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_export_and_presentation_verifies_here_and_in_independent_libraries_and_tampering_is_refused()
+ {
+    let verifiers = Verifiers::new();
+    let story = Story::start().await;
+    for Case {
+        example,
+        schema,
+        fields,
+        claim,
+        claimed,
+        hidden,
+    } in CASES
+    {
+        let cert = story.register(example).await;
+
+        // VC-JOSE: verifies here, in jose with the did:jwk key, and validates against the vocabulary schema.
+        let token_file = story.path(&format!("{example}.vc.jwt"));
+        story
+            .run(
+                "acme-imports",
+                &["export", &cert, "--format", "vc-jose", "--out", &token_file],
+            )
+            .await
+            .success();
+        let out = story
+            .run("acme-imports", &["verify", "--json", &token_file])
+            .await
+            .success();
+        let ours: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(ours["credential_type"], schema);
+        assert_eq!(ours["registrant"], "acme-imports");
+        assert_eq!(ours["cert_id"], cert.as_str());
+        let theirs = verifiers
+            .jose(Path::new(&token_file), schema)
+            .expect("jose + ajv accept the export");
+        assert_eq!(theirs["typ"], "vc+jwt");
         assert_eq!(
-            v["body"],
-            envelop(&token).unwrap(),
-            "{native}: the body is the exported credential"
+            theirs["credential"], ours["credential"],
+            "{example}: jose read the same credential"
         );
+        assert_eq!(theirs["issuer"], ours["issuer"]);
+
+        let token = std::fs::read_to_string(&token_file).unwrap();
+        let tampered_file = story.path(&format!("{example}.tampered.vc.jwt"));
+        std::fs::write(&tampered_file, one_byte_changed(token.trim())).unwrap();
+        story
+            .run("acme-imports", &["verify", &tampered_file])
+            .await
+            .failure();
+        verifiers
+            .jose(Path::new(&tampered_file), schema)
+            .expect_err("jose refuses a changed byte");
+
+        // SD-JWT VC: exactly the chosen claims, in both libraries and here.
+        let presentation_file = story.path(&format!("{example}.sd-jwt"));
+        story
+            .run(
+                "acme-imports",
+                &[
+                    "disclose",
+                    &cert,
+                    "--fields",
+                    fields,
+                    "--format",
+                    "sd-jwt",
+                    "--out",
+                    &presentation_file,
+                ],
+            )
+            .await
+            .success();
+        let out = story
+            .run("acme-imports", &["verify", "--json", &presentation_file])
+            .await
+            .success();
+        let ours: Value = serde_json::from_str(&out).unwrap();
+        let disclosed: Vec<String> = ours["disclosed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|pair| pair[0].as_str().unwrap().to_owned())
+            .collect();
+        let mut chosen: Vec<String> = fields.split(',').map(str::to_owned).collect();
+        chosen.sort();
+        let mut disclosed_sorted = disclosed.clone();
+        disclosed_sorted.sort();
+        assert_eq!(
+            disclosed_sorted, chosen,
+            "{example}: exactly the chosen claims"
+        );
+        for (name, theirs) in [
+            (
+                "@sd-jwt/sd-jwt-vc",
+                verifiers.sd_jwt_vc(Path::new(&presentation_file)),
+            ),
+            (
+                "PyPI sd-jwt",
+                verifiers.pypi_sd_jwt(Path::new(&presentation_file)),
+            ),
+        ] {
+            let claims = theirs.unwrap_or_else(|e| panic!("{name} refused {example}'s presentation: {e}"))["claims"].clone();
+            assert_eq!(
+                claims.pointer(claim),
+                Some(&json!(claimed)),
+                "{name}: {example} {claim}"
+            );
+            assert_eq!(
+                claims.pointer(hidden),
+                None,
+                "{name}: {example} {hidden} must stay hidden"
+            );
+            assert_eq!(
+                claims["vct"],
+                format!("https://w3id.org/traceability#{schema}")
+            );
+        }
+
+        let presentation = std::fs::read_to_string(&presentation_file).unwrap();
+        let presentation = presentation.trim();
+        let tampered_file = story.path(&format!("{example}.tampered.sd-jwt"));
+        std::fs::write(&tampered_file, one_byte_changed(presentation)).unwrap();
+        story
+            .run("acme-imports", &["verify", &tampered_file])
+            .await
+            .failure();
+        verifiers
+            .sd_jwt_vc(Path::new(&tampered_file))
+            .expect_err("@sd-jwt/sd-jwt-vc refuses a changed byte");
+        verifiers
+            .pypi_sd_jwt(Path::new(&tampered_file))
+            .expect_err("PyPI sd-jwt refuses a changed byte");
+
+        altered_disclosure_never_comes_out(
+            &story,
+            &verifiers,
+            example,
+            presentation,
+            claim,
+            claimed,
+        )
+        .await;
     }
+}
+
+/// A disclosure whose value is changed no longer matches any digest in the signed payload: `tradeledger
+/// verify` refuses the presentation (RFC 9901: every disclosure must be referenced); the libraries may drop
+/// it silently, but the altered value must never come out of them as a verified claim.
+async fn altered_disclosure_never_comes_out(
+    story: &Story,
+    verifiers: &Verifiers,
+    example: &str,
+    presentation: &str,
+    claim: &str,
+    claimed: &str,
+) {
+    let name = claim.rsplit('/').next().unwrap();
+    let parts: Vec<&str> = presentation.split('~').collect();
+    let (at, decoded) = parts
+        .iter()
+        .enumerate()
+        .skip(1)
+        .find_map(|(i, d)| {
+            let v: Value = serde_json::from_slice(&b64::decode(d, "d").ok()?).ok()?;
+            (v[1] == name).then_some((i, v))
+        })
+        .expect("the claim's disclosure");
+    let forged = "FORGED-9999.99";
+    let altered =
+        b64::encode(serde_json::to_vec(&json!([decoded[0], decoded[1], forged])).unwrap());
+    let mut changed: Vec<&str> = parts.clone();
+    changed[at] = &altered;
+    let file = story.path(&format!("{example}.altered.sd-jwt"));
+    std::fs::write(&file, changed.join("~")).unwrap();
+    let err = story
+        .run("acme-imports", &["verify", &file])
+        .await
+        .failure();
+    assert!(err.contains("not referenced"), "{err}");
+    for (library, theirs) in [
+        ("@sd-jwt/sd-jwt-vc", verifiers.sd_jwt_vc(Path::new(&file))),
+        ("PyPI sd-jwt", verifiers.pypi_sd_jwt(Path::new(&file))),
+    ] {
+        if let Ok(out) = theirs {
+            let text = out.to_string();
+            assert!(
+                !text.contains(forged),
+                "{library} output the altered value as a claim: {text}"
+            );
+            assert_ne!(
+                out["claims"].pointer(claim),
+                Some(&json!(claimed)),
+                "{library}: dropped, not kept"
+            );
+        }
+    }
+    // The same disclosure twice: refused here as well.
+    let mut doubled: Vec<&str> = parts.clone();
+    doubled.insert(at, parts[at]);
+    std::fs::write(&file, doubled.join("~")).unwrap();
+    let err = story
+        .run("acme-imports", &["verify", &file])
+        .await
+        .failure();
+    assert!(err.contains("repeat"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_credential_signed_by_a_key_not_enrolled_for_the_registrant_is_refused() {
+    let story = Story::start().await;
+    let cert = story.register("usmca").await;
+    let token_file = story.path("vc.jwt");
+    story
+        .run("acme-imports", &["export", &cert, "--out", &token_file])
+        .await
+        .success();
+    let token = std::fs::read_to_string(&token_file).unwrap();
+    // Another enrolled party (cbp) re-signs the same header (log binding included) and payload with its key,
+    // naming its own did:jwk: a valid JWS, but not by the key the log enrolled for the registrant.
+    let verified = jws::verify(token.trim(), &jws::Limits::DEFAULT).unwrap();
+    let cbp = vault::PartyKeys::load(Path::new(&story.path("cbp"))).unwrap();
+    let mut header = verified.header.clone();
+    header.insert(
+        "kid".into(),
+        json!(did_jwk::verification_method(
+            &cbp.signing_key().verifying_key()
+        )),
+    );
+    let mut payload: Value = serde_json::from_slice(&verified.payload).unwrap();
+    payload["issuer"]["id"] = json!(did_jwk::encode(&cbp.signing_key().verifying_key()));
+    let forged = jws::sign(
+        header,
+        &serde_json::to_vec(&payload).unwrap(),
+        cbp.signing_key(),
+    );
+    std::fs::write(&token_file, forged).unwrap();
+    let err = story
+        .run("acme-imports", &["verify", &token_file])
+        .await
+        .failure();
+    assert!(
+        err.contains("not the key enrolled on the log for acme-imports"),
+        "{err}"
+    );
+
+    // A payload changed and re-signed by the registrant itself no longer matches the registered commitment.
+    let mut payload: Value = serde_json::from_slice(&verified.payload).unwrap();
+    payload["credentialSubject"]["goods"][0]["originCriterion"] = json!("A");
+    let acme = vault::PartyKeys::load(Path::new(&story.path("acme-imports"))).unwrap();
+    let resigned = jws::sign(
+        verified.header.clone(),
+        &serde_json::to_vec(&payload).unwrap(),
+        acme.signing_key(),
+    );
+    std::fs::write(&token_file, resigned).unwrap();
+    let err = story
+        .run("acme-imports", &["verify", &token_file])
+        .await
+        .failure();
+    assert!(err.contains("content differs"), "{err}");
 }
