@@ -8,7 +8,7 @@
 use serde_json::Value;
 
 use crate::cert::date::Date;
-use crate::cert::violation::Report;
+use crate::cert::violation::{Report, child};
 use crate::cert::walk::{Fields, boolean, kind, string};
 
 /// The `@context` every credential of the vocabulary declares, in this order.
@@ -304,6 +304,43 @@ pub(crate) fn maybe(
     read: impl FnOnce(&mut Report, &str, &Value) -> Option<()>,
 ) -> bool {
     f.optional(report, key, |r, p, v| read(r, p, v)).is_some()
+}
+
+/// An array of `min..=max` items, each read with `item` (all of them, so every violation is reported).
+pub(crate) fn array(
+    report: &mut Report,
+    pointer: &str,
+    value: &Value,
+    min: usize,
+    max: usize,
+    mut item: impl FnMut(&mut Report, &str, &Value) -> Option<()>,
+) -> Option<()> {
+    let Value::Array(items) = value else {
+        report.add(
+            pointer,
+            "type",
+            format!("expected an array, found {}", kind(value)),
+        );
+        return None;
+    };
+    if items.len() < min {
+        report.add(pointer, "list.empty", "must list at least one item");
+        return None;
+    }
+    if items.len() > max {
+        report.add(
+            pointer,
+            "list.too-long",
+            format!("must list at most {max} items"),
+        );
+        return None;
+    }
+    let mut ok = true;
+    for (i, v) in items.iter().enumerate() {
+        let p = child(pointer, &i.to_string());
+        ok &= item(report, &p, v).is_some();
+    }
+    ok.then_some(())
 }
 
 #[cfg(test)]

@@ -4,8 +4,9 @@
 
 use serde_json::Value;
 
-use super::common::{OrgSpec, constant, maybe, number, organization, postal_address, text, uri};
-use super::usmca::array;
+use super::common::{
+    OrgSpec, array, constant, maybe, number, organization, postal_address, text, uri,
+};
 use crate::cert::rules::hs_code;
 use crate::cert::violation::Report;
 use crate::cert::walk::{Fields, MAX_ITEMS, choice_as, date};

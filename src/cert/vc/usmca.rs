@@ -4,11 +4,11 @@
 use serde_json::Value;
 
 use super::common::{
-    OrgSpec, Territory, constant, flag, maybe, organization, postal_address, text, uri,
+    OrgSpec, Territory, array, constant, flag, maybe, organization, postal_address, text, uri,
 };
 use crate::cert::rules::hs_code;
 use crate::cert::violation::Report;
-use crate::cert::walk::{Fields, MAX_ITEMS, choice_as, kind};
+use crate::cert::walk::{Fields, MAX_ITEMS, choice_as};
 
 /// The credential's `type`.
 pub(crate) const TYPE: [&str; 2] = ["VerifiableCredential", "USMCACertificationOfOrigin"];
@@ -166,42 +166,5 @@ fn good(report: &mut Report, pointer: &str, value: &Value) -> Option<()> {
         })
         .is_some();
     f.finish(report);
-    ok.then_some(())
-}
-
-/// An array of `min..=max` items, each read with `item` (all of them, so every violation is reported).
-pub(crate) fn array(
-    report: &mut Report,
-    pointer: &str,
-    value: &Value,
-    min: usize,
-    max: usize,
-    mut item: impl FnMut(&mut Report, &str, &Value) -> Option<()>,
-) -> Option<()> {
-    let Value::Array(items) = value else {
-        report.add(
-            pointer,
-            "type",
-            format!("expected an array, found {}", kind(value)),
-        );
-        return None;
-    };
-    if items.len() < min {
-        report.add(pointer, "list.empty", "must list at least one item");
-        return None;
-    }
-    if items.len() > max {
-        report.add(
-            pointer,
-            "list.too-long",
-            format!("must list at most {max} items"),
-        );
-        return None;
-    }
-    let mut ok = true;
-    for (i, v) in items.iter().enumerate() {
-        let p = crate::cert::violation::child(pointer, &i.to_string());
-        ok &= item(report, &p, v).is_some();
-    }
     ok.then_some(())
 }
