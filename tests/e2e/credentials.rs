@@ -362,6 +362,27 @@ async fn every_export_and_presentation_verifies_here_and_in_independent_librarie
         )
         .await;
     }
+    // The other USMCA examples (a blanket period with various producers, a producer withheld, the producer
+    // certifying): every exported token verifies in jose and validates against the vocabulary's schema.
+    for example in [
+        "usmca-blanket-various",
+        "usmca-confidential-producer",
+        "usmca-producer",
+    ] {
+        let cert = story.register(example).await;
+        let token_file = story.path(&format!("{example}.vc.jwt"));
+        story
+            .run("acme-imports", &["export", &cert, "--out", &token_file])
+            .await
+            .success();
+        story
+            .run("acme-imports", &["verify", &token_file])
+            .await
+            .success();
+        verifiers
+            .jose(Path::new(&token_file), "USMCACertificationOfOrigin")
+            .unwrap_or_else(|e| panic!("{example}: {e}"));
+    }
 }
 
 /// A disclosure whose value is changed no longer matches any digest in the signed payload: `tradeledger
