@@ -308,7 +308,8 @@ pub struct RegisterArgs {
     /// A reader (repeat for several); you keep an envelope of your own anyway.
     #[arg(long = "to", value_name = "PARTY", required = true)]
     pub to: Vec<String>,
-    /// A certificate JSON file, or a directory whose *.json files are all registered.
+    /// A certificate or credential file (JSON, or a VC-JOSE compact JWS), or a directory whose *.json and *.jwt
+    /// files are all registered.
     #[arg(value_name = "CERT.json")]
     pub cert: PathBuf,
     /// Also fetch the registration's receipt and write it to FILE (for a directory of certificates: into the

@@ -62,7 +62,7 @@ impl Verifiers {
     }
 
     fn jose(&self, token: &Path, schema: &str) -> Verdict {
-        let schema = interop_dir().join(format!("vocabulary/{schema}.schema.yml"));
+        let schema = interop_dir().join(format!("traceability/credentials/{schema}.yml"));
         self.node(&["vc-jose", token.to_str().unwrap(), schema.to_str().unwrap()])
     }
 

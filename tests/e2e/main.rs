@@ -10,6 +10,7 @@
 mod accepted;
 mod cli;
 mod credentials;
+mod credentials_in;
 mod documents;
 mod durability;
 mod framing;

@@ -30,13 +30,16 @@ pub struct Opened {
     /// empty when it conforms. A non-conforming body is still what was registered and proven, so it is
     /// returned, and it is up to the reader to treat it as the finding it is.
     pub violations: Vec<crate::cert::Violation>,
+    /// For a credential registered as a VC-JOSE token: whether its issuer's signature verified, under which
+    /// key, and whether that key is the one the registrant enrolled on the log.
+    pub issuer_signature: super::IssuerSignature,
     master_salt: vault::MasterSalt,
 }
 
 impl Opened {
-    /// Whether the body conforms to its schema.
+    /// Whether the body conforms to its schema (and a secured credential's signature is not wrong).
     pub fn conforms(&self) -> bool {
-        self.violations.is_empty()
+        self.violations.is_empty() && !self.issuer_signature.failed()
     }
 }
 
@@ -105,9 +108,12 @@ async fn open_with_view<'a>(
             "the registration's date and the system clock are both outside the supported dates",
         )?;
     let violations = super::violations_at(&opened.body, registered_on);
+    let issuer_signature =
+        super::issuer_signature(&opened.body, Some(&registrant_party.signing_key));
     let result = Opened {
         cert_id: *cert_id,
         violations,
+        issuer_signature,
         body: opened.body,
         registration,
         registrant,
