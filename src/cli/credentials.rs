@@ -51,6 +51,16 @@ pub(super) async fn export(g: &Global, args: ExportArgs) -> anyhow::Result<()> {
         registrant_is_me(&session, &bundle)?,
         "only the registrant of {cert_id} can export it (the credential is signed with its enrolled key)"
     );
+    if let Some(token) = vc_jose::registered_token(&body) {
+        // Registered as its issuer's VC-JOSE token: that token is the credential, returned unchanged.
+        return write_or_print(
+            g,
+            args.out.as_deref(),
+            token,
+            "the VC-JOSE credential as registered",
+            &cert_id.to_string(),
+        );
+    }
     let binding = binding(&session, g, bundle).await?;
     let token = vc_jose::export(&body, &binding, session.keys.signing_key())?;
     write_or_print(

@@ -178,6 +178,16 @@ impl Mapper<'_> {
         }
     }
 
+    /// Adds `decision` to the sources of every non-constant leaf made since `since` (a branch taken because
+    /// `decision` was present).
+    fn decided_by(&mut self, since: usize, decision: &str) {
+        for leaf in self.leaves.iter_mut().skip(since) {
+            if !leaf.sources.is_empty() && !leaf.sources.iter().any(|s| s == decision) {
+                leaf.sources.push(decision.to_owned());
+            }
+        }
+    }
+
     /// Whether `native` is known absent; `None` when the source cannot tell.
     fn absent(&self, native: &str) -> Option<bool> {
         match self.src.get(native) {
@@ -303,7 +313,9 @@ fn usmca(m: &mut Mapper<'_>) {
         ),
     }
     if m.absent("/importer/name") == Some(false) {
+        let since = m.leaves.len();
         m.organization(&format!("{subject}/importerDetails/0"), "/importer");
+        m.decided_by(since, "/importer/name");
     }
     for i in m.src.indices("/goods") {
         let good = format!("{subject}/goods/{i}");
@@ -343,8 +355,13 @@ fn usmca(m: &mut Mapper<'_>) {
 }
 
 fn party_or_note(m: &mut Mapper<'_>, at: &str, native: &str, note: &str) {
-    match m.absent(&format!("{native}/name")) {
-        Some(false) => m.organization(at, native),
+    let name = format!("{native}/name");
+    match m.absent(&name) {
+        Some(false) => {
+            let since = m.leaves.len();
+            m.organization(at, native);
+            m.decided_by(since, &name);
+        }
         Some(true) if m.absent(native) == Some(true) => {
             m.constant(&format!("{at}/type"), json!(["Organization"]));
             m.constant(&format!("{at}/name"), json!(note));
@@ -375,8 +392,13 @@ fn generic(m: &mut Mapper<'_>) {
             &format!("{item}/countryOfOrigin"),
             &format!("{native}/country_of_origin"),
         );
-        if agreement.is_some() {
-            m.copy(&format!("{item}/freeTradeAgreement"), "/regime");
+        if let Some(agreement) = &agreement {
+            // The item exists for a verifier only through one of its own fields: its HS code (required).
+            let claim = format!("{item}/freeTradeAgreement");
+            m.derive(&claim, &format!("{native}/hs_code"), |_| {
+                Some(Value::from(agreement.as_str()))
+            });
+            m.also_from(&claim, "/regime");
         }
         m.constant(&format!("{item}/product/type"), json!(["Product"]));
         m.constant(

@@ -26,6 +26,12 @@ use source::{Body, Disclosed};
 
 /// The credential type of a native body.
 fn native_type(body: &Value) -> anyhow::Result<CredentialType> {
+    anyhow::ensure!(
+        !crate::cert::is_credential(body),
+        "this certificate was registered as a credential: export returns it (--format vc-jose), and its fields \
+         are disclosed with the native bundle (--format bundle), whose pointers address the credential's own \
+         fields; SD-JWT presentations of registered credentials are not written"
+    );
     CredentialType::of_native(body.get("regime").and_then(Value::as_str)).context(
         "only native USMCA, CAFTA-DR and NAFTA-434 certificates map to credentials of the traceability vocabulary",
     )
@@ -42,20 +48,29 @@ fn claims_of_body(
     Ok((kind, mapping::leaves(kind, &Body(body), &issuance)))
 }
 
-/// The claims a verified binding's disclosed native fields determine, issued by the key that signed.
-fn claims_of_binding(
+/// Key transparency: the token's key must be the one the log says the registrant held when it registered.
+fn check_signer(
     binding: &VerifiedBinding,
-    bundle_disclosure: &vault::Disclosure,
     signer: &ed25519_dalek::VerifyingKey,
-) -> anyhow::Result<(CredentialType, Vec<Leaf>)> {
+) -> anyhow::Result<()> {
     let registration = &binding.registration;
-    // Key transparency: the token's key must be the one the log says the registrant held when it registered.
     anyhow::ensure!(
         *signer == registration.registrant_key,
         "the issuer's key is not the key enrolled on the log for {}, the registrant of certificate {}",
         registration.registrant,
         registration.cert_id
     );
+    Ok(())
+}
+
+/// The claims a verified binding's disclosed native fields determine, issued by the key that signed.
+fn claims_of_binding(
+    binding: &VerifiedBinding,
+    bundle_disclosure: &vault::Disclosure,
+    signer: &ed25519_dalek::VerifyingKey,
+) -> anyhow::Result<(CredentialType, Vec<Leaf>)> {
+    check_signer(binding, signer)?;
+    let registration = &binding.registration;
     let regime = bundle_disclosure
         .get("/regime")
         .and_then(Value::as_str)

@@ -8,17 +8,46 @@ use serde_json::{Map, Value, json};
 
 use super::mapping::{self, CredentialType};
 use super::{HEADER_PARAM, LogBinding, claims_of_binding, claims_of_body};
+use crate::cert::{self, vc::envelope};
 use crate::jose::{did_jwk, jws};
 
 /// The JWS `typ` of a VC-JOSE credential.
 pub const TYP: &str = "vc+jwt";
 
-/// Signs the credential of a native certificate body with the registrant's key, bound to its registration.
+/// Signs the credential of a certificate body with the registrant's key, bound to its registration: a native
+/// body is mapped (docs/interop.md "Mapping"); a credential registered as plain JSON is signed as it is, when
+/// its issuer is the registrant's did:jwk (tradeledger signs only as the registrant). A credential registered
+/// as a token is returned by the caller as that token instead ([`registered_token`]).
 pub fn export(body: &Value, binding: &LogBinding, key: &SigningKey) -> anyhow::Result<String> {
     let issuer = did_jwk::encode(&key.verifying_key());
-    let (_, claims) = claims_of_body(body, &issuer, &binding.cert_id)?;
-    let payload = serde_json::to_vec(&mapping::assemble(&claims))?;
-    Ok(jws::sign(header(TYP, key, binding)?, &payload, key))
+    let payload = if cert::is_credential(body) {
+        let credential = envelope::credential_of(body);
+        let named = credential
+            .get("issuer")
+            .and_then(|i| i.get("id").or(Some(i)))
+            .and_then(Value::as_str);
+        anyhow::ensure!(
+            named == Some(issuer.as_str()),
+            "the credential names issuer {}, not your did:jwk {issuer}: tradeledger signs only as the registrant \
+             (register the credential as its issuer's VC-JOSE token to export it as such)",
+            named.unwrap_or("(none)")
+        );
+        credential
+    } else {
+        let (_, claims) = claims_of_body(body, &issuer, &binding.cert_id)?;
+        mapping::assemble(&claims)
+    };
+    Ok(jws::sign(
+        header(TYP, key, binding)?,
+        &serde_json::to_vec(&payload)?,
+        key,
+    ))
+}
+
+/// The token a credential registered as VC-JOSE was registered as: what `export` returns for it, unchanged (its
+/// issuer's signature; it carries no log binding, the registration's receipt proves that).
+pub fn registered_token(body: &Value) -> Option<&str> {
+    envelope::token_of(body)
 }
 
 /// The protected header of an exported token.
@@ -73,19 +102,45 @@ pub fn verify(
         jws::verify(token.trim(), &jws::Limits::with_typ(TYP)).context("the VC-JOSE token")?;
     let binding = LogBinding::from_header(&verified.header)?;
     let facts = binding.verify(vkey, policy)?;
-    let (kind, claims) = claims_of_binding(&facts, &binding.bundle.disclosure, &verified.key)?;
     let payload: Value =
         serde_json::from_slice(&verified.payload).context("the payload is not JSON")?;
-    let expected = mapping::assemble(&claims);
+    let disclosure = &binding.bundle.disclosure;
+    let (type_name, expected) =
+        if disclosure.get("/regime").is_none() && disclosure.get("/@context/0").is_some() {
+            // A credential registered as plain JSON: the payload is the registered body itself.
+            super::check_signer(&facts, &verified.key)?;
+            anyhow::ensure!(
+                u64::try_from(disclosure.fields.len()).ok() == Some(disclosure.tree_size),
+                "the log binding does not disclose the whole registered credential"
+            );
+            let fields: Vec<mapping::Leaf> = disclosure
+                .fields
+                .iter()
+                .map(|f| mapping::Leaf {
+                    pointer: f.pointer.clone(),
+                    value: f.value.clone(),
+                    sources: vec![f.pointer.clone()],
+                })
+                .collect();
+            let body = envelope::credential_of(&mapping::assemble(&fields));
+            let name = [CredentialType::Usmca, CredentialType::Generic]
+                .into_iter()
+                .map(CredentialType::name)
+                .find(|n| body.pointer("/type/1").and_then(Value::as_str) == Some(n))
+                .unwrap_or("VerifiableCredential");
+            (name, body)
+        } else {
+            let (kind, claims) = claims_of_binding(&facts, disclosure, &verified.key)?;
+            (kind.name(), mapping::assemble(&claims))
+        };
     anyhow::ensure!(
         payload == expected,
-        "the credential is not the {} of the certificate registered at log index {} (its content differs from \
-         what the log binding proves)",
-        kind.name(),
+        "the credential is not the {type_name} of the certificate registered at log index {} (its content \
+         differs from what the log binding proves)",
         facts.registration.registration_index
     );
     Ok(VerifiedCredential {
-        credential_type: kind.name(),
+        credential_type: type_name,
         issuer: did_jwk::encode(&verified.key),
         registrant: facts.registration.registrant.clone(),
         cert_id: facts.registration.cert_id.clone(),

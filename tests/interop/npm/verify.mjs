@@ -6,7 +6,9 @@
 //
 //   node verify.mjs vc-jose TOKEN_FILE SCHEMA.yml
 //   node verify.mjs sd-jwt PRESENTATION_FILE
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createHash, createPublicKey, verify as edVerify } from 'node:crypto';
 import * as jose from 'jose';
 import { SDJwtVcInstance } from '@sd-jwt/sd-jwt-vc';
@@ -24,13 +26,29 @@ function didJwk(kid) {
   return { did, jwk };
 }
 
-// The vocabulary's schemas point at sibling files ($ref ../common/...) that are not part of the two schemas
-// we hold; those subschemas are left open (any value), everything else is checked as written.
-function withoutExternalRefs(node) {
-  if (Array.isArray(node)) return node.map(withoutExternalRefs);
+// The vocabulary's schemas with the files they `$ref` (tests/interop/traceability/, laid out as upstream), each
+// under its file URL so that ajv resolves the relative references. The one file not copied
+// (common/Organization.yml, used only by TradeLineItem.shipToParty, which no export writes) stays open.
+function vocabulary(ajv, schemaFile) {
+  const root = dirname(dirname(schemaFile));
+  for (const sub of readdirSync(root, { withFileTypes: true }).filter((d) => d.isDirectory())) {
+    for (const name of readdirSync(join(root, sub.name)).filter((n) => n.endsWith('.yml'))) {
+      const file = join(root, sub.name, name);
+      const id = pathToFileURL(file).href;
+      const schema = openMissingRefs(yaml.load(readFileSync(file, 'utf8')), id);
+      ajv.addSchema({ ...schema, $id: id });
+    }
+  }
+  return ajv.getSchema(pathToFileURL(schemaFile).href);
+}
+
+function openMissingRefs(node, base) {
+  if (Array.isArray(node)) return node.map((n) => openMissingRefs(n, base));
   if (node === null || typeof node !== 'object') return node;
-  if (typeof node.$ref === 'string' && !node.$ref.startsWith('#')) return {};
-  return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, withoutExternalRefs(v)]));
+  if (typeof node.$ref === 'string' && !node.$ref.startsWith('#') && !existsSync(fileURLToPath(new URL(node.$ref, base)))) {
+    return {};
+  }
+  return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, openMissingRefs(v, base)]));
 }
 
 async function vcJose(file, schemaFile) {
@@ -39,11 +57,11 @@ async function vcJose(file, schemaFile) {
   const key = await jose.importJWK(jwk, 'EdDSA');
   const { payload, protectedHeader } = await jose.jwtVerify(token, key, { typ: 'vc+jwt', algorithms: ['EdDSA'] });
   if (payload.issuer?.id !== did) throw new Error(`issuer.id ${payload.issuer?.id} is not the kid's DID ${did}`);
-  const schema = withoutExternalRefs(yaml.load(readFileSync(schemaFile, 'utf8')));
   const ajv = new Ajv({ strict: false, allErrors: true });
   addFormats(ajv);
-  if (!ajv.validate(schema, payload)) {
-    throw new Error(`payload invalid under ${schemaFile}: ${ajv.errorsText(ajv.errors)}`);
+  const validate = vocabulary(ajv, schemaFile);
+  if (!validate(payload)) {
+    throw new Error(`payload invalid under ${schemaFile}: ${ajv.errorsText(validate.errors)}`);
   }
   return { typ: protectedHeader.typ, issuer: did, type: payload.type, credential: payload };
 }
