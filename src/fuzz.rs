@@ -30,6 +30,7 @@ pub const TARGETS: &[Target] = &[
     ("cert", cert),
     ("bundle", bundle),
     ("receipt", receipt),
+    ("credential", credential),
 ];
 
 /// Splits `<first line>\n<rest>`; harnesses whose parser needs a key read it from the first line.
@@ -206,5 +207,23 @@ pub fn receipt(data: &[u8]) {
     if let Ok(file) = ReceiptFile::parse(rest) {
         assert_eq!(file.to_text().as_bytes(), rest, "receipt round trip");
         let _ = verify_receipt(rest, vkey, None);
+    }
+}
+
+/// Exported credentials as `verify` reads them: the first line is the log's vkey, the rest a VC-JOSE token or an
+/// SD-JWT presentation (JWS header and did:jwk parsing, disclosures, the log binding, the claim checks).
+pub fn credential(data: &[u8]) {
+    let Some((vkey, rest)) = first_line(data) else {
+        return;
+    };
+    let Ok(text) = std::str::from_utf8(rest) else {
+        return;
+    };
+    let _ = crate::jose::did_jwk::decode(text);
+    if text.contains('~') {
+        let _ = crate::credential::sd_jwt::verify(text, vkey, None);
+    } else {
+        let _ = crate::jose::jws::verify(text, &crate::jose::jws::Limits::DEFAULT);
+        let _ = crate::credential::vc_jose::verify(text, vkey, None);
     }
 }
