@@ -29,6 +29,8 @@ const SCRIPTS: &[(&str, &str)] = &[
     ("disclosure.js", include_str!("../web/js/disclosure.js")),
     ("bundle.js", include_str!("../web/js/bundle.js")),
     ("receipt.js", include_str!("../web/js/receipt.js")),
+    ("jose.js", include_str!("../web/js/jose.js")),
+    ("credential.js", include_str!("../web/js/credential.js")),
     ("tiles.js", include_str!("../web/js/tiles.js")),
     ("logview.js", include_str!("../web/js/logview.js")),
     ("trust.js", include_str!("../web/js/trust.js")),

@@ -11,8 +11,9 @@ use std::time::Duration;
 use tradeledger::client::ops;
 use vault::{PartyId, PartyKeys, Role};
 
+use crate::cli::serve;
 use crate::spawned::{Spawned, SpawnedWorld};
-use crate::support::{Party, example, save_keys};
+use crate::support::{Party, example, run_cli, save_keys};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// RFC 6962 vector files, plus five signed-note cases (two published, three must-reject variants).
@@ -130,6 +131,102 @@ async fn the_page_verifies_bundles_receipts_and_reports_a_fork() {
             "no screenshot {shot}.png"
         );
     }
+}
+
+/// Runs the CLI as `key` (a key file under `dir`) against `url`, with the log key the server wrote.
+async fn cli_as(dir: &Path, url: &str, key: &str, args: &[&str]) -> String {
+    let key = dir.join(key);
+    let log_key = dir.join("data/log.vkey");
+    let mut all = vec!["--server", url, "--key", key.to_str().unwrap()];
+    all.extend(["--log-key", log_key.to_str().unwrap()]);
+    all.extend(args);
+    run_cli(&dir.join("home"), &all).await.success()
+}
+
+/// A real VC-JOSE credential and SD-JWT presentation, made by `export` and `disclose` through the CLI against a
+/// live server, verify in the page; one changed byte, an altered or repeated disclosure and a token re-signed by
+/// a key the log did not enroll for the registrant are each refused with their reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_verifies_vc_jose_credentials_and_sd_jwt_presentations() {
+    prerequisites();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let home = d.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    for (party, role) in [
+        ("operator", "operator"),
+        ("acme-imports", "importer"),
+        ("cbp", "customs"),
+    ] {
+        let out = d.join(party);
+        let args = ["keygen", "--party", party, "--role", role, "--out"];
+        let mut args = args.to_vec();
+        args.push(out.to_str().unwrap());
+        run_cli(&home, &args).await.success();
+    }
+    let served = serve(&home, &d.join("data"), &d.join("operator.pub")).await;
+    let url = served.url.as_str();
+    for party in ["acme-imports", "cbp"] {
+        let public = d.join(format!("{party}.pub"));
+        cli_as(d, url, "operator", &["enroll", public.to_str().unwrap()]).await;
+    }
+    let example = repo().join("docs/examples/usmca.json");
+    let registered = cli_as(
+        d,
+        url,
+        "acme-imports",
+        &[
+            "register",
+            "--to",
+            "cbp",
+            "--json",
+            example.to_str().unwrap(),
+        ],
+    )
+    .await;
+    let registered: serde_json::Value = serde_json::from_str(&registered).unwrap();
+    let cert = registered["cert_id"].as_str().unwrap().to_owned();
+    let token = d.join("usmca.vc.jwt");
+    let token_arg = token.to_str().unwrap();
+    let export = ["export", &cert, "--format", "vc-jose", "--out", token_arg];
+    cli_as(d, url, "acme-imports", &export).await;
+    let presentation = d.join("usmca.sd-jwt");
+    let fields = "/credentialSubject/goods/0/commodityCode,/issuer/employee/lastName";
+    let presentation_arg = presentation.to_str().unwrap();
+    let disclose = [
+        "disclose",
+        &cert,
+        "--fields",
+        fields,
+        "--format",
+        "sd-jwt",
+        "--out",
+        presentation_arg,
+    ];
+    cli_as(d, url, "acme-imports", &disclose).await;
+
+    let vkey = std::fs::read_to_string(d.join("data/log.vkey")).unwrap();
+    let shots = repo().join("target/browser-screenshots");
+    let config = serde_json::json!({
+        "mode": "credentials", "urlA": url, "vkey": vkey.trim(), "certId": cert, "registrant": "acme-imports",
+        "token": token, "presentation": presentation, "claim": "/credentialSubject/goods/0/commodityCode",
+        "claimed": "8708.30", "hidden": "/credentialSubject/goods/0/description", "shots": shots,
+    });
+    run_page(d, &config).await;
+    for shot in [
+        "vc-jose",
+        "vc-jose-tampered",
+        "vc-jose-foreign-key",
+        "sd-jwt",
+        "sd-jwt-tampered",
+        "sd-jwt-altered",
+    ] {
+        assert!(
+            shots.join(format!("{shot}.png")).exists(),
+            "no screenshot {shot}.png"
+        );
+    }
+    drop(served);
 }
 
 /// A live log with a 2-of-2 witness policy: the page must verify both cosignatures made by real

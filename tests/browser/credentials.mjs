@@ -1,0 +1,110 @@
+// The page against credentials exported by a live server (tests/e2e/browser.rs,
+// the_page_verifies_vc_jose_credentials_and_sd_jwt_presentations): a real VC-JOSE token and SD-JWT
+// presentation verify; one changed byte, an altered or repeated disclosure, and a token re-signed by a key the
+// log did not enroll for the registrant are refused with their reasons. Screenshots of each state.
+import { readFileSync } from 'node:fs';
+import { generateKeyPairSync, sign } from 'node:crypto';
+import { join } from 'node:path';
+import assert from 'node:assert/strict';
+
+const b64url = (bytes) => Buffer.from(bytes).toString('base64url');
+const text = (segment) => Buffer.from(segment, 'base64url').toString('utf8');
+
+/** One base64url character of `segment` at `at` changed to another of the alphabet. */
+function flip(segment, at) {
+  return segment.slice(0, at) + (segment[at] === 'A' ? 'B' : 'A') + segment.slice(at + 1);
+}
+
+/** The JWS `jwt` re-signed by a fresh Ed25519 key, its did:jwk replacing the original one in kid and payload. */
+function resignedByAnotherKey(jwt) {
+  const [header, payload] = jwt.split('.');
+  const oldDid = JSON.parse(text(header)).kid.replace(/#0$/, '');
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const { x } = publicKey.export({ format: 'jwk' });
+  const did = `did:jwk:${b64url(JSON.stringify({ crv: 'Ed25519', kty: 'OKP', x }))}`;
+  // Text replacement keeps every other byte of the header (the log binding) as the server wrote it.
+  const input = `${b64url(text(header).replaceAll(oldDid, did))}.${b64url(text(payload).replaceAll(oldDid, did))}`;
+  return `${input}.${b64url(sign(null, Buffer.from(input), privateKey))}`;
+}
+
+export async function credentials(context, config, verdict, problems) {
+  const page = await context.newPage();
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('console', (m) => m.type() === 'error' && problems.push(`console error: ${m.text()}`));
+  const shot = (name) => page.screenshot({ path: join(config.shots, `${name}.png`), fullPage: true });
+  const paste = async (input) => {
+    await page.fill('#paste', input);
+    await page.click('#verify-paste');
+  };
+  const facts = () => page.$$eval('#facts dt', (dts) => dts.map((dt) => [dt.textContent, dt.nextElementSibling.textContent]));
+  const step = (name) => console.log(`page.mjs: ${name}`);
+
+  await page.goto(`${config.urlA}/?check=no`);
+  await page.waitForSelector('body[data-ready=true]');
+  await page.fill('#vkey', config.vkey);
+  await page.click('#pin-pasted');
+  await verdict(page, '#trust-verdict', 'ok', /pinned/);
+
+  step('a real VC-JOSE credential verifies');
+  const token = readFileSync(config.token, 'utf8').trim();
+  await page.setInputFiles('#file', config.token);
+  await verdict(page, '#file-verdict', 'ok',
+    new RegExp(`VC-JOSE credential: the USMCACertificationOfOrigin of certificate ${config.certId}, signed by ${config.registrant}'s enrolled key, registered at log entry \\d+`));
+  let shown = await facts();
+  const did = JSON.parse(text(token.split('.')[0])).kid.replace(/#0$/, '');
+  assert.ok(shown.some(([k, v]) => k === 'issuer' && v.startsWith(did) && v.includes(config.registrant)), JSON.stringify(shown));
+  assert.ok(shown.some(([k, v]) => k === 'certificate' && v === config.certId));
+  assert.ok(shown.some(([k, v]) => k === config.claim && v === JSON.stringify(config.claimed)), JSON.stringify(shown));
+  await shot('vc-jose');
+
+  step('a VC-JOSE credential with one changed byte fails');
+  const [header, payload, signature] = token.split('.');
+  await paste(`${header}.${flip(payload, Math.floor(payload.length / 2))}.${signature}`);
+  await verdict(page, '#file-verdict', 'fail', /the VC-JOSE token: the signature does not verify with the key of its did:jwk kid/);
+  await shot('vc-jose-tampered');
+  await paste(`${flip(header, 40)}.${payload}.${signature}`);
+  await verdict(page, '#file-verdict', 'fail', /the VC-JOSE token: /);
+  await paste(`${header}.${payload}.${signature}A`);
+  await verdict(page, '#file-verdict', 'fail', /the VC-JOSE token: the signature is not 64 bytes/);
+
+  step('a VC-JOSE credential signed by a key not enrolled for the registrant fails');
+  await paste(resignedByAnotherKey(token));
+  await verdict(page, '#file-verdict', 'fail', new RegExp(`the issuer's key is not the key enrolled on the log for ${config.registrant}`));
+  await shot('vc-jose-foreign-key');
+
+  step('a real SD-JWT presentation verifies, disclosing exactly the chosen claims');
+  const presentation = readFileSync(config.presentation, 'utf8').trim();
+  await page.setInputFiles('#file', config.presentation);
+  await verdict(page, '#file-verdict', 'ok',
+    new RegExp(`SD-JWT presentation: 2 disclosed claims of the USMCACertificationOfOrigin of certificate ${config.certId}, signed by ${config.registrant}'s enrolled key`));
+  shown = await facts();
+  assert.ok(shown.some(([k, v]) => k === config.claim && v === JSON.stringify(config.claimed)), JSON.stringify(shown));
+  assert.ok(shown.some(([k]) => k === '/issuer/employee/lastName'), JSON.stringify(shown));
+  assert.ok(!shown.some(([k]) => k === config.hidden), `${config.hidden} must stay hidden`);
+  await shot('sd-jwt');
+
+  step('an SD-JWT presentation with one changed byte fails');
+  const [jwt, ...disclosures] = presentation.split('~');
+  const [jh, jp, js] = jwt.split('.');
+  await paste([`${jh}.${flip(jp, Math.floor(jp.length / 2))}.${js}`, ...disclosures].join('~'));
+  await verdict(page, '#file-verdict', 'fail', /issuer-signed JWT: the signature does not verify/);
+  await shot('sd-jwt-tampered');
+
+  step('an altered, repeated or foreign-signed disclosure fails (the npm and PyPI libraries drop it silently)');
+  const at = disclosures.findIndex((d) => d && text(d).includes(JSON.stringify(config.claimed)));
+  assert.ok(at >= 0, 'the presentation discloses the claimed value');
+  const altered = [...disclosures];
+  altered[at] = b64url(text(disclosures[at]).replace(JSON.stringify(config.claimed), '"9999.99"'));
+  await paste([jwt, ...altered].join('~'));
+  await verdict(page, '#file-verdict', 'fail', new RegExp(`disclosure ${at + 1} is not referenced by the signed payload`));
+  assert.doesNotMatch(await page.textContent('#facts'), /9999\.99/);
+  await shot('sd-jwt-altered');
+  const repeated = [...disclosures];
+  repeated.splice(at, 0, disclosures[at]);
+  await paste([jwt, ...repeated].join('~'));
+  await verdict(page, '#file-verdict', 'fail', /is a repeat of an earlier one/);
+  await paste([resignedByAnotherKey(jwt), ...disclosures].join('~'));
+  await verdict(page, '#file-verdict', 'fail', new RegExp(`the issuer's key is not the key enrolled on the log for ${config.registrant}`));
+  await paste(`${presentation}${jwt}`);
+  await verdict(page, '#file-verdict', 'fail', /key binding JWT/);
+}
