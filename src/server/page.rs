@@ -30,6 +30,7 @@ const SCRIPTS: &[(&str, &str)] = &[
     ("bundle.js", include_str!("../web/js/bundle.js")),
     ("receipt.js", include_str!("../web/js/receipt.js")),
     ("jose.js", include_str!("../web/js/jose.js")),
+    ("mapping.js", include_str!("../web/js/mapping.js")),
     ("credential.js", include_str!("../web/js/credential.js")),
     ("tiles.js", include_str!("../web/js/tiles.js")),
     ("logview.js", include_str!("../web/js/logview.js")),

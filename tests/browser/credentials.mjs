@@ -3,7 +3,7 @@
 // presentation verify; one changed byte, an altered or repeated disclosure, and a token re-signed by a key the
 // log did not enroll for the registrant are refused with their reasons. Screenshots of each state.
 import { readFileSync } from 'node:fs';
-import { generateKeyPairSync, sign } from 'node:crypto';
+import { createHash, createPrivateKey, generateKeyPairSync, sign } from 'node:crypto';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 
@@ -25,6 +25,20 @@ function resignedByAnotherKey(jwt) {
   // Text replacement keeps every other byte of the header (the log binding) as the server wrote it.
   const input = `${b64url(text(header).replaceAll(oldDid, did))}.${b64url(text(payload).replaceAll(oldDid, did))}`;
   return `${input}.${b64url(sign(null, Buffer.from(input), privateKey))}`;
+}
+
+/** The JWS `jwt` with its payload text edited by `edit`, re-signed by `key` (the same kid). */
+function resigned(jwt, key, edit) {
+  const [header, payload] = jwt.split('.');
+  const input = `${header}.${b64url(edit(text(payload)))}`;
+  return `${input}.${b64url(sign(null, Buffer.from(input), key))}`;
+}
+
+/** The registrant's Ed25519 signing key, from its key file (`signing <hex seed>`; RFC 8410 PKCS#8 wrapping). */
+function signingKey(path) {
+  const seed = /^signing ([0-9a-f]{64})$/m.exec(readFileSync(path, 'utf8'))[1];
+  const der = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), Buffer.from(seed, 'hex')]);
+  return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
 }
 
 export async function credentials(context, config, verdict, problems) {
@@ -72,6 +86,12 @@ export async function credentials(context, config, verdict, problems) {
   await verdict(page, '#file-verdict', 'fail', new RegExp(`the issuer's key is not the key enrolled on the log for ${config.registrant}`));
   await shot('vc-jose-foreign-key');
 
+  step('a VC-JOSE credential changed and re-signed by the registrant itself fails: not what was registered');
+  const registrant = signingKey(config.registrantKey);
+  const claimed = JSON.stringify(config.claimed);
+  await paste(resigned(token, registrant, (t) => t.replace(claimed, '"9999.99"')));
+  await verdict(page, '#file-verdict', 'fail', /the credential is not the USMCACertificationOfOrigin of the certificate registered at log index \d+ \(its content differs from what the log binding proves\)/);
+
   step('a real SD-JWT presentation verifies, disclosing exactly the chosen claims');
   const presentation = readFileSync(config.presentation, 'utf8').trim();
   await page.setInputFiles('#file', config.presentation);
@@ -107,4 +127,35 @@ export async function credentials(context, config, verdict, problems) {
   await verdict(page, '#file-verdict', 'fail', new RegExp(`the issuer's key is not the key enrolled on the log for ${config.registrant}`));
   await paste(`${presentation}${jwt}`);
   await verdict(page, '#file-verdict', 'fail', /key binding JWT/);
+
+  step('CAFTA-DR and NAFTA-434 certificates: their CertificationOfOrigin credential and presentation verify');
+  for (const other of config.others) {
+    await page.setInputFiles('#file', other.token);
+    await verdict(page, '#file-verdict', 'ok', new RegExp(`VC-JOSE credential: the CertificationOfOrigin of certificate ${other.certId}`));
+    await page.setInputFiles('#file', other.presentation);
+    await verdict(page, '#file-verdict', 'ok', new RegExp(`SD-JWT presentation: \\d+ disclosed claims? of the CertificationOfOrigin of certificate ${other.certId}`));
+    const disclosed = (await facts()).map(([k]) => k);
+    for (const field of other.fields) {
+      assert.ok(disclosed.some((k) => k === field || k.startsWith(`${field}/`)), `${other.example}: ${field} in ${disclosed}`);
+    }
+  }
+
+  step('an SD-JWT whose disclosure the registrant altered and re-referenced (re-signed) fails: not what was registered');
+  const digest = (d) => createHash('sha256').update(d).digest('base64url');
+  // The claim's digest sits in its parent's disclosure (goods/0 in goods in credentialSubject): each parent on
+  // the way up is re-encoded with its child's new digest, and the payload is re-signed.
+  const swapped = [...disclosures];
+  let payloadEdit = (t) => t;
+  for (let i = at, replacement = altered[at]; ;) {
+    const [before, after] = [digest(swapped[i]), digest(replacement)];
+    swapped[i] = replacement;
+    const parent = swapped.findIndex((d) => d && text(d).includes(before));
+    if (parent < 0) {
+      payloadEdit = (t) => t.replace(before, after);
+      break;
+    }
+    [i, replacement] = [parent, b64url(text(swapped[parent]).replace(before, after))];
+  }
+  await paste([resigned(jwt, registrant, payloadEdit), ...swapped].join('~'));
+  await verdict(page, '#file-verdict', 'fail', new RegExp(`claim ${config.claim} differs from what the registered certificate says`));
 }

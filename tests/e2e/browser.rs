@@ -170,47 +170,54 @@ async fn the_page_verifies_vc_jose_credentials_and_sd_jwt_presentations() {
         let public = d.join(format!("{party}.pub"));
         cli_as(d, url, "operator", &["enroll", public.to_str().unwrap()]).await;
     }
-    let example = repo().join("docs/examples/usmca.json");
-    let registered = cli_as(
-        d,
-        url,
-        "acme-imports",
-        &[
-            "register",
-            "--to",
-            "cbp",
-            "--json",
-            example.to_str().unwrap(),
-        ],
-    )
-    .await;
-    let registered: serde_json::Value = serde_json::from_str(&registered).unwrap();
-    let cert = registered["cert_id"].as_str().unwrap().to_owned();
-    let token = d.join("usmca.vc.jwt");
-    let token_arg = token.to_str().unwrap();
-    let export = ["export", &cert, "--format", "vc-jose", "--out", token_arg];
-    cli_as(d, url, "acme-imports", &export).await;
-    let presentation = d.join("usmca.sd-jwt");
-    let fields = "/credentialSubject/goods/0/commodityCode,/issuer/employee/lastName";
-    let presentation_arg = presentation.to_str().unwrap();
-    let disclose = [
-        "disclose",
-        &cert,
-        "--fields",
-        fields,
-        "--format",
-        "sd-jwt",
-        "--out",
-        presentation_arg,
-    ];
-    cli_as(d, url, "acme-imports", &disclose).await;
-
+    // Each regime's example (both credential types), exported and presented; the first is the USMCA one.
+    let mut exported = Vec::new();
+    for (example, fields) in [
+        (
+            "usmca",
+            "/credentialSubject/goods/0/commodityCode,/issuer/employee/lastName",
+        ),
+        (
+            "cafta-dr",
+            "/credentialSubject/items/1/product/commodity/commodityCode,/credentialSubject/dateOfExport",
+        ),
+        (
+            "nafta-434",
+            "/credentialSubject/items/0/countryOfOrigin,/validUntil",
+        ),
+    ] {
+        let path = repo().join(format!("docs/examples/{example}.json"));
+        let register = ["register", "--to", "cbp", "--json", path.to_str().unwrap()];
+        let registered = cli_as(d, url, "acme-imports", &register).await;
+        let registered: serde_json::Value = serde_json::from_str(&registered).unwrap();
+        let cert = registered["cert_id"].as_str().unwrap().to_owned();
+        let token = d.join(format!("{example}.vc.jwt"));
+        let export = ["export", &cert, "--format", "vc-jose", "--out"];
+        let mut export = export.to_vec();
+        export.push(token.to_str().unwrap());
+        cli_as(d, url, "acme-imports", &export).await;
+        let presentation = d.join(format!("{example}.sd-jwt"));
+        let disclose = ["disclose", &cert, "--fields", fields, "--format", "sd-jwt"];
+        let mut disclose = disclose.to_vec();
+        disclose.extend(["--out", presentation.to_str().unwrap()]);
+        cli_as(d, url, "acme-imports", &disclose).await;
+        exported.push(serde_json::json!({
+            "example": example, "certId": cert, "token": token, "presentation": presentation,
+            "fields": fields.split(',').collect::<Vec<_>>(),
+        }));
+    }
+    let cert = exported[0]["certId"].clone();
+    let (token, presentation) = (
+        exported[0]["token"].clone(),
+        exported[0]["presentation"].clone(),
+    );
     let vkey = std::fs::read_to_string(d.join("data/log.vkey")).unwrap();
     let shots = repo().join("target/browser-screenshots");
     let config = serde_json::json!({
         "mode": "credentials", "urlA": url, "vkey": vkey.trim(), "certId": cert, "registrant": "acme-imports",
         "token": token, "presentation": presentation, "claim": "/credentialSubject/goods/0/commodityCode",
         "claimed": "8708.30", "hidden": "/credentialSubject/goods/0/description", "shots": shots,
+        "registrantKey": d.join("acme-imports"), "others": exported[1..],
     });
     run_page(d, &config).await;
     for shot in [

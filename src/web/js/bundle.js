@@ -69,6 +69,8 @@
       registrantKey: registrant.signingKey,
       checkpoint,
       fields: disclosed.fields,
+      // Only a disclosure of every leaf tells a field left out from one that is absent.
+      complete: BigInt(disclosed.fields.length) === disclosed.treeSize,
     };
   }
 

@@ -1,8 +1,9 @@
 // Credentials exported by tradeledger (docs/interop.md): a VC-JOSE credential (`typ` vc+jwt) and an SD-JWT VC
 // presentation (RFC 9901, `typ` dc+sd-jwt), each carrying its log binding in the protected header parameter
 // `tradeledger_log`. Checked against the pinned log key: the JWS under its did:jwk, the binding (bundle and
-// receipt of one registration), that the signing key is the registrant's enrolled key, and for SD-JWT that
-// every disclosure is referenced exactly once by the signed payload.
+// receipt of one registration), that the signing key is the registrant's enrolled key, that the content is
+// what the disclosed native fields map to (TL.mapping), and for SD-JWT that every disclosure is referenced
+// exactly once by the signed payload.
 'use strict';
 (function (TL) {
   const { fail, equal, toHex, utf8, fromUtf8, sha256, VerifyError } = TL.bytes;
@@ -16,7 +17,7 @@
   const MAX_DEPTH = 256;
   /** SD-JWT payload members that are about the token, not claims of the credential. */
   const JWT_MEMBERS = ['iss', 'vct', '_sd_alg', 'iat', 'cnf'];
-  const TYPE_OF_REGIME = { USMCA: 'USMCACertificationOfOrigin', 'CAFTA-DR': 'CertificationOfOrigin', 'NAFTA-434': 'CertificationOfOrigin' };
+  const ENVELOPE_MEMBER = 'tradeledger:envelope';
 
   /** Runs `check`, prefixing the reason of a VerifyError with `what`. */
   async function within(what, check) {
@@ -54,17 +55,15 @@
     if (!equal(signer, bundle.registrantKey)) {
       fail(`the issuer's key is not the key enrolled on the log for ${bundle.registrant}, the registrant of certificate ${bundle.certId}`);
     }
-    const regime = bundle.fields.find((f) => f.pointer === '/regime');
-    const type = regime && typeof regime.value === 'string' ? TYPE_OF_REGIME[regime.value] || null : null;
-    return { bundle, receipt, origin, type };
+    return { bundle, receipt, origin };
   }
 
   /** JSON pointer token (RFC 6901). */
   const token = (name) => name.replace(/~/g, '~0').replace(/\//g, '~1');
 
-  /** Leaves of a parsed JSON value as [pointer, value]: scalars and empty containers; arrays of scalars whole. */
+  /** Leaves of a parsed JSON value as [pointer, value]: scalars, and arrays of scalars (the `type`s) whole. */
   function flatten(value, path, out) {
-    if (value instanceof Map && value.size > 0) {
+    if (value instanceof Map) {
       for (const [name, member] of value) flatten(member, `${path}/${token(name)}`, out);
     } else if (Array.isArray(value) && value.some((v) => v instanceof Map || Array.isArray(v))) {
       value.forEach((item, i) => flatten(item, `${path}/${i}`, out));
@@ -74,6 +73,18 @@
     return out;
   }
 
+  /** The credential type of the registered regime, which the log binding must disclose. */
+  function registeredType(bundle) {
+    const regime = bundle.fields.find((f) => f.pointer === '/regime');
+    if (!regime) fail("the log binding does not disclose the certificate's /regime");
+    const type = typeof regime.value === 'string' ? TL.mapping.TYPE_OF_REGIME[regime.value] : undefined;
+    if (!type) fail(`regime ${TL.json.display(regime.value)} has no credential mapping`);
+    return type;
+  }
+
+  /** A pointer with its array indices as `*`. */
+  const pattern = (pointer) => pointer.split('/').map((s) => (/^[0-9]+$/.test(s) ? '*' : s)).join('/');
+
   function bindingFacts(did, bound) {
     const { bundle, receipt } = bound;
     return [
@@ -82,7 +93,7 @@
       ['certificate', bundle.certId],
       ['registration', `entry ${bundle.registrationIndex} of log ${bound.origin}, ${new Date(bundle.registeredAt).toISOString()}`],
       ['checkpoint', `size ${bundle.checkpoint.size} (bundle), size ${receipt.checkpoint.size} (receipt)`],
-      ['content', "signed by the registrant's enrolled key; this page does not recompute the claims from the registered fields (tradeledger verify does)"],
+      ['content', 'every claim equals what the registered fields the log binding discloses map to (docs/interop.md "Mapping")'],
     ];
   }
 
@@ -93,15 +104,23 @@
     const jws = await TL.jose.verifyCompact(jwt, VC_TYP, 'the VC-JOSE token');
     const bound = await verifyBinding(jws.header, jws.key, trust);
     const credential = parseJson(fromUtf8(jws.payload, 'the credential'), 'the credential');
-    if (!(credential instanceof Map)) fail('the credential is not a JSON object');
-    const issuer = credential.get('issuer');
-    const issuerId = issuer instanceof Map ? issuer.get('id') : issuer;
-    if (issuerId !== jws.did) fail("the credential's issuer is not the did:jwk of the key that signed it");
-    const types = Array.isArray(credential.get('type')) ? credential.get('type') : [];
-    const type = bound.type || types.find((t) => typeof t === 'string' && t !== 'VerifiableCredential') || 'VerifiableCredential';
-    if (!types.includes(type)) fail(`the credential is not of type ${type}, the type of the registered certificate`);
-    if (bound.type && credential.get('id') !== `urn:tradeledger:certificate:${bound.bundle.certId}`) {
-      fail(`the credential's id is not urn:tradeledger:certificate:${bound.bundle.certId}`);
+    const { fields, complete } = bound.bundle;
+    const disclosed = (pointer) => fields.some((f) => f.pointer === pointer);
+    let type;
+    let expected;
+    if (!disclosed('/regime') && disclosed('/@context/0')) {
+      // A credential registered as plain JSON: the payload is the registered body itself.
+      if (!complete) fail('the log binding does not disclose the whole registered credential');
+      expected = TL.mapping.assemble(fields.map((f) => ({ pointer: f.pointer, value: f.value })));
+      expected.delete(ENVELOPE_MEMBER);
+      const types = expected.get('type');
+      type = (Array.isArray(types) && Object.values(TL.mapping.TYPE_OF_REGIME).find((t) => t === types[1])) || 'VerifiableCredential';
+    } else {
+      type = registeredType(bound.bundle);
+      expected = TL.mapping.assemble(TL.mapping.leaves(type, TL.mapping.disclosedSource(fields, complete), jws.did, bound.bundle.certId));
+    }
+    if (!TL.mapping.same(credential, expected)) {
+      fail(`the credential is not the ${type} of the certificate registered at log index ${bound.bundle.registrationIndex} (its content differs from what the log binding proves)`);
     }
     const claims = flatten(credential, '', []).map(([p, v]) => [p, TL.json.display(v)]);
     return {
@@ -130,14 +149,14 @@
     return out;
   }
 
-  /** Replaces each referenced digest by its disclosed member (RFC 9901 §7.1), recording the disclosed paths. */
-  function reveal(value, disclosures, path, disclosed, depth) {
+  /** Replaces each referenced digest by its disclosed member (RFC 9901 §7.1), recursively. */
+  function reveal(value, disclosures, path, depth) {
     if (depth > MAX_DEPTH) fail('the SD-JWT claims are nested too deeply');
-    if (Array.isArray(value)) return value.map((v, i) => reveal(v, disclosures, `${path}/${i}`, disclosed, depth + 1));
+    if (Array.isArray(value)) return value.map((v, i) => reveal(v, disclosures, `${path}/${i}`, depth + 1));
     if (!(value instanceof Map)) return value;
     const out = new Map();
     for (const [name, member] of value) {
-      if (name !== '_sd') out.set(name, reveal(member, disclosures, `${path}/${token(name)}`, disclosed, depth + 1));
+      if (name !== '_sd') out.set(name, reveal(member, disclosures, `${path}/${token(name)}`, depth + 1));
     }
     if (!value.has('_sd')) return out;
     const listed = new Set();
@@ -151,9 +170,7 @@
       if (disclosure.used) fail(`disclosure ${i + 1} is referenced twice: refused`);
       disclosure.used = true;
       if (out.has(disclosure.name)) fail(`disclosure ${i + 1} repeats the claim "${disclosure.name}" already in the payload`);
-      const at = `${path}/${token(disclosure.name)}`;
-      disclosed.push(at);
-      out.set(disclosure.name, reveal(disclosure.value, disclosures, at, disclosed, depth + 1));
+      out.set(disclosure.name, reveal(disclosure.value, disclosures, `${path}/${token(disclosure.name)}`, depth + 1));
     }
     return out;
   }
@@ -172,19 +189,33 @@
     if (payload.get('iss') !== jws.did) fail('iss is not the did:jwk of the signing key');
     if (payload.get('_sd_alg') !== 'sha-256') fail('_sd_alg must be "sha-256"');
     const disclosures = await decodeDisclosures(parts);
-    const disclosed = [];
-    const claims = reveal(payload, disclosures, '', disclosed, 0);
+    const claims = reveal(payload, disclosures, '', 0);
     const unused = disclosures.findIndex((d) => !d.used);
     if (unused >= 0) fail(`disclosure ${unused + 1} is not referenced by the signed payload (RFC 9901 §7.1): refused`);
     for (const member of JWT_MEMBERS) claims.delete(member);
     const bound = await verifyBinding(jws.header, jws.key, trust);
-    if (!bound.type) fail('the log binding does not disclose a /regime that maps to a credential type');
-    const vct = `https://w3id.org/traceability#${bound.type}`;
+    const type = registeredType(bound.bundle);
+    const vct = `https://w3id.org/traceability#${type}`;
     if (payload.get('vct') !== vct) fail(`vct is not ${vct} (the type of the registered certificate)`);
-    // Leaves whose own member was disclosed (a disclosed object's constant `type` is not a claim of its own).
-    const shown = flatten(claims, '', []).filter(([p]) => disclosed.includes(p));
+    const { fields, complete, certId } = bound.bundle;
+    const expected = new Map(TL.mapping.leaves(type, TL.mapping.disclosedSource(fields, complete), jws.did, certId).map((l) => [l.pointer, l]));
+    const constants = new Map(TL.mapping.leaves(type, TL.mapping.wildcard, jws.did, certId)
+      .filter((l) => l.sources.length === 0).map((l) => [pattern(l.pointer), l.value]));
+    const shown = [];
+    for (const [pointer, value] of flatten(claims, '', [])) {
+      const leaf = expected.get(pointer);
+      if (!leaf) {
+        // The constant `type` of an array element none of whose claims is disclosed must still be the mapping's.
+        if (!constants.has(pattern(pointer)) || !TL.mapping.same(constants.get(pattern(pointer)), value)) {
+          fail(`claim ${pointer} is not backed by the certificate fields the log binding discloses`);
+        }
+        continue;
+      }
+      if (!TL.mapping.same(leaf.value, value)) fail(`claim ${pointer} differs from what the registered certificate says`);
+      if (leaf.sources.length > 0) shown.push([pointer, value]);
+    }
     return {
-      summary: `SD-JWT presentation: ${shown.length} disclosed claim${shown.length === 1 ? '' : 's'} of the ${bound.type} of certificate ${bound.bundle.certId}, signed by ${bound.bundle.registrant}'s enrolled key`,
+      summary: `SD-JWT presentation: ${shown.length} disclosed claim${shown.length === 1 ? '' : 's'} of the ${type} of certificate ${bound.bundle.certId}, signed by ${bound.bundle.registrant}'s enrolled key`,
       facts: [['vct', vct], ...bindingFacts(jws.did, bound), ['disclosures', `${disclosures.length}, each referenced exactly once by the signed payload`],
         ...shown.map(([p, v]) => [p, TL.json.display(v)])],
     };
