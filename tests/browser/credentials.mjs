@@ -128,6 +128,18 @@ export async function credentials(context, config, verdict, problems) {
   await paste(`${presentation}${jwt}`);
   await verdict(page, '#file-verdict', 'fail', /key binding JWT/);
 
+  step('one changed character anywhere in either is refused with a reason, never an unexpected error');
+  for (const [name, input] of [['token', token], ['presentation', presentation]]) {
+    for (let i = 1; i <= 40; i++) {
+      const at = Math.floor((i * input.length) / 41);
+      await paste(flip(input, at));
+      const el = await page.waitForSelector('#file-verdict[data-verdict]');
+      const said = await el.textContent();
+      assert.equal(await el.getAttribute('data-verdict'), 'fail', `${name} changed at ${at}: ${said}`);
+      assert.doesNotMatch(said, /unexpected error/, `${name} changed at ${at}: ${said}`);
+    }
+  }
+
   step('CAFTA-DR and NAFTA-434 certificates: their CertificationOfOrigin credential and presentation verify');
   for (const other of config.others) {
     await page.setInputFiles('#file', other.token);
