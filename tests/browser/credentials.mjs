@@ -152,6 +152,14 @@ export async function credentials(context, config, verdict, problems) {
     }
   }
 
+  step('a credential registered as plain JSON exports as itself and verifies; changed and re-signed, it fails');
+  await page.setInputFiles('#file', config.plain.token);
+  await verdict(page, '#file-verdict', 'ok', new RegExp(`VC-JOSE credential: the USMCACertificationOfOrigin of certificate ${config.plain.certId}`));
+  assert.ok((await facts()).some(([k, v]) => k === '/id' && v === JSON.stringify(config.plain.id)));
+  const plainToken = readFileSync(config.plain.token, 'utf8').trim();
+  await paste(resigned(plainToken, registrant, (t) => t.replace(config.plain.id, 'urn:uuid:00000000-0000-4000-8000-000000000000')));
+  await verdict(page, '#file-verdict', 'fail', /its content differs from what the log binding proves/);
+
   step('an SD-JWT whose disclosure the registrant altered and re-referenced (re-signed) fails: not what was registered');
   const digest = (d) => createHash('sha256').update(d).digest('base64url');
   // The claim's digest sits in its parent's disclosure (goods/0 in goods in credentialSubject): each parent on

@@ -11,9 +11,8 @@ use std::time::Duration;
 use tradeledger::client::ops;
 use vault::{PartyId, PartyKeys, Role};
 
-use crate::cli::serve;
 use crate::spawned::{Spawned, SpawnedWorld};
-use crate::support::{Party, example, run_cli, save_keys};
+use crate::support::{Party, example, save_keys};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// RFC 6962 vector files, plus five signed-note cases (two published, three must-reject variants).
@@ -28,7 +27,7 @@ const TRICKY: &str = r#"{"regime": "USMCA",
     "shape": {"obj": {}, "arr": [], "null": null, "t": true, "f": false},
     "a~b/c": "tilde and slash"}"#;
 
-fn repo() -> PathBuf {
+pub(crate) fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
@@ -42,7 +41,7 @@ fn vectors() -> PathBuf {
 }
 
 /// What scripts/test installs; missing, the test fails and says how to get it.
-fn prerequisites() {
+pub(crate) fn prerequisites() {
     assert!(
         Path::new(CHROMIUM).exists(),
         "{CHROMIUM} is missing: run scripts/test (as root it installs Debian's chromium)"
@@ -131,109 +130,6 @@ async fn the_page_verifies_bundles_receipts_and_reports_a_fork() {
             "no screenshot {shot}.png"
         );
     }
-}
-
-/// Runs the CLI as `key` (a key file under `dir`) against `url`, with the log key the server wrote.
-async fn cli_as(dir: &Path, url: &str, key: &str, args: &[&str]) -> String {
-    let key = dir.join(key);
-    let log_key = dir.join("data/log.vkey");
-    let mut all = vec!["--server", url, "--key", key.to_str().unwrap()];
-    all.extend(["--log-key", log_key.to_str().unwrap()]);
-    all.extend(args);
-    run_cli(&dir.join("home"), &all).await.success()
-}
-
-/// A real VC-JOSE credential and SD-JWT presentation, made by `export` and `disclose` through the CLI against a
-/// live server, verify in the page; one changed byte, an altered or repeated disclosure and a token re-signed by
-/// a key the log did not enroll for the registrant are each refused with their reason.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_page_verifies_vc_jose_credentials_and_sd_jwt_presentations() {
-    prerequisites();
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    let home = d.join("home");
-    std::fs::create_dir_all(&home).unwrap();
-    for (party, role) in [
-        ("operator", "operator"),
-        ("acme-imports", "importer"),
-        ("cbp", "customs"),
-    ] {
-        let out = d.join(party);
-        let args = ["keygen", "--party", party, "--role", role, "--out"];
-        let mut args = args.to_vec();
-        args.push(out.to_str().unwrap());
-        run_cli(&home, &args).await.success();
-    }
-    let served = serve(&home, &d.join("data"), &d.join("operator.pub")).await;
-    let url = served.url.as_str();
-    for party in ["acme-imports", "cbp"] {
-        let public = d.join(format!("{party}.pub"));
-        cli_as(d, url, "operator", &["enroll", public.to_str().unwrap()]).await;
-    }
-    // Each regime's example (both credential types), exported and presented; the first is the USMCA one.
-    let mut exported = Vec::new();
-    for (example, fields) in [
-        (
-            "usmca",
-            "/credentialSubject/goods/0/commodityCode,/issuer/employee/lastName",
-        ),
-        (
-            "cafta-dr",
-            "/credentialSubject/items/1/product/commodity/commodityCode,/credentialSubject/dateOfExport",
-        ),
-        (
-            "nafta-434",
-            "/credentialSubject/items/0/countryOfOrigin,/validUntil",
-        ),
-    ] {
-        let path = repo().join(format!("docs/examples/{example}.json"));
-        let register = ["register", "--to", "cbp", "--json", path.to_str().unwrap()];
-        let registered = cli_as(d, url, "acme-imports", &register).await;
-        let registered: serde_json::Value = serde_json::from_str(&registered).unwrap();
-        let cert = registered["cert_id"].as_str().unwrap().to_owned();
-        let token = d.join(format!("{example}.vc.jwt"));
-        let export = ["export", &cert, "--format", "vc-jose", "--out"];
-        let mut export = export.to_vec();
-        export.push(token.to_str().unwrap());
-        cli_as(d, url, "acme-imports", &export).await;
-        let presentation = d.join(format!("{example}.sd-jwt"));
-        let disclose = ["disclose", &cert, "--fields", fields, "--format", "sd-jwt"];
-        let mut disclose = disclose.to_vec();
-        disclose.extend(["--out", presentation.to_str().unwrap()]);
-        cli_as(d, url, "acme-imports", &disclose).await;
-        exported.push(serde_json::json!({
-            "example": example, "certId": cert, "token": token, "presentation": presentation,
-            "fields": fields.split(',').collect::<Vec<_>>(),
-        }));
-    }
-    let cert = exported[0]["certId"].clone();
-    let (token, presentation) = (
-        exported[0]["token"].clone(),
-        exported[0]["presentation"].clone(),
-    );
-    let vkey = std::fs::read_to_string(d.join("data/log.vkey")).unwrap();
-    let shots = repo().join("target/browser-screenshots");
-    let config = serde_json::json!({
-        "mode": "credentials", "urlA": url, "vkey": vkey.trim(), "certId": cert, "registrant": "acme-imports",
-        "token": token, "presentation": presentation, "claim": "/credentialSubject/goods/0/commodityCode",
-        "claimed": "8708.30", "hidden": "/credentialSubject/goods/0/description", "shots": shots,
-        "registrantKey": d.join("acme-imports"), "others": exported[1..],
-    });
-    run_page(d, &config).await;
-    for shot in [
-        "vc-jose",
-        "vc-jose-tampered",
-        "vc-jose-foreign-key",
-        "sd-jwt",
-        "sd-jwt-tampered",
-        "sd-jwt-altered",
-    ] {
-        assert!(
-            shots.join(format!("{shot}.png")).exists(),
-            "no screenshot {shot}.png"
-        );
-    }
-    drop(served);
 }
 
 /// A live log with a 2-of-2 witness policy: the page must verify both cosignatures made by real
@@ -354,7 +250,7 @@ async fn start_witness(
 
 /// Runs tests/browser/page.mjs with `config` (written under `dir`); fails with its output unless every check
 /// passed.
-async fn run_page(dir: &Path, config: &serde_json::Value) {
+pub(crate) async fn run_page(dir: &Path, config: &serde_json::Value) {
     let config_path = dir.join("page-config.json");
     std::fs::write(&config_path, config.to_string()).unwrap();
     std::fs::create_dir_all(repo().join("target/browser-screenshots")).unwrap();
