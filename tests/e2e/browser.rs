@@ -27,7 +27,7 @@ const TRICKY: &str = r#"{"regime": "USMCA",
     "shape": {"obj": {}, "arr": [], "null": null, "t": true, "f": false},
     "a~b/c": "tilde and slash"}"#;
 
-fn repo() -> PathBuf {
+pub(crate) fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
@@ -41,7 +41,7 @@ fn vectors() -> PathBuf {
 }
 
 /// What scripts/test installs; missing, the test fails and says how to get it.
-fn prerequisites() {
+pub(crate) fn prerequisites() {
     assert!(
         Path::new(CHROMIUM).exists(),
         "{CHROMIUM} is missing: run scripts/test (as root it installs Debian's chromium)"
@@ -250,7 +250,7 @@ async fn start_witness(
 
 /// Runs tests/browser/page.mjs with `config` (written under `dir`); fails with its output unless every check
 /// passed.
-async fn run_page(dir: &Path, config: &serde_json::Value) {
+pub(crate) async fn run_page(dir: &Path, config: &serde_json::Value) {
     let config_path = dir.join("page-config.json");
     std::fs::write(&config_path, config.to_string()).unwrap();
     std::fs::create_dir_all(repo().join("target/browser-screenshots")).unwrap();

@@ -9,6 +9,7 @@
 
 mod accepted;
 mod browser;
+mod browser_credentials;
 mod cli;
 mod credentials;
 mod credentials_in;

@@ -233,7 +233,7 @@
     try {
       if (!state.trust) TL.bytes.fail('pin the log key first: nothing is verified without it');
       const format = TL.formats.recognize(text);
-      if (!format) TL.bytes.fail('not a disclosure bundle or a receipt (C2SP tlog-proof)');
+      if (!format) TL.bytes.fail('not a disclosure bundle, a receipt (C2SP tlog-proof), a VC-JOSE credential or an SD-JWT presentation');
       const result = await format.verify(text, state.trust);
       verdict(el, true, result.summary);
       for (const [k, v] of result.facts) {

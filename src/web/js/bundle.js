@@ -19,12 +19,17 @@
       fail(`the ${name} entry (index ${index}) is not in the signed checkpoint: ${e.message}`);
     }
     const entry = TL.entry.decodeEntry(bytes);
-    return { ...entry, index };
+    return { ...entry, index, bytes };
   }
 
   /** Verifies a bundle's text under `trust`; returns what it proved, or throws a VerifyError with the reason. */
   async function verifyBundle(text, trust) {
-    const b = members(TL.json.parseJson(text, 'bundle'), 'bundle', ['format', 'checkpoint', 'operator', 'registrant', 'registration', 'disclosure']);
+    return verifyParsedBundle(TL.json.parseJson(text, 'bundle'), trust);
+  }
+
+  /** Verifies a bundle already parsed by TL.json (as a credential's log binding carries it). */
+  async function verifyParsedBundle(parsed, trust) {
+    const b = members(parsed, 'bundle', ['format', 'checkpoint', 'operator', 'registrant', 'registration', 'disclosure']);
     if (b.format !== FORMAT) fail(`bundle: format is not ${FORMAT}`);
     const checkpoint = await TL.note.verifyCheckpoint(str(b.checkpoint, 'bundle checkpoint'), trust);
 
@@ -59,10 +64,15 @@
       registrant: registrant.party,
       registrationIndex: registration.index,
       registeredAt: registration.time,
+      registrationEntry: registration.bytes,
+      commitment: registration.commitment,
+      registrantKey: registrant.signingKey,
       checkpoint,
       fields: disclosed.fields,
+      // Only a disclosure of every leaf tells a field left out from one that is absent.
+      complete: BigInt(disclosed.fields.length) === disclosed.treeSize,
     };
   }
 
-  TL.bundle = { verifyBundle, FORMAT };
+  TL.bundle = { verifyBundle, verifyParsedBundle, FORMAT };
 })((window.TL = window.TL || {}));

@@ -80,7 +80,7 @@
       }
       out.push({ pointer, value: f.value });
     }
-    return { certId, fields: out };
+    return { certId, treeSize, fields: out };
   }
 
   TL.disclosure = { verifyDisclosure, encodeValue, validPointer };

@@ -1,9 +1,6 @@
 // What can be dropped or pasted, and how each is verified. Each format is { name, recognize(text),
 // verify(text, trust) -> { summary, facts: [[label, value]] } }; verify throws a VerifyError with the reason.
-//
-// Extension point: VC-JOSE credentials and SD-JWT presentations (issue 9, built on another branch) register
-// here as further formats; until then such an input is recognised and refused as not yet supported, never
-// shown as verified.
+// A new format registers here; anything not recognised is refused, never shown as verified.
 'use strict';
 (function (TL) {
   const time = (ms) => new Date(ms).toISOString();
@@ -42,12 +39,18 @@
     },
   });
 
+  // base64url segments: header.payload.signature, then for SD-JWT `~disclosure~...~`.
+  const COMPACT = '[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]*';
   formats.push({
-    name: 'VC-JOSE credential or SD-JWT presentation',
-    recognize: (text) => /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*(~[A-Za-z0-9_.~-]*)?\s*$/.test(text.trim()),
-    async verify() {
-      TL.bytes.fail('VC-JOSE credentials and SD-JWT presentations are not supported by this page yet');
-    },
+    name: 'SD-JWT presentation',
+    recognize: (text) => new RegExp(`^${COMPACT}~[A-Za-z0-9_.~-]*$`).test(text.trim()),
+    verify: (text, trust) => TL.credential.verifySdJwt(text, trust),
+  });
+
+  formats.push({
+    name: 'VC-JOSE credential',
+    recognize: (text) => new RegExp(`^${COMPACT}$`).test(text.trim()),
+    verify: (text, trust) => TL.credential.verifyVcJose(text, trust),
   });
 
   function recognize(text) {

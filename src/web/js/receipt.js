@@ -61,7 +61,7 @@
       if (r.extension.old !== checkpoint.size) fail('consistency extension: old is not the receipt checkpoint size');
       await TL.merkle.verifyConsistency(checkpoint.size, newer.size, checkpoint.root, newer.root, r.extension.proof);
     }
-    return { index: r.index, entry, checkpoint, newer };
+    return { index: r.index, entry, entryBytes: r.extra, checkpoint, newer };
   }
 
   TL.receipt = { verifyReceipt, parseReceipt, HEADER };
