@@ -210,7 +210,7 @@ fn open_vault(
     let Some(url) = &config.postgres else {
         let vault =
             vault::FsVaultStore::open(&config.data.join("vault")).context("opening the vault")?;
-        return Ok((super::VaultBackend::Fs(vault), None));
+        return Ok((super::VaultBackend::Fs(Box::new(vault)), None));
     };
     let pool = vault::PgPool::connect(url.expose(), config.postgres_connections)
         .context("connecting to PostgreSQL")?;

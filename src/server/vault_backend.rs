@@ -7,7 +7,7 @@ use vault::{FsVaultStore, NewCertificate, PgVaultStore, StoreError, VaultStore};
 /// Either vault backend; both keep the same `VaultStore` contract (vault/tests/store.rs runs it on both).
 pub enum VaultBackend {
     /// The embedded store in the data directory.
-    Fs(FsVaultStore),
+    Fs(Box<FsVaultStore>),
     /// A PostgreSQL database shared by every frontend.
     Pg(PgVaultStore),
 }
@@ -15,7 +15,7 @@ pub enum VaultBackend {
 impl VaultBackend {
     fn store(&self) -> &dyn VaultStore {
         match self {
-            VaultBackend::Fs(store) => store,
+            VaultBackend::Fs(store) => &**store,
             VaultBackend::Pg(store) => store,
         }
     }

@@ -201,6 +201,8 @@ fn spawn_watchdog(as_root: bool, bin: &Path, root: &Path, data: &Path) {
         pid = std::process::id(),
         root = root.display()
     );
+    // Never waited for: it must outlive this process (init reaps it).
+    #[allow(clippy::zombie_processes)]
     Command::new("sh")
         .args(["-c", &script])
         .stdin(Stdio::null())
