@@ -261,3 +261,57 @@ fn an_unreachable_server_is_a_clean_error() {
         .unwrap_err();
     assert!(matches!(err, StoreError::Database(_)), "{err}");
 }
+
+/// Durable puts per second on this binary's throwaway cluster (same machine, unix socket, fsync on), one at a
+/// time from 8 threads and in batches of 64. A measurement, not a check. Run:
+/// `cargo test -p vault --test pg_store measure_put_rate -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement, not a check"]
+fn measure_put_rate() {
+    let db = pg_cluster::fresh_database();
+    let store = Arc::new(PgVaultStore::open(&db, 8).unwrap());
+    let envelope = [7u8; 110];
+    let per_thread = 250u32;
+    let started = std::time::Instant::now();
+    let threads: Vec<_> = (0..8u32)
+        .map(|t| {
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || {
+                let ciphertext = body(t, 0);
+                for i in 0..per_thread {
+                    let n = t * 100_000 + i;
+                    store
+                        .put_certificate(
+                            id(n),
+                            &ciphertext,
+                            &[("importer", &envelope), ("customs", &envelope)],
+                        )
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let singles = f64::from(8 * per_thread) / started.elapsed().as_secs_f64();
+    let ciphertext = body(9, 0);
+    let envelopes: [(&str, &[u8]); 2] = [("importer", &envelope), ("customs", &envelope)];
+    let batches = 40u32;
+    let started = std::time::Instant::now();
+    for b in 0..batches {
+        let batch: Vec<vault::NewCertificate<'_>> = (0..64u32)
+            .map(|i| vault::NewCertificate {
+                cert_id: id(1_000_000 + b * 64 + i),
+                ciphertext: &ciphertext,
+                envelopes: &envelopes,
+            })
+            .collect();
+        store.put_certificates(&batch).unwrap();
+    }
+    let batched = f64::from(batches * 64) / started.elapsed().as_secs_f64();
+    println!(
+        "PgVaultStore, 4 KiB bodies, 2 envelopes: {singles:.0} puts/s one at a time (8 threads), \
+         {batched:.0} puts/s in batches of 64 (1 thread)"
+    );
+}
