@@ -119,3 +119,54 @@ async fn serve_with_postgres_keeps_the_vault_in_the_database() {
         .terminate(std::time::Duration::from_secs(10))
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_is_a_clean_503_and_the_service_resumes() {
+    let db = fresh_database().await;
+    let name = db.rsplit("dbname=").next().unwrap().trim().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let operator = PartyKeys::generate(PartyId::new("operator").unwrap(), Role::Operator);
+    let server = Server::start_with(&dir.path().join("data"), &operator.public(), |c| {
+        c.postgres = Some(PostgresUrl::new(db.clone()));
+    })
+    .await;
+    let op = Party::with_keys(operator, &server.url);
+    let cbp = Party::new("cbp", Role::Customs, &server.url);
+    ops::enroll(&op.client, &op.keys, &cbp.keys.public())
+        .await
+        .unwrap();
+    let admin = move |sql: String| {
+        tokio::task::spawn_blocking(move || {
+            let settings = pg_cluster::cluster().settings("postgres");
+            let mut client = postgres::Client::connect(&settings, postgres::NoTls).unwrap();
+            client.batch_execute(&sql).unwrap();
+        })
+    };
+    // The database goes away: no new connections, every open one cut.
+    admin(format!(
+        "ALTER DATABASE {name} ALLOW_CONNECTIONS false; \
+         SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+    ))
+    .await
+    .unwrap();
+    let signed = || {
+        sign(
+            "GET",
+            SIGNED_GET,
+            b"",
+            cbp.name(),
+            cbp.signing_key(),
+            unix_now(),
+        )
+    };
+    send(&server.url, "GET", SIGNED_GET, &signed(), Vec::new())
+        .await
+        .assert_error(503, "unavailable", "");
+    // It comes back: the next request is served, with no restart.
+    admin(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"))
+        .await
+        .unwrap();
+    let answer = send(&server.url, "GET", SIGNED_GET, &signed(), Vec::new()).await;
+    assert_eq!(answer.status, 404, "{answer:?}");
+    server.stop().await;
+}
