@@ -47,7 +47,7 @@ pub struct Global {
 pub enum Command {
     /// Generate a party's key pair: FILE (secret, mode 0600) and FILE.pub (public identity).
     Keygen(KeygenArgs),
-    /// Run the service over an embedded store.
+    /// Run the service over an embedded store (or with the vault in PostgreSQL: --postgres).
     Serve(ServeArgs),
     /// Rebuild the log's derived files (tiles, entry offsets) from its journal; the service must be stopped.
     Repair(RepairArgs),

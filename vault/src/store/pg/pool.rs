@@ -42,6 +42,19 @@ impl PgPool {
     /// is flushed to the server's disk.
     pub fn connect(url: &str, max_connections: u32) -> Result<PgPool, StoreError> {
         let config = config_from(url, |name| std::env::var(name).ok())?;
+        // One connection first, outside the pool: an unreachable server or a refused login fails at once,
+        // with its cause (the pool would retry for the whole timeout and keep only a summary).
+        let mut first = config.connect(NoTls).map_err(db_error)?;
+        let fsync: String = first
+            .query_one("SHOW fsync", &[])
+            .and_then(|row| row.try_get(0))
+            .map_err(db_error)?;
+        if fsync != "on" {
+            return Err(StoreError::Database(
+                "the PostgreSQL server runs with fsync off: its commits are not durable".into(),
+            ));
+        }
+        drop(first);
         let manager = PostgresConnectionManager::new(config, NoTls);
         let pool = r2d2::Pool::builder()
             .max_size(max_connections.max(1))
@@ -50,19 +63,7 @@ impl PgPool {
             .connection_customizer(Box::new(DurableSession))
             .build(manager)
             .map_err(pool_error)?;
-        let pool = PgPool { pool };
-        let fsync: String = pool
-            .get()?
-            .query_one("SHOW fsync", &[])
-            .map_err(db_error)?
-            .try_get(0)
-            .map_err(db_error)?;
-        if fsync != "on" {
-            return Err(StoreError::Database(
-                "the PostgreSQL server runs with fsync off: its commits are not durable".into(),
-            ));
-        }
-        Ok(pool)
+        Ok(PgPool { pool })
     }
 
     /// A connection from the pool; waits for one to be free for at most 10 seconds.
@@ -147,7 +148,15 @@ pub fn db_error(error: postgres::Error) -> StoreError {
     if error.is_closed() {
         return StoreError::Database("the connection to PostgreSQL was closed".into());
     }
-    StoreError::Database(error.to_string())
+    // The client's message names the step ("error connecting to server"); its sources say why.
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    StoreError::Database(text)
 }
 
 fn pool_error(error: r2d2::Error) -> StoreError {
