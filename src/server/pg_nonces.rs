@@ -87,3 +87,44 @@ impl SharedNonceStore for PgNonces {
         Ok(claimed == 1)
     }
 }
+
+#[cfg(test)]
+#[path = "../../vault/tests/support/pg_cluster.rs"]
+mod pg_cluster;
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn rows(db: &str) -> i64 {
+        let mut client = postgres::Client::connect(db, postgres::NoTls).unwrap();
+        client
+            .query_one("SELECT count(*) FROM replay_nonces", &[])
+            .unwrap()
+            .get(0)
+    }
+
+    #[test]
+    fn a_claim_is_refused_until_it_expires_and_expired_rows_are_swept() {
+        let db = pg_cluster::fresh_database();
+        let open = || PgNonces::open(PgPool::connect(&db, 2).unwrap()).unwrap();
+        let (a, b) = (open(), open());
+        let now = 1_000_000;
+        assert!(a.claim("cbp", &[1; 16], now + 300, now).unwrap());
+        // Another frontend, and the same one again: refused while the claim lives.
+        assert!(!b.claim("cbp", &[1; 16], now + 310, now + 10).unwrap());
+        assert!(!a.claim("cbp", &[1; 16], now + 310, now + 10).unwrap());
+        // The same nonce key of another party is its own.
+        assert!(b.claim("acme-imports", &[1; 16], now + 300, now).unwrap());
+        // Past its expiry the key may be claimed again (its request would be stale anyway).
+        assert!(b.claim("cbp", &[1; 16], now + 700, now + 301).unwrap());
+        assert!(!a.claim("cbp", &[1; 16], now + 700, now + 302).unwrap());
+        // That claim came more than a minute after b's last sweep: it swept acme-imports' expired row.
+        assert_eq!(rows(&db), 1);
+        // A new frontend sweeps at its first claim: cbp's row expired at now + 700.
+        let c = open();
+        assert!(c.claim("cbp", &[2; 16], now + 1100, now + 800).unwrap());
+        assert_eq!(rows(&db), 1, "only the new claim is left");
+    }
+}
