@@ -12,8 +12,9 @@ use ed25519_dalek::SigningKey;
 use http::{HeaderMap, HeaderValue};
 use ledger::{CosignatureSigner, sign_note};
 
-use crate::cert::{Date, validate_json};
-use crate::client::ops::{Bundle, ReceiptFile, verify_bundle, verify_receipt};
+use crate::cert::vc::envelope::{envelop, looks_like_jws};
+use crate::cert::{Date, validate_document, validate_json};
+use crate::client::ops::{Bundle, ReceiptFile, issuer_signature, verify_bundle, verify_receipt};
 use crate::httpsig::sfv::{self, MemberValue};
 use crate::httpsig::{ReplayConfig, ReplayGuard, sign_request, verify_request};
 use crate::tilepath::TileRef;
@@ -29,6 +30,7 @@ pub const TARGETS: &[Target] = &[
     ("cert", cert),
     ("bundle", bundle),
     ("receipt", receipt),
+    ("credential", credential),
 ];
 
 /// Splits `<first line>\n<rest>`; harnesses whose parser needs a key read it from the first line.
@@ -168,10 +170,21 @@ pub fn tilepath(data: &[u8]) {
     }
 }
 
-/// Certificate validation of any body (the registration and open paths).
+/// Certificate validation of any body (the registration and open paths), credentials included: a file that
+/// looks like a VC-JOSE token is read as `register` reads it, and the issuer's signature is checked as `open`
+/// checks it.
 pub fn cert(data: &[u8]) {
     let today = Date::new(2026, 6, 1).unwrap();
     let _ = validate_json(data, today);
+    let body = if looks_like_jws(data) {
+        std::str::from_utf8(data).ok().and_then(|t| envelop(t).ok())
+    } else {
+        serde_json::from_slice(data).ok()
+    };
+    if let Some(body) = body {
+        let _ = validate_document(&body, today);
+        let _ = issuer_signature(&body, None);
+    }
 }
 
 /// Disclosure bundles: the first line is the log's vkey (so a corpus bundle from a real log verifies), the rest
@@ -194,5 +207,23 @@ pub fn receipt(data: &[u8]) {
     if let Ok(file) = ReceiptFile::parse(rest) {
         assert_eq!(file.to_text().as_bytes(), rest, "receipt round trip");
         let _ = verify_receipt(rest, vkey, None);
+    }
+}
+
+/// Exported credentials as `verify` reads them: the first line is the log's vkey, the rest a VC-JOSE token or an
+/// SD-JWT presentation (JWS header and did:jwk parsing, disclosures, the log binding, the claim checks).
+pub fn credential(data: &[u8]) {
+    let Some((vkey, rest)) = first_line(data) else {
+        return;
+    };
+    let Ok(text) = std::str::from_utf8(rest) else {
+        return;
+    };
+    let _ = crate::jose::did_jwk::decode(text);
+    if text.contains('~') {
+        let _ = crate::credential::sd_jwt::verify(text, vkey, None);
+    } else {
+        let _ = crate::jose::jws::verify(text, &crate::jose::jws::Limits::DEFAULT);
+        let _ = crate::credential::vc_jose::verify(text, vkey, None);
     }
 }

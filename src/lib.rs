@@ -8,9 +8,11 @@ pub mod cert;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod credential;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod httpsig;
+pub mod jose;
 pub mod server;
 pub mod tilepath;
 pub mod witness;

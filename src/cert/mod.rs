@@ -3,7 +3,8 @@
 //!
 //! The public interface is: [`validate`] (and [`validate_json`] for raw bytes) turning a body into a typed
 //! [`Certificate`] or the full list of [`Violation`]s, [`regime_of`], [`render`], and the typed structs of each
-//! regime. The schema, field by field, is in docs/formats.md, "Certificate bodies".
+//! regime. The schema, field by field, is in docs/formats.md, "Certificate bodies". Bodies may also be W3C
+//! Verifiable Credentials of the Traceability Vocabulary ([`vc`]); [`validate_document`] takes either.
 
 mod cafta;
 mod countries;
@@ -14,6 +15,7 @@ mod rules;
 mod signature;
 mod taxid;
 mod usmca;
+pub mod vc;
 mod violation;
 mod walk;
 
@@ -40,6 +42,7 @@ pub use usmca::{
     Certifier, CertifierRole, Language, USMCA_SCHEMA, UsmcaCertificate, UsmcaCountry,
     UsmcaCriterion, UsmcaGood, UsmcaProducer, UsmcaProducerWithheld,
 };
+pub use vc::{Credential, CredentialType, is_credential, validate_credential};
 pub use violation::{Violation, render};
 
 use violation::Report;
@@ -163,6 +166,25 @@ pub fn validate(body: &Value, today: Date) -> Result<Certificate, Vec<Violation>
             Err(report.into_violations())
         }
         _ => Err(report.into_violations()),
+    }
+}
+
+/// A validated body: one of the native certificates, or a Verifiable Credential.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Document {
+    /// A certificate of one of the three native schemas.
+    Native(Box<Certificate>),
+    /// A `USMCACertificationOfOrigin` or `CertificationOfOrigin` credential.
+    Credential(Credential),
+}
+
+/// Validates a body that is either a native certificate ([`validate`]) or a credential
+/// ([`validate_credential`]; chosen by [`is_credential`]).
+pub fn validate_document(body: &Value, today: Date) -> Result<Document, Vec<Violation>> {
+    if is_credential(body) {
+        validate_credential(body).map(Document::Credential)
+    } else {
+        validate(body, today).map(|c| Document::Native(Box::new(c)))
     }
 }
 

@@ -63,7 +63,7 @@ pub enum Command {
     Open(OpenArgs),
     /// Disclose chosen fields of a certificate as a bundle anyone can verify offline.
     Disclose(DiscloseArgs),
-    /// Verify a disclosure bundle offline against the log key.
+    /// Verify offline against the log key: a disclosure bundle, a receipt, a VC-JOSE credential or an SD-JWT.
     Verify(VerifyArgs),
     /// Audit the whole log: tree, tiles, signatures, consistency with the previous run.
     Audit(AuditArgs),
@@ -85,6 +85,38 @@ pub enum Command {
     Receipt(ReceiptArgs),
     /// Load-test a server (or an embedded one): concurrent registrations of pre-sealed certificates, then opens.
     Bench(BenchArgs),
+    /// Export a certificate you registered as a W3C Verifiable Credential (VC-JOSE), bound to the log.
+    Export(ExportArgs),
+}
+
+/// `export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The certificate id.
+    #[arg(value_name = "CERT_ID")]
+    pub cert_id: String,
+    /// The format: vc-jose (a VC 2.0 credential as a compact JWS, typ vc+jwt).
+    #[arg(long, value_enum, default_value_t = ExportFormat::VcJose)]
+    pub format: ExportFormat,
+    /// Write the token to FILE instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// The formats `export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// W3C VC 2.0 secured with VC-JOSE (compact JWS, `application/vc+jwt`).
+    VcJose,
+}
+
+/// The formats `disclose` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DiscloseFormat {
+    /// The native disclosure bundle (tradeledger-disclosure-bundle/v1); pointers address the native body.
+    Bundle,
+    /// An SD-JWT VC presentation (RFC 9901); pointers address the credential (docs/interop.md).
+    SdJwt,
 }
 
 /// `accesses`.
@@ -289,7 +321,8 @@ pub struct RegisterArgs {
     /// A reader (repeat for several); you keep an envelope of your own anyway.
     #[arg(long = "to", value_name = "PARTY", required = true)]
     pub to: Vec<String>,
-    /// A certificate JSON file, or a directory whose *.json files are all registered.
+    /// A certificate or credential file (JSON, or a VC-JOSE compact JWS), or a directory whose *.json and *.jwt
+    /// files are all registered.
     #[arg(value_name = "CERT.json")]
     pub cert: PathBuf,
     /// Also fetch the registration's receipt and write it to FILE (for a directory of certificates: into the
@@ -348,13 +381,16 @@ pub struct DiscloseArgs {
     /// Where to write the bundle.
     #[arg(long, value_name = "BUNDLE")]
     pub out: PathBuf,
+    /// The format: the native bundle, or an SD-JWT VC presentation of the certificate's credential.
+    #[arg(long, value_enum, default_value_t = DiscloseFormat::Bundle)]
+    pub format: DiscloseFormat,
 }
 
 /// `verify`.
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// A disclosure bundle, or a receipt (.tlog-proof).
-    #[arg(value_name = "BUNDLE|RECEIPT")]
+    /// A disclosure bundle, a receipt (.tlog-proof), a VC-JOSE credential or an SD-JWT presentation.
+    #[arg(value_name = "FILE")]
     pub bundle: PathBuf,
 }
 

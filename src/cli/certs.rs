@@ -7,14 +7,15 @@ use anyhow::Context as _;
 use serde_json::json;
 
 use super::{DiscloseArgs, Global, GrantArgs, OpenArgs, RegisterArgs, RevokeArgs, output};
+use crate::cert::vc::envelope;
 use crate::client::Client;
 use crate::client::ops::{self, Actor, InvalidCertificate};
 
 /// What a signed command needs: keys, an authenticated client, the log key and the state directory.
 pub(super) struct Session {
-    keys: vault::PartyKeys,
-    client: Client,
-    log_key: String,
+    pub(super) keys: vault::PartyKeys,
+    pub(super) client: Client,
+    pub(super) log_key: String,
     home: PathBuf,
 }
 
@@ -40,7 +41,8 @@ impl Session {
     }
 }
 
-/// The certificate files a `register` argument names: the file, or every `*.json` in the directory.
+/// The certificate files a `register` argument names: the file, or every `*.json` (certificates and credentials)
+/// and `*.jwt` (VC-JOSE credentials) in the directory.
 fn certificate_files(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
     if !path.is_dir() {
         return Ok(vec![path.to_owned()]);
@@ -48,13 +50,13 @@ fn certificate_files(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(path).with_context(|| format!("reading {}", path.display()))? {
         let file = entry?.path();
-        if file.extension().is_some_and(|e| e == "json") && file.is_file() {
+        if file.extension().is_some_and(|e| e == "json" || e == "jwt") && file.is_file() {
             files.push(file);
         }
     }
     files.sort();
     if files.is_empty() {
-        anyhow::bail!("no *.json files in {}", path.display());
+        anyhow::bail!("no *.json or *.jwt files in {}", path.display());
     }
     Ok(files)
 }
@@ -71,17 +73,40 @@ pub(super) async fn register(g: &Global, args: RegisterArgs) -> anyhow::Result<(
     let mut invalid = 0usize;
     for file in &files {
         let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-        let body: serde_json::Value = match serde_json::from_slice(&bytes) {
-            Ok(body) => body,
-            Err(e) => {
-                output::line(format_args!(
-                    "{}: (body): not valid JSON (line {}, column {}) [json.syntax]",
-                    file.display(),
-                    e.line(),
-                    e.column()
-                ))?;
-                invalid += 1;
-                continue;
+        let body = if envelope::looks_like_jws(&bytes) {
+            // A VC-JOSE credential: the body is its payload, with the token kept (docs/formats.md).
+            match std::str::from_utf8(&bytes)
+                .map_err(|_| Vec::new())
+                .and_then(envelope::envelop)
+            {
+                Ok(body) => body,
+                Err(violations) => {
+                    for v in &violations {
+                        output::line(format_args!("{}: {v}", file.display()))?;
+                    }
+                    if violations.is_empty() {
+                        output::line(format_args!(
+                            "{}: (body): not a compact JWS (not UTF-8) [jws.format]",
+                            file.display()
+                        ))?;
+                    }
+                    invalid += 1;
+                    continue;
+                }
+            }
+        } else {
+            match serde_json::from_slice(&bytes) {
+                Ok(body) => body,
+                Err(e) => {
+                    output::line(format_args!(
+                        "{}: (body): not valid JSON (line {}, column {}) [json.syntax]",
+                        file.display(),
+                        e.line(),
+                        e.column()
+                    ))?;
+                    invalid += 1;
+                    continue;
+                }
             }
         };
         if let Err(InvalidCertificate(violations)) = ops::check_certificate(&body) {
@@ -89,6 +114,13 @@ pub(super) async fn register(g: &Global, args: RegisterArgs) -> anyhow::Result<(
                 output::line(format_args!("{}: {v}", file.display()))?;
             }
             invalid += 1;
+        } else if envelope::token_of(&body).is_some() {
+            // Said before anything is sent, so an issuer that cannot be checked is never passed over.
+            output::err_line(format_args!(
+                "{}: {}",
+                file.display(),
+                ops::issuer_signature(&body, None)
+            ));
         }
         bodies.push((file, body));
     }
@@ -237,13 +269,22 @@ pub(super) async fn open(g: &Global, args: OpenArgs) -> anyhow::Result<()> {
         output::line(
             json!({"cert_id": cert_id.to_string(), "registration_index": opened.registration.index,
                    "receipt_index": opened.receipt_index, "body": opened.body,
-                   "conforms": opened.conforms(), "violations": opened.violations}),
+                   "conforms": opened.conforms(), "violations": opened.violations,
+                   "issuer_signature": opened.issuer_signature}),
         )?;
     } else {
         output::line(serde_json::to_string_pretty(&opened.body)?)?;
     }
-    // The body is output even so: it is exactly what was registered and proven on the log, and its reader
-    // (customs) may need it as evidence. The exit status keeps a script from taking it for a valid one.
+    // On stderr, so stdout stays exactly the body; a native certificate has no issuer signature to speak of.
+    if !g.json && crate::cert::is_credential(&opened.body) {
+        output::err_line(format_args!("{cert_id}: {}", opened.issuer_signature));
+    }
+    if opened.issuer_signature.failed() {
+        anyhow::bail!(
+            "certificate {cert_id} is the one registered on the log, but {}; it was output exactly as registered",
+            opened.issuer_signature
+        );
+    }
     if !opened.conforms() {
         let listed: Vec<String> = opened.violations.iter().map(ToString::to_string).collect();
         anyhow::bail!(
@@ -257,6 +298,9 @@ pub(super) async fn open(g: &Global, args: OpenArgs) -> anyhow::Result<()> {
 }
 
 pub(super) async fn disclose(g: &Global, args: DiscloseArgs) -> anyhow::Result<()> {
+    if args.format == super::DiscloseFormat::SdJwt {
+        return super::credentials::disclose_sd_jwt(g, args).await;
+    }
     let cert_id = ops::parse_cert_id(&args.cert_id)?;
     let session = Session::new(g)?;
     let bundle = ops::disclose(&session.actor(), &cert_id, &args.fields).await?;

@@ -12,6 +12,9 @@ pub(super) fn verify(g: &Global, args: VerifyArgs) -> anyhow::Result<()> {
     if super::receipt::is_receipt(&text) {
         return super::receipt::verify(g, &text, &log_key);
     }
+    if let Some(token) = super::credentials::as_token(&text) {
+        return super::credentials::verify(g, token, &log_key);
+    }
     let bundle: Bundle = serde_json::from_slice(&text).context("the bundle is malformed")?;
     let verified = ops::verify_bundle_under(&bundle, &log_key, g.policy()?.as_ref())?;
     if g.json {

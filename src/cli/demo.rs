@@ -9,6 +9,8 @@ use serde_json::{Value, json};
 use vault::{PartyId, PartyKeys, Role};
 
 use super::{Global, output};
+
+mod credentials;
 use crate::client::Client;
 use crate::client::ops::{self, Actor};
 
@@ -26,13 +28,13 @@ const EXAMPLES: [(&str, &str); 3] = [
 ];
 
 /// Numbers and prints the story's lines (`--json`: one JSON object per line).
-struct Narrator {
+pub(super) struct Narrator {
     json: bool,
     step: u32,
 }
 
 impl Narrator {
-    fn say(&mut self, text: impl AsRef<str>) -> anyhow::Result<()> {
+    pub(super) fn say(&mut self, text: impl AsRef<str>) -> anyhow::Result<()> {
         self.step += 1;
         if self.json {
             output::line(json!({"step": self.step, "text": text.as_ref()}))
@@ -43,9 +45,9 @@ impl Narrator {
 }
 
 /// One party of the story: its keys, a client signing as it, and its own state directory.
-struct Player {
-    keys: PartyKeys,
-    client: Client,
+pub(super) struct Player {
+    pub(super) keys: PartyKeys,
+    pub(super) client: Client,
     home: PathBuf,
 }
 
@@ -58,7 +60,7 @@ impl Player {
         Ok(Player { keys, client, home })
     }
 
-    fn actor<'a>(&'a self, log_key: &'a str) -> Actor<'a> {
+    pub(super) fn actor<'a>(&'a self, log_key: &'a str) -> Actor<'a> {
         Actor {
             client: &self.client,
             keys: &self.keys,
@@ -67,7 +69,7 @@ impl Player {
         }
     }
 
-    fn id(&self) -> &PartyId {
+    pub(super) fn id(&self) -> &PartyId {
         self.keys.id()
     }
 }
@@ -216,6 +218,14 @@ pub(super) async fn demo(g: &Global) -> anyhow::Result<()> {
         auditor.id(),
         shown.join(", ")
     ))?;
+
+    let parties = credentials::Parties {
+        importer: &importer,
+        cbp: &cbp,
+        auditor: &auditor,
+    };
+    credentials::credential_in(&mut n, &parties, &log_key).await?;
+    credentials::credential_out(&mut n, &parties, &log_key, &cert_id).await?;
 
     let report = ops::audit(&auditor.client, &log_key, None).await?;
     if !report.problems.is_empty() {

@@ -7,6 +7,7 @@ mod args;
 mod bench;
 mod certs;
 mod check;
+mod credentials;
 mod demo;
 mod keys;
 mod lifecycle;
@@ -48,6 +49,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::WitnessKeygen(args) => witness::keygen(g, args),
         Command::Receipt(args) => receipt::receipt(g, args).await,
         Command::Bench(args) => bench::bench(g, args).await,
+        Command::Export(args) => credentials::export(g, args).await,
     }
 }
 

@@ -277,6 +277,11 @@ pub const ERROR_CODES: &[ErrorCode] = &[
         when: "with a witness policy: no checkpoint has met the quorum yet; retry later",
     },
     ErrorCode {
+        code: "no_such_asset",
+        statuses: &[404],
+        when: "`GET /js/<file>` of a file the auditor's page does not have",
+    },
+    ErrorCode {
         code: "no_such_route",
         statuses: &[404],
         when: "no such endpoint",

@@ -5,6 +5,7 @@
 //! workers.
 
 mod conn;
+mod cors;
 mod cosigner;
 mod cpu;
 mod datadir;
@@ -18,6 +19,7 @@ mod locks;
 mod logkey;
 mod metrics;
 mod openapi;
+mod page;
 mod pg_nonces;
 mod policies;
 mod policy;
@@ -291,12 +293,16 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(read::metrics))
         .route("/openapi.json", get(openapi::serve))
+        .route("/", get(page::index))
+        .route("/style.css", get(page::style))
+        .route("/js/{file}", get(page::script))
         .fallback(|| async { ApiError::not_found("no_such_route", "no such route") })
         // Refuses a declared Content-Length over the cap before reading anything; DefaultBodyLimit alone only
         // stops once that much has arrived, so a client declaring a huge body and sending none held the
         // request open.
         .layer(tower_http::limit::RequestBodyLimitLayer::new(max_body))
         .layer(axum::middleware::from_fn(error::json_errors))
+        .layer(axum::middleware::from_fn(cors::public_reads))
         .layer(axum::Extension(signed::BodyBudget::new(
             state.config.net.body_budget_bytes,
         )))

@@ -363,6 +363,24 @@ fn hash_tree(dir: &Path) -> BTreeMap<PathBuf, String> {
     out
 }
 
+/// The hashes of `dir` once the live service has stopped writing to it: the log stores its latest checkpoint up to
+/// half a second after publishing it (ledger's `PERSIST_INTERVAL`), so a snapshot taken at once may miss that write.
+async fn settled_tree(dir: &Path) -> BTreeMap<PathBuf, String> {
+    let mut last = hash_tree(dir);
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let now = hash_tree(dir);
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
+    panic!(
+        "{} kept changing for 14 s with no request in flight",
+        dir.display()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_serve_on_a_live_directory_is_refused_and_changes_nothing() {
     let w = World::new().await;
@@ -375,7 +393,7 @@ async fn a_second_serve_on_a_live_directory_is_refused_and_changes_nothing() {
     let operator_pub = files.path().join("operator.pub");
     w.operator.keys.public().save(&operator_pub).unwrap();
     let data = w.server.data.clone();
-    let before = hash_tree(&data);
+    let before = settled_tree(&data).await;
 
     let home = files.path();
     let run = run_cli(

@@ -8,7 +8,10 @@
 )]
 
 mod accepted;
+mod browser;
 mod cli;
+mod credentials;
+mod credentials_in;
 mod documents;
 mod durability;
 mod framing;

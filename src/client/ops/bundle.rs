@@ -70,6 +70,13 @@ pub struct VerifiedDisclosure {
     pub checkpoint_size: u64,
     /// The disclosed fields, pointer and value.
     pub fields: Vec<(String, Value)>,
+    /// The log's origin (from the checkpoint).
+    pub origin: String,
+    /// The registered document commitment, hex.
+    pub commitment: String,
+    /// The registrant's signing key enrolled on the log when it registered (what signed the registration).
+    #[serde(skip)]
+    pub registrant_key: ed25519_dalek::VerifyingKey,
 }
 
 fn included(
@@ -137,6 +144,9 @@ pub fn verify_bundle_under(
         registrant: registrant.id.to_string(),
         registration_index: registration.index,
         checkpoint_size: checkpoint.size,
+        origin: checkpoint.origin.clone(),
+        commitment: hex::encode(facts.commitment),
+        registrant_key: registrant.signing_key,
         fields: bundle
             .disclosure
             .fields

@@ -10,6 +10,7 @@ mod enroll;
 mod grant;
 mod grantbook;
 mod grants;
+mod issuer;
 mod open;
 mod purge;
 mod receipt;
@@ -30,7 +31,8 @@ pub use continuity::Continuity;
 pub use enroll::enroll;
 pub use grant::{grant, revoke};
 pub use grants::list_grants;
-pub use open::{Opened, disclose, open};
+pub use issuer::{IssuerSignature, issuer_signature};
+pub use open::{Opened, disclose, disclose_chosen, open};
 pub use purge::purge;
 pub use receipt::{ReceiptFile, VerifiedReceipt, fetch_receipt, refresh_receipt, verify_receipt};
 pub use register::{

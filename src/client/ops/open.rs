@@ -30,13 +30,16 @@ pub struct Opened {
     /// empty when it conforms. A non-conforming body is still what was registered and proven, so it is
     /// returned, and it is up to the reader to treat it as the finding it is.
     pub violations: Vec<crate::cert::Violation>,
+    /// For a credential registered as a VC-JOSE token: whether its issuer's signature verified, under which
+    /// key, and whether that key is the one the registrant enrolled on the log.
+    pub issuer_signature: super::IssuerSignature,
     master_salt: vault::MasterSalt,
 }
 
 impl Opened {
-    /// Whether the body conforms to its schema.
+    /// Whether the body conforms to its schema (and a secured credential's signature is not wrong).
     pub fn conforms(&self) -> bool {
-        self.violations.is_empty()
+        self.violations.is_empty() && !self.issuer_signature.failed()
     }
 }
 
@@ -105,9 +108,12 @@ async fn open_with_view<'a>(
             "the registration's date and the system clock are both outside the supported dates",
         )?;
     let violations = super::violations_at(&opened.body, registered_on);
+    let issuer_signature =
+        super::issuer_signature(&opened.body, Some(&registrant_party.signing_key));
     let result = Opened {
         cert_id: *cert_id,
         violations,
+        issuer_signature,
         body: opened.body,
         registration,
         registrant,
@@ -123,17 +129,32 @@ pub async fn disclose(
     cert_id: &CertId,
     pointers: &[String],
 ) -> anyhow::Result<Bundle> {
+    let pointers = pointers.to_vec();
+    let (bundle, _) = disclose_chosen(actor, cert_id, |_| Ok(pointers)).await?;
+    Ok(bundle)
+}
+
+/// Opens `cert_id` once, lets `choose` pick the pointers to disclose from the verified body, and returns the
+/// bundle with the body (secret: the caller drops it when done). The credential exports choose their native
+/// fields from the body (all of them, or those a chosen claim is computed from).
+pub async fn disclose_chosen(
+    actor: &Actor<'_>,
+    cert_id: &CertId,
+    choose: impl FnOnce(&serde_json::Value) -> anyhow::Result<Vec<String>>,
+) -> anyhow::Result<(Bundle, serde_json::Value)> {
     let (opened, view) = open_with_view(actor, cert_id).await?;
-    let pointers: Vec<&str> = pointers.iter().map(String::as_str).collect();
+    let chosen = choose(&opened.body)?;
+    let pointers: Vec<&str> = chosen.iter().map(String::as_str).collect();
     let disclosure =
         vault::commit(&opened.body, &opened.master_salt)?.disclose(cert_id, &pointers)?;
     let (operator, _) = view.operator().await?;
-    Ok(Bundle {
+    let bundle = Bundle {
         format: BUNDLE_FORMAT.to_owned(),
         checkpoint: String::from_utf8_lossy(&view.checkpoint().note).into_owned(),
         operator: BundledEntry::from(&operator),
         registrant: BundledEntry::from(&opened.registrant),
         registration: BundledEntry::from(&opened.registration),
         disclosure,
-    })
+    };
+    Ok((bundle, opened.body))
 }

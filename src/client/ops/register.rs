@@ -31,21 +31,32 @@ pub struct Registration {
 /// The body's violations of its schema (`cert::validate`) as of `date`: what `register` refuses, and what
 /// `open` reports about a body some other client registered. Violations carry pointers and rules, never values.
 pub fn violations_at(body: &Value, date: Date) -> Vec<cert::Violation> {
-    cert::validate(body, date).err().unwrap_or_default()
+    cert::validate_document(body, date)
+        .err()
+        .unwrap_or_default()
 }
 
-/// Validates a body with `cert::validate` as of today (UTC); every violation is reported with its pointer.
+/// Validates a body (a native certificate or a credential) with `cert::validate_document` as of today (UTC);
+/// every violation is reported with its pointer.
 pub fn check_certificate(body: &Value) -> Result<(), InvalidCertificate> {
     let today = Date::today_utc().ok_or_else(|| {
         InvalidCertificate(vec![
             "(body): the system clock is outside the supported dates".into(),
         ])
     })?;
-    cert::validate(body, today)
-        .map(|_| ())
-        .map_err(|violations| {
-            InvalidCertificate(violations.iter().map(|v| v.to_string()).collect())
-        })
+    cert::validate_document(body, today).map_err(|violations| {
+        InvalidCertificate(violations.iter().map(|v| v.to_string()).collect())
+    })?;
+    // A token whose did:jwk signature does not verify is not what its issuer signed: registering it would put
+    // a forgery under the registrant's name. An issuer that cannot be checked offline is reported by the CLI.
+    let signature = super::issuer_signature(body, None);
+    if signature.failed() {
+        return Err(InvalidCertificate(vec![format!(
+            "/{}/id: {signature} [jws.signature]",
+            cert::vc::envelope::ENVELOPE_MEMBER
+        )]));
+    }
+    Ok(())
 }
 
 /// Registers `body` with readers `to` (the registrant keeps an envelope of its own).

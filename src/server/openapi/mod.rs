@@ -41,7 +41,8 @@ receipts; retention purges) are signed by the log key under the reserved signer 
         operations::enroll, operations::rotate, operations::register, operations::certificate,
         operations::grant, operations::list_grants, operations::receipts, operations::rewrap,
         operations::revoke, operations::purge, operations::sealed, operations::healthz,
-        operations::metrics, operations::openapi,
+        operations::metrics, operations::openapi, operations::page, operations::page_style,
+        operations::page_script,
     ),
     components(schemas(ErrorBody)),
     modifiers(&Edges),
@@ -50,6 +51,8 @@ receipts; retention purges) are signed by the log key under the reserved signer 
         (name = "parties", description = "Enrollment and key rotation (key transparency)."),
         (name = "certificates", description = "Registration, readers, release of sealed bodies."),
         (name = "service", description = "Health, metrics and this document."),
+        (name = "page", description = "The auditor's page: static files; it verifies everything itself \
+            in the browser against the log key its user pins."),
     ),
 )]
 struct ApiDoc;
@@ -103,7 +106,8 @@ fn edges(operation_id: &str) -> Option<(bool, &'static [u16])> {
         "receipt" => (false, &[400, 404, 503]),
         "tile" | "entry" | "party" | "certificate" | "receipts" => (false, &[400, 404]),
         "inclusion" | "consistency" => (false, &[400]),
-        "vkey" | "healthz" | "metrics" | "openapi" => (false, &[]),
+        "vkey" | "healthz" | "metrics" | "openapi" | "page" | "page_style" => (false, &[]),
+        "page_script" => (false, &[404]),
         "enroll" | "rotate" | "register" | "grant" | "rewrap" | "revoke" | "purge" => {
             (true, SIGNED_ERRORS)
         }

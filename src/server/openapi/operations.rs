@@ -190,3 +190,25 @@ fn metrics() {}
     summary = "This document",
     responses((status = 200, description = "OpenAPI 3.1.", body = serde_json::Value, content_type = "application/json")))]
 fn openapi() {}
+
+#[utoipa::path(get, path = "/", tag = "page",
+    summary = "The auditor's page",
+    description = "A static page that checks this log's checkpoint, growth (a failed consistency proof \
+        between visits is shown as a fork), entries, a certificate's public history, disclosure bundles and \
+        receipts in the browser with WebCrypto, against a log key the user pins. Sent with a strict \
+        `Content-Security-Policy` (its own scripts and styles only; fetches only from this server).",
+    responses((status = 200, description = "The page.", body = String, content_type = "text/html; charset=utf-8")))]
+fn page() {}
+
+#[utoipa::path(get, path = "/style.css", tag = "page",
+    summary = "The page's style sheet",
+    responses((status = 200, description = "CSS.", body = String, content_type = "text/css; charset=utf-8")))]
+fn page_style() {}
+
+#[utoipa::path(get, path = "/js/{file}", tag = "page",
+    summary = "One of the page's scripts",
+    params(("file" = String, Path, description = "A script of the page, e.g. `merkle.js`.",
+        pattern = "^[a-z]+\\.js$")),
+    responses((status = 200, description = "JavaScript (a classic script, so the page also works \
+        opened from a file).", body = String, content_type = "text/javascript; charset=utf-8")))]
+fn page_script() {}
