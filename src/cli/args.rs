@@ -47,7 +47,7 @@ pub struct Global {
 pub enum Command {
     /// Generate a party's key pair: FILE (secret, mode 0600) and FILE.pub (public identity).
     Keygen(KeygenArgs),
-    /// Run the service over an embedded store.
+    /// Run the service over an embedded store (or with the vault in PostgreSQL: --postgres).
     Serve(ServeArgs),
     /// Rebuild the log's derived files (tiles, entry offsets) from its journal; the service must be stopped.
     Repair(RepairArgs),
@@ -236,9 +236,22 @@ pub struct RepairArgs {
 /// `serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// The data directory (log, vault, log key).
+    /// The data directory (log, log key; and the vault unless --postgres).
     #[arg(long, value_name = "DIR")]
     pub data: PathBuf,
+    /// Keep the vault and the replay-nonce store in this PostgreSQL database (postgresql://USER@HOST/DB or
+    /// key=value settings; what it leaves out comes from PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE). The
+    /// log itself stays in --data: one frontend per log until issue 10's next step (docs/distributed.md).
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "TRADELEDGER_POSTGRES",
+        hide_env_values = true
+    )]
+    pub postgres: Option<String>,
+    /// Most connections to PostgreSQL at once (vault and nonce store together).
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    pub postgres_connections: u32,
     /// The address to listen on.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     pub listen: String,

@@ -73,6 +73,8 @@ pub(super) async fn serve(_g: &Global, args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("binding {}", args.listen))?;
     let addr = listener.local_addr()?;
     let mut config = ServeConfig::new(args.data, operator);
+    config.postgres = args.postgres.map(server::PostgresUrl::new);
+    config.postgres_connections = args.postgres_connections;
     config.policies = args.policies;
     config.origin = args.origin;
     config.max_body_bytes = args.max_body_bytes;

@@ -37,8 +37,9 @@ pub enum SigError {
     /// expire (other parties are served). Retry later, or sign fewer requests.
     #[error("this party's replay quota is used up; retry later")]
     ReplayQuotaExceeded,
-    /// The nonce of a request dated ahead of the server clock could not be recorded durably, so the request is
-    /// refused rather than risk accepting it again after a restart. Retry later.
+    /// The nonce of a request dated ahead of the server clock (or, with a shared nonce store, of any request)
+    /// could not be recorded durably, so the request is refused rather than risk accepting it again after a
+    /// restart or at another frontend. Retry later.
     #[error("the request could not be recorded; retry later")]
     ReplayNotRecorded,
 }

@@ -15,7 +15,7 @@ mod verify;
 mod tests;
 
 pub use error::SigError;
-pub use replay::{NonceJournal, ReplayConfig, ReplayGuard, nonce_key};
+pub use replay::{NonceJournal, ReplayConfig, ReplayGuard, SharedNonceStore, nonce_key};
 pub use sign::sign_request;
 pub use verify::{check_request_headers, verify_request};
 

@@ -1,5 +1,6 @@
 //! The replay guard: remembers every (party, nonce) accepted within the clock-skew window, in bounded memory
-//! divided fairly among parties, and hands the nonces that must outlive a restart to a durable journal.
+//! divided fairly among parties, and hands the nonces that must outlive a restart to a durable journal, or every
+//! nonce to a store shared by all frontends of a deployment.
 
 use std::collections::hash_map::RandomState;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -59,6 +60,7 @@ pub struct ReplayGuard {
     /// Parties that may sign requests, among which the memory is shared; 0 until told (then: one share).
     parties: AtomicUsize,
     journal: Option<Box<dyn NonceJournal>>,
+    shared: Option<Box<dyn SharedNonceStore>>,
 }
 
 /// Durable memory for the nonces of requests dated ahead of the server clock: the only ones a restart's floor
@@ -67,6 +69,16 @@ pub trait NonceJournal: Send + Sync {
     /// Records that `party` used the nonce whose key is `nonce` (see [`nonce_key`]) on a request created at
     /// `created`; returns only once that is durable. A failure refuses the request.
     fn record(&self, party: &str, nonce: &[u8; 16], created: u64) -> std::io::Result<()>;
+}
+
+/// Accepted nonces shared by every frontend of a deployment (PostgreSQL under `serve --postgres`): a nonce
+/// claimed through one frontend is refused by all of them, restarts included.
+pub trait SharedNonceStore: Send + Sync {
+    /// Claims `party`'s nonce key `nonce` (see [`nonce_key`]) until `expires` (Unix seconds). Returns `Ok(false)`
+    /// if it is already claimed, through any frontend, and that claim has not expired at `now`; returns `Ok(true)`
+    /// only once the claim is durable. Blocking. A failure refuses the request.
+    fn claim(&self, party: &str, nonce: &[u8; 16], expires: u64, now: u64)
+    -> std::io::Result<bool>;
 }
 
 /// The 128-bit key under which a nonce is remembered (and journalled): the first 16 bytes of its SHA-256.
@@ -129,6 +141,7 @@ impl ReplayGuard {
             not_before: 0,
             parties: AtomicUsize::new(0),
             journal: None,
+            shared: None,
         }
     }
 
@@ -136,6 +149,14 @@ impl ReplayGuard {
     #[must_use]
     pub fn with_journal(mut self, journal: Box<dyn NonceJournal>) -> Self {
         self.journal = Some(journal);
+        self
+    }
+
+    /// Claims every accepted nonce in `store` too, after the in-memory checks: what another frontend accepted is
+    /// refused here. (The in-memory guard still bounds each party's share on this frontend.)
+    #[must_use]
+    pub fn with_shared_store(mut self, store: Box<dyn SharedNonceStore>) -> Self {
+        self.shared = Some(store);
         self
     }
 
@@ -251,6 +272,16 @@ impl ReplayGuard {
         // Nothing created at or before `now` can be accepted after a restart (the floor is a later second), so
         // only these need durable memory. The nonce stays in memory if the journal fails: the request is
         // refused, and refusing its replay as well is harmless.
+        if let Some(shared) = &self.shared {
+            match shared.claim(party, &key, expiry, now) {
+                Ok(true) => {}
+                Ok(false) => return Err(SigError::ReplayedRequest),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot claim a request nonce in the shared store");
+                    return Err(SigError::ReplayNotRecorded);
+                }
+            }
+        }
         if created > now
             && let Some(journal) = &self.journal
         {

@@ -20,6 +20,7 @@ mod logkey;
 mod metrics;
 mod openapi;
 mod page;
+mod pg_nonces;
 mod policies;
 mod policy;
 mod publish;
@@ -32,6 +33,7 @@ mod replay_journal;
 mod retention;
 mod signed;
 mod state;
+mod vault_backend;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -50,14 +52,19 @@ pub use openapi::openapi_json;
 pub use publish::Checkpoints;
 pub use repair::{RepairReport, repair};
 pub use state::AppState;
+pub use vault_backend::VaultBackend;
 
 use crate::httpsig::ReplayConfig;
 
 /// How a service instance is set up.
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
-    /// The data directory: log, vault and the log's key live here.
+    /// The data directory: the log and its key live here, and the vault unless `postgres` is set.
     pub data: PathBuf,
+    /// Keep the vault and the replay nonces in this PostgreSQL database instead (the log stays in `data`).
+    pub postgres: Option<PostgresUrl>,
+    /// Most connections to PostgreSQL, vault and nonce store together.
+    pub postgres_connections: u32,
     /// The operator's public identity: the one party allowed to enroll others.
     pub operator: vault::PartyPublic,
     /// Directory of Cedar policies and their schema; `None`: `DATA/policies`, created with the built-in set.
@@ -81,6 +88,28 @@ pub struct ServeConfig {
     pub max_replay_entries: usize,
     /// What one client can hold: connections, time, buffered bodies.
     pub net: NetLimits,
+}
+
+/// PostgreSQL connection settings (a `postgresql://` URL or `key=value` settings, completed from the `PG*`
+/// environment variables). They may hold a password, so they are never printed.
+#[derive(Clone)]
+pub struct PostgresUrl(String);
+
+impl PostgresUrl {
+    /// Wraps connection settings.
+    pub fn new(url: String) -> Self {
+        PostgresUrl(url)
+    }
+
+    fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for PostgresUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PostgresUrl(<not shown>)")
+    }
 }
 
 /// The bounds on what clients, authenticated or not, can make the service hold (docs/operations.md,
@@ -157,6 +186,8 @@ impl ServeConfig {
     pub fn new(data: PathBuf, operator: vault::PartyPublic) -> Self {
         ServeConfig {
             data,
+            postgres: None,
+            postgres_connections: 16,
             operator,
             policies: None,
             origin: "tradeledger.example/log".to_owned(),

@@ -30,8 +30,8 @@ pub struct AppState {
     pub config: ServeConfig,
     /// The append-only log.
     pub log: ledger::Log,
-    /// The keyless store of ciphertexts and envelopes.
-    pub vault: vault::FsVaultStore,
+    /// The keyless store of ciphertexts and envelopes: in `DATA/vault`, or in PostgreSQL.
+    pub vault: super::VaultBackend,
     /// Parties and certificates, derived from the log.
     pub registry: RwLock<Registry>,
     /// The Cedar policies.
@@ -65,8 +65,7 @@ impl AppState {
         let log = ledger::Log::open(store, log_key.note_signer(), &config.origin)
             .context("opening the log")?;
         let checkpoints = super::publish::Checkpoints::new(&config, log_key.vkey(), log.size())?;
-        let vault =
-            vault::FsVaultStore::open(&config.data.join("vault")).context("opening the vault")?;
+        let (vault, shared_nonces) = open_vault(&config)?;
         let policies = super::policies::policy_dir(&config.data, config.policies.as_deref())?;
         let authz = Authorizer::load(&policies)
             .with_context(|| format!("loading policies from {}", policies.display()))?;
@@ -96,8 +95,14 @@ impl AppState {
         // keeps a request accepted by the previous run from being accepted again after a restart; the journal
         // remembers the few dated after it.
         let replay = state.replay.refuse_created_before(start_of_next_second());
-        let skew = state.config.max_skew.as_secs();
-        let replay = super::replay_journal::attach(&state.config.data, replay, skew)?;
+        // The shared store holds every accepted nonce durably, the journal only the ones dated ahead of the clock.
+        let replay = match shared_nonces {
+            Some(store) => replay.with_shared_store(Box::new(store)),
+            None => {
+                let skew = state.config.max_skew.as_secs();
+                super::replay_journal::attach(&state.config.data, replay, skew)?
+            }
+        };
         let parties = state
             .registry
             .read()
@@ -196,6 +201,24 @@ impl AppState {
         self.log.close().context("closing the log")?;
         Ok(())
     }
+}
+
+/// The vault, and with PostgreSQL the shared nonce store on the same pool.
+fn open_vault(
+    config: &ServeConfig,
+) -> anyhow::Result<(super::VaultBackend, Option<super::pg_nonces::PgNonces>)> {
+    let Some(url) = &config.postgres else {
+        let vault =
+            vault::FsVaultStore::open(&config.data.join("vault")).context("opening the vault")?;
+        return Ok((super::VaultBackend::Fs(Box::new(vault)), None));
+    };
+    let pool = vault::PgPool::connect(url.expose(), config.postgres_connections)
+        .context("connecting to PostgreSQL")?;
+    let vault =
+        vault::PgVaultStore::with_pool(pool.clone()).context("opening the vault in PostgreSQL")?;
+    let nonces = super::pg_nonces::PgNonces::open(pool)?;
+    tracing::info!("vault and replay nonces in PostgreSQL; the log in the data directory");
+    Ok((super::VaultBackend::Pg(vault), Some(nonces)))
 }
 
 /// Waits for the next whole Unix second to begin and returns it. `created` has a granularity of one second,

@@ -19,7 +19,10 @@ mod framing;
 mod hostile;
 mod lengths;
 mod netbounds;
+#[path = "../../vault/tests/support/pg_cluster.rs"]
+mod pg_cluster;
 mod pipes;
+mod postgres;
 mod proxy;
 mod races;
 mod rawhttp;

@@ -16,9 +16,12 @@ pub use keys::{PartyKeys, PartyPublic};
 /// Identifiers shared with the log (re-exported from the ledger crate).
 pub use ledger::{CertId, PartyId, Role};
 pub use seal::{BODY_VERSION, DataKey, MIN_BODY_CIPHERTEXT_LEN, OpenedBody, open_body, seal_body};
+pub use store::pg::{
+    Migration as PgMigration, PgConnection, PgPool, db_error as pg_error, migrate as pg_migrate,
+};
 pub use store::{
-    FsVaultStore, MAX_ENVELOPE_LEN, MAX_PARTY_LEN, MemoryVaultStore, NewCertificate, StoreError,
-    VaultStore,
+    FsVaultStore, MAX_ENVELOPE_LEN, MAX_PARTY_LEN, MemoryVaultStore, NewCertificate, PgVaultStore,
+    StoreError, VaultStore,
 };
 
 mod canonical;

@@ -1,11 +1,17 @@
-//! The `VaultStore` contract, run against both implementations, plus the disk store's own cases
-//! (reopen, corruption, torn tails, interrupted purges).
+//! The `VaultStore` contract, run against every implementation (memory, disk, PostgreSQL), plus the disk
+//! store's own cases (reopen, corruption, torn tails, interrupted purges). PostgreSQL's own cases are in
+//! pg_store.rs.
 #![allow(clippy::unwrap_used)]
+
+#[path = "support/pg_cluster.rs"]
+mod pg_cluster;
 
 use std::path::Path;
 use std::sync::Arc;
 
-use vault::{CertId, FsVaultStore, MemoryVaultStore, NewCertificate, StoreError, VaultStore};
+use vault::{
+    CertId, FsVaultStore, MemoryVaultStore, NewCertificate, PgVaultStore, StoreError, VaultStore,
+};
 
 fn id(n: u32) -> CertId {
     let mut id = [0xA5u8; 16];
@@ -261,7 +267,14 @@ fn fs() -> (Option<tempfile::TempDir>, Arc<dyn VaultStore>) {
     (Some(dir), Arc::new(store))
 }
 
+/// A store on a fresh database of this binary's throwaway PostgreSQL cluster.
+fn pg() -> (Option<tempfile::TempDir>, Arc<dyn VaultStore>) {
+    let store = PgVaultStore::open(&pg_cluster::fresh_database(), 16).unwrap();
+    (None, Arc::new(store))
+}
+
 contract_tests!(memory_store, memory());
+contract_tests!(pg_store, pg());
 contract_tests!(fs_store, fs());
 contract_tests!(fs_inline_baseline, {
     let dir = tempfile::tempdir().unwrap();

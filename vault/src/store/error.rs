@@ -38,6 +38,9 @@ pub enum StoreError {
     /// An operating-system I/O error (open, write, read or sync).
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
+    /// An error from PostgreSQL or its connection pool (message and SQLSTATE only, never row contents).
+    #[error("database error: {0}")]
+    Database(String),
     /// An error from the sled index.
     #[error("index error: {0}")]
     Index(#[from] sled::Error),

@@ -5,6 +5,7 @@ mod fs;
 mod group;
 mod index;
 mod memory;
+pub(crate) mod pg;
 mod record;
 mod recovery;
 mod segments;
@@ -13,6 +14,7 @@ pub use error::StoreError;
 pub use fs::FsVaultStore;
 use ledger::CertId;
 pub use memory::MemoryVaultStore;
+pub use pg::PgVaultStore;
 
 /// Longest recipient party id the store accepts, in bytes.
 pub const MAX_PARTY_LEN: usize = 255;
@@ -53,6 +55,8 @@ pub struct NewCertificate<'a> {
 /// - **Purge is crypto-shredding.** After `purge` returns, the ciphertext and every envelope are gone
 ///   from the API (reads return `None`) and the ciphertext bytes are overwritten on disk, so they
 ///   cannot be recovered from the data directory. Grants and revocations on a purged id are refused.
+///   ([`PgVaultStore`] deletes the rows; PostgreSQL keeps the bytes until `VACUUM` and WAL recycling,
+///   see its documentation and docs/threat-model.md.)
 /// - **Integrity.** Stored bytes that fail their checksum are reported as [`StoreError::Corrupt`],
 ///   never served.
 /// - **Concurrency.** Every method takes `&self`; implementations are `Send + Sync` and may be called

@@ -1,0 +1,57 @@
+//! The vault the service runs on: the embedded store in `DATA/vault`, or PostgreSQL (`serve --postgres`). One
+//! type for both, so handlers call the `VaultStore` contract and never care which.
+
+use ledger::CertId;
+use vault::{FsVaultStore, NewCertificate, PgVaultStore, StoreError, VaultStore};
+
+/// Either vault backend; both keep the same `VaultStore` contract (vault/tests/store.rs runs it on both).
+pub enum VaultBackend {
+    /// The embedded store in the data directory.
+    Fs(Box<FsVaultStore>),
+    /// A PostgreSQL database shared by every frontend.
+    Pg(PgVaultStore),
+}
+
+impl VaultBackend {
+    fn store(&self) -> &dyn VaultStore {
+        match self {
+            VaultBackend::Fs(store) => &**store,
+            VaultBackend::Pg(store) => store,
+        }
+    }
+}
+
+impl VaultStore for VaultBackend {
+    fn put_certificates(&self, certs: &[NewCertificate<'_>]) -> Result<(), StoreError> {
+        self.store().put_certificates(certs)
+    }
+
+    fn add_envelope(
+        &self,
+        cert_id: CertId,
+        party: &str,
+        envelope: &[u8],
+    ) -> Result<(), StoreError> {
+        self.store().add_envelope(cert_id, party, envelope)
+    }
+
+    fn remove_envelope(&self, cert_id: CertId, party: &str) -> Result<bool, StoreError> {
+        self.store().remove_envelope(cert_id, party)
+    }
+
+    fn purge(&self, cert_id: CertId) -> Result<(), StoreError> {
+        self.store().purge(cert_id)
+    }
+
+    fn get_ciphertext(&self, cert_id: CertId) -> Result<Option<Vec<u8>>, StoreError> {
+        self.store().get_ciphertext(cert_id)
+    }
+
+    fn get_envelope(&self, cert_id: CertId, party: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.store().get_envelope(cert_id, party)
+    }
+
+    fn list_recipients(&self, cert_id: CertId) -> Result<Vec<String>, StoreError> {
+        self.store().list_recipients(cert_id)
+    }
+}

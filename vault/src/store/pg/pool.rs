@@ -1,0 +1,216 @@
+//! Connections to PostgreSQL: the connection settings (URL plus the standard `PG*` environment variables), a
+//! pool of blocking clients, and errors mapped to [`StoreError`] without the row contents PostgreSQL may quote.
+
+use std::time::Duration;
+
+use postgres::{Client, Config, NoTls};
+use r2d2::{CustomizeConnection, PooledConnection};
+use r2d2_postgres::PostgresConnectionManager;
+
+use crate::store::StoreError;
+
+/// A pooled, blocking connection (a [`postgres::Client`] through `Deref`).
+pub type PgConnection = PooledConnection<PostgresConnectionManager<NoTls>>;
+
+/// How long a caller waits for a free connection, and a new connection for the server, before failing.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A pool of connections to one PostgreSQL database. Cheap to clone; every clone shares the pool.
+#[derive(Clone)]
+pub struct PgPool {
+    pool: r2d2::Pool<PostgresConnectionManager<NoTls>>,
+}
+
+impl std::fmt::Debug for PgPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the settings: they may hold a password.
+        f.debug_struct("PgPool")
+            .field("max_size", &self.pool.max_size())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PgPool {
+    /// Connects to the database named by `url` (a `postgresql://` URL or `key=value` settings), taking
+    /// what it leaves out from `PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE` and `PGAPPNAME`
+    /// (as libpq does, except that `PGPORT` applies only to hosts from `PGHOST`: a host in the URL
+    /// comes with its port, 5432 unless it names one),
+    /// with at most `max_connections` connections. Fails if the server cannot be reached or runs with
+    /// `fsync` off (commits would not be durable).
+    ///
+    /// Every connection runs with `synchronous_commit = on`: a `COMMIT` returns only once its WAL record
+    /// is flushed to the server's disk.
+    pub fn connect(url: &str, max_connections: u32) -> Result<PgPool, StoreError> {
+        let config = config_from(url, |name| std::env::var(name).ok())?;
+        // One connection first, outside the pool: an unreachable server or a refused login fails at once,
+        // with its cause (the pool would retry for the whole timeout and keep only a summary).
+        let mut first = config.connect(NoTls).map_err(db_error)?;
+        let fsync: String = first
+            .query_one("SHOW fsync", &[])
+            .and_then(|row| row.try_get(0))
+            .map_err(db_error)?;
+        if fsync != "on" {
+            return Err(StoreError::Database(
+                "the PostgreSQL server runs with fsync off: its commits are not durable".into(),
+            ));
+        }
+        drop(first);
+        let manager = PostgresConnectionManager::new(config, NoTls);
+        let pool = r2d2::Pool::builder()
+            .max_size(max_connections.max(1))
+            .min_idle(Some(1))
+            .connection_timeout(CONNECT_TIMEOUT)
+            .connection_customizer(Box::new(DurableSession))
+            .build(manager)
+            .map_err(pool_error)?;
+        Ok(PgPool { pool })
+    }
+
+    /// A connection from the pool; waits for one to be free for at most 10 seconds.
+    pub fn get(&self) -> Result<PgConnection, StoreError> {
+        self.pool.get().map_err(pool_error)
+    }
+}
+
+/// Sets every new connection's session to wait for the WAL flush at commit, whatever the server default.
+#[derive(Debug)]
+struct DurableSession;
+
+impl CustomizeConnection<Client, postgres::Error> for DurableSession {
+    fn on_acquire(&self, client: &mut Client) -> Result<(), postgres::Error> {
+        client.batch_execute("SET synchronous_commit TO on")
+    }
+}
+
+/// The connection settings: `url`, completed from the `PG*` variables `env` returns, as libpq would.
+pub(crate) fn config_from(
+    url: &str,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Config, StoreError> {
+    // The parser's message may quote the string, and the string may hold a password: say only what it is.
+    let mut config: Config = url.parse().map_err(|_| {
+        StoreError::Database(
+            "the PostgreSQL URL is malformed (not shown: it may hold a password)".into(),
+        )
+    })?;
+    if config.get_hosts().is_empty() {
+        let host = env("PGHOST").ok_or_else(|| {
+            StoreError::Database("no PostgreSQL host: give one in the URL or in PGHOST".into())
+        })?;
+        for host in host.split(',') {
+            if host.starts_with('/') {
+                config.host_path(host);
+            } else {
+                config.host(host);
+            }
+        }
+    }
+    if config.get_ports().is_empty()
+        && let Some(port) = env("PGPORT")
+    {
+        let port = port
+            .parse()
+            .map_err(|_| StoreError::Database("PGPORT is not a port number".into()))?;
+        config.port(port);
+    }
+    if config.get_user().is_none() {
+        let user = env("PGUSER").ok_or_else(|| {
+            StoreError::Database("no PostgreSQL user: give one in the URL or in PGUSER".into())
+        })?;
+        config.user(&user);
+    }
+    if config.get_password().is_none()
+        && let Some(password) = env("PGPASSWORD")
+    {
+        config.password(password);
+    }
+    if config.get_dbname().is_none()
+        && let Some(dbname) = env("PGDATABASE")
+    {
+        config.dbname(&dbname);
+    }
+    if config.get_application_name().is_none() {
+        let name = env("PGAPPNAME").unwrap_or_else(|| "tradeledger".to_owned());
+        config.application_name(&name);
+    }
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    Ok(config)
+}
+
+/// A PostgreSQL error as a store error. A server error keeps only its message and SQLSTATE: its DETAIL
+/// can quote the row that failed, and rows hold ciphertexts and envelopes.
+pub fn db_error(error: postgres::Error) -> StoreError {
+    if let Some(db) = error.as_db_error() {
+        return StoreError::Database(format!("{} (SQLSTATE {})", db.message(), db.code().code()));
+    }
+    if error.is_closed() {
+        return StoreError::Database("the connection to PostgreSQL was closed".into());
+    }
+    // The client's message names the step ("error connecting to server"); its sources say why.
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    StoreError::Database(text)
+}
+
+fn pool_error(error: r2d2::Error) -> StoreError {
+    StoreError::Database(format!("no PostgreSQL connection: {error}"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[test]
+    fn the_url_wins_and_pg_variables_fill_the_rest() {
+        let vars = [
+            ("PGHOST", "/run/pg"),
+            ("PGPORT", "5433"),
+            ("PGUSER", "envuser"),
+            ("PGPASSWORD", "envsecret"),
+            ("PGDATABASE", "envdb"),
+        ];
+        let config = config_from("postgresql://urluser@db.internal/ledger", env(&vars)).unwrap();
+        assert_eq!(config.get_user(), Some("urluser"));
+        assert_eq!(config.get_dbname(), Some("ledger"));
+        // A host in the URL brings its port (5432 unless given); PGPORT goes with PGHOST.
+        assert_eq!(config.get_ports(), [5432]);
+        assert_eq!(config.get_password(), Some(&b"envsecret"[..]));
+        assert!(
+            matches!(config.get_hosts(), [postgres::config::Host::Tcp(h)] if h == "db.internal")
+        );
+
+        let config = config_from("postgresql://", env(&vars)).unwrap();
+        assert!(
+            matches!(config.get_hosts(), [postgres::config::Host::Unix(p)] if p.as_os_str() == "/run/pg")
+        );
+        assert_eq!(config.get_ports(), [5433]);
+        assert_eq!(config.get_user(), Some("envuser"));
+        assert_eq!(config.get_dbname(), Some("envdb"));
+    }
+
+    #[test]
+    fn errors_never_echo_the_url() {
+        let err = config_from("postgresql://u:hunter2@[bad", env(&[])).unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+        let err = config_from("postgresql://u:hunter2@", env(&[])).unwrap_err();
+        assert!(err.to_string().contains("PGHOST"), "{err}");
+        let err = config_from("postgresql://h", env(&[])).unwrap_err();
+        assert!(err.to_string().contains("PGUSER"), "{err}");
+    }
+}
