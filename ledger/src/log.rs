@@ -1,6 +1,7 @@
 //! The log: group-committed durable appends, checkpoints signed only over durable entries, verified reads,
 //! tiles and proofs.
 
+mod frontier;
 mod integrity;
 mod recovery;
 mod sequencer;
