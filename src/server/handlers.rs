@@ -20,6 +20,7 @@ use super::lengths;
 use super::policy;
 use super::read::{blocking, parse_cert_id};
 use super::registrar::Checked;
+use super::sealed_answer::SealedAnswer;
 use super::signed::{self, Caller, SignedRequest};
 use super::state::{AppState, LOG_PARTY, now_ms};
 use crate::api::{
@@ -330,7 +331,7 @@ pub(super) async fn sealed(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
     req: SignedRequest,
-) -> Answer<Sealed> {
+) -> Result<SealedAnswer, ApiError> {
     let started = Instant::now();
     let metrics_state = state.clone();
     let answer = blocking(move || {
@@ -381,7 +382,7 @@ pub(super) async fn sealed(
             .metrics
             .envelopes_released
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Ok(Json(Sealed {
+        Ok(SealedAnswer::new(&Sealed {
             ciphertext: B64(ciphertext),
             envelope: B64(envelope.to_vec()),
             grant: B64(grant.to_vec()),

@@ -28,6 +28,7 @@ mod registry;
 mod repair;
 mod replay_journal;
 mod retention;
+mod sealed_answer;
 mod signed;
 mod state;
 
