@@ -58,6 +58,15 @@ fn with_read_chunk<T>(read: impl FnOnce(&mut [u8]) -> T) -> T {
     result
 }
 
+/// Whether `bytes` hold the empty line that ends a head: a line feed followed by another, or by CR LF. One
+/// pass that stops at the first: searching for "\n\n" first read a whole 12 KiB body that came in with its
+/// head (none there) before finding the head's "\n\r\n", 3.6% of a registration's instructions (callgrind).
+fn head_ends(bytes: &[u8]) -> bool {
+    bytes.iter().enumerate().any(|(i, &b)| {
+        b == b'\n' && matches!(bytes.get(i + 1..), Some([b'\n', ..] | [b'\r', b'\n', ..]))
+    })
+}
+
 /// How often a waiting gate re-checks its deadlines, the connection's in-flight requests and slot pressure.
 const TICK: Duration = Duration::from_millis(250);
 
@@ -180,9 +189,7 @@ impl<IO> Gate<IO> {
                 }
                 // Parse only once the empty line that ends a head is in; search only the new bytes for it.
                 let from = self.head_scanned.saturating_sub(3);
-                let ended = pending.get(from..).is_some_and(|new| {
-                    new.windows(2).any(|w| w == b"\n\n") || new.windows(3).any(|w| w == b"\n\r\n")
-                });
+                let ended = pending.get(from..).is_some_and(head_ends);
                 self.head_scanned = pending.len();
                 if !ended {
                     return framing::check_partial(pending, &self.config.head).map(|()| 0);
@@ -379,5 +386,21 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Gate<IO> {
         }
         ready!(Pin::new(&mut this.io).poll_flush(cx))?;
         Pin::new(&mut this.io).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::head_ends;
+
+    #[test]
+    fn a_head_ends_at_the_first_empty_line_of_either_kind() {
+        assert!(head_ends(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n{}"));
+        assert!(head_ends(b"GET / HTTP/1.1\nHost: a\n\nbody"));
+        assert!(head_ends(b"\n\r\n"));
+        assert!(!head_ends(b"GET / HTTP/1.1\r\nHost: a\r\n"));
+        assert!(!head_ends(b"GET / HTTP/1.1\r\nHost: a\r\n\r"));
+        assert!(!head_ends(b"\n\r"));
+        assert!(!head_ends(b""));
     }
 }
