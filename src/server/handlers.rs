@@ -106,12 +106,15 @@ pub(super) async fn register(
     let started = Instant::now();
     let answer = async {
         let checking = state.clone();
-        let checked = state
+        let (cert_id, pending) = state
             .cpu
-            .run(move || check_registration(&checking, &req))
+            .run(move || {
+                let checked = check_registration(&checking, &req)?;
+                let cert_id = checked.cert_id;
+                Ok::<_, ApiError>((cert_id, checking.registrar.submit(&checking, checked)?))
+            })
             .await??;
-        let cert_id = checked.cert_id;
-        let index = state.registrar.register(&state, checked).await?;
+        let index = pending.index().await?;
         Ok(Json(Registered {
             cert_id: cert_id.to_string(),
             index,
