@@ -340,8 +340,11 @@ pub(super) async fn sealed(
     let answer = blocking(move || {
         let cert_id = parse_cert_id(&id)?;
         let caller = req.caller(&state)?;
-        // A release decided on a grant must be logged before that grant can be revoked.
-        let _deciding = state.locks.certificate(&cert_id);
+        // A release decided on a grant must be logged before that grant can be revoked: the decision and the
+        // receipt's place in the log's queue happen inside the certificate's critical section. Waiting for the
+        // receipt to be durable does not need it: a revocation decided later is queued later, so it gets a
+        // later index, and it is not durable unless the receipt is (`ledger::Log::enqueue`).
+        let deciding = state.locks.certificate(&cert_id);
         if state
             .registry
             .read()
@@ -380,7 +383,9 @@ pub(super) async fn sealed(
             state.log_key.signing_key(),
         )
         .map_err(|_| ApiError::internal())?;
-        let receipt_index = state.append(&receipt)?;
+        let queued = state.enqueue(&receipt)?;
+        drop(deciding);
+        let receipt_index = state.applied(queued, &receipt)?;
         state
             .metrics
             .envelopes_released
