@@ -1,4 +1,5 @@
-//! The answer to an open (`GET /v1/certificates/{id}/sealed`), written straight into its body.
+//! The open: `GET /v1/certificates/{id}/sealed` releases the ciphertext and the caller's envelope, logging an
+//! access receipt first, and its answer, written straight into its body.
 //!
 //! Through `Json<Sealed>`, serde_json base64-encoded the 8 KiB ciphertext into a string and then scanned that
 //! string byte by byte for characters to escape, of which base64 has none: 11 % of the server's instructions
@@ -6,13 +7,102 @@
 //! are exactly what `Json<Sealed>` sent (a test compares them), so clients see no change.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::Instant;
 
-use axum::http::header;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use ledger::{Entry, PartyId, SignedEntry};
+use vault::VaultStore as _;
 
-use crate::api::Sealed;
+use super::error::ApiError;
+use super::handlers::{unframe, vault_error};
+use super::policy;
+use super::read::{blocking, parse_cert_id};
+use super::signed::SignedRequest;
+use super::state::{AppState, LOG_PARTY, now_ms};
+use crate::api::{B64, Sealed};
+
+/// `GET /v1/certificates/{id}/sealed`: a grantee fetches the ciphertext and its own envelope; the release is
+/// logged as an access receipt before anything is returned.
+pub(super) async fn sealed(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    req: SignedRequest,
+) -> Result<SealedAnswer, ApiError> {
+    let started = Instant::now();
+    let metrics_state = state.clone();
+    let answer = blocking(move || {
+        let cert_id = parse_cert_id(&id)?;
+        let caller = req.caller(&state)?;
+        // A release decided on a grant must be logged before that grant can be revoked: the decision and the
+        // receipt's place in the log's queue happen inside the certificate's critical section. Waiting for the
+        // receipt to be durable does not need it: a revocation decided later is queued later, so it gets a
+        // later index, and it is not durable unless the receipt is (`ledger::Log::enqueue`).
+        let deciding = state.locks.certificate(&cert_id);
+        if state
+            .registry
+            .read()
+            .map_err(|_| ApiError::internal())?
+            .certificate(&cert_id)
+            .is_some_and(|c| c.purged)
+        {
+            return Err(super::lifecycle::gone());
+        }
+        let registration_index = policy::may_fetch(&state, &caller, &cert_id)?;
+        let id = cert_id;
+        let stored = state
+            .vault
+            .get_envelope(id, caller.id.as_str())
+            .map_err(vault_error)?
+            .ok_or_else(|| ApiError::forbidden("not_granted", "no active grant for this party"))?;
+        let (grant, envelope) = unframe(&stored)?;
+        let ciphertext = state
+            .vault
+            .get_ciphertext(id)
+            .map_err(vault_error)?
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::GONE,
+                    "purged",
+                    "the certificate body was purged",
+                )
+            })?;
+        let receipt = SignedEntry::sign(
+            Entry::AccessReceipt {
+                cert_id,
+                grant,
+                time_ms: now_ms(),
+            },
+            PartyId::new(LOG_PARTY).map_err(|_| ApiError::internal())?,
+            state.log_key.signing_key(),
+        )
+        .map_err(|_| ApiError::internal())?;
+        let queued = state.enqueue(&receipt)?;
+        drop(deciding);
+        let receipt_index = state.applied(queued, &receipt)?;
+        state
+            .metrics
+            .envelopes_released
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(SealedAnswer::new(&Sealed {
+            ciphertext: B64(ciphertext),
+            envelope: B64(envelope.to_vec()),
+            grant: B64(grant.to_vec()),
+            registration_index,
+            receipt_index,
+        }))
+    })
+    .await?;
+    metrics_state
+        .metrics
+        .open_latency
+        .observe(started.elapsed());
+    answer
+}
 
 /// An encoded [`Sealed`], ready to send.
 pub(super) struct SealedAnswer(String);
