@@ -19,7 +19,7 @@ pub use entry::{
 };
 pub use error::Error;
 pub use ids::{CertId, MAX_PARTY_ID_LEN, PartyId, Role};
-pub use log::Log;
+pub use log::{Appending, Log};
 pub use merkle::{
     Hash, MemoryTree, NodeSource, consistency_proof, empty_root, inclusion_proof, leaf_hash,
     node_hash, tree_root, verify_consistency, verify_inclusion,

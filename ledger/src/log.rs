@@ -1,6 +1,7 @@
 //! The log: group-committed durable appends, checkpoints signed only over durable entries, verified reads,
 //! tiles and proofs.
 
+mod frontier;
 mod integrity;
 mod recovery;
 mod sequencer;
@@ -123,12 +124,20 @@ impl Log {
 
     /// Append entries as consecutive indices; returns their range once all are durable and checkpointed.
     pub fn append_batch(&self, entries: Vec<Vec<u8>>) -> Result<Range<u64>, Error> {
+        self.enqueue(entries)?.wait()
+    }
+
+    /// Queue entries to be appended as consecutive indices, and return without waiting; [`Appending::wait`]
+    /// gives their range once they are durable and checkpointed. Entries queued by a later call get later
+    /// indices, and none of them becomes durable unless these do (a failed commit stops the log), so a
+    /// caller may release whatever orders its appends once they are queued, before they are durable.
+    pub fn enqueue(&self, entries: Vec<Vec<u8>>) -> Result<Appending, Error> {
         if entries.iter().any(|e| e.len() > MAX_ENTRY_LEN) {
             return Err(Error::EntryTooLarge("log entry over 65535 bytes"));
         }
         if entries.is_empty() {
             let size = self.size();
-            return Ok(size..size);
+            return Ok(Appending(Queued::Done(size..size)));
         }
         if self.shared.failed.load(Ordering::Acquire) {
             return Err(Error::LogFailed);
@@ -148,8 +157,7 @@ impl Log {
                 reply,
             })
             .map_err(|_| Error::LogFailed)?;
-        let first = answer.recv().map_err(|_| Error::LogFailed)??;
-        Ok(first..first + n)
+        Ok(Appending(Queued::Waiting { answer, n }))
     }
 
     /// The number of durable entries: the size of the latest signed checkpoint.
@@ -284,6 +292,30 @@ impl Log {
             Err(Error::LogFailed)
         } else {
             Ok(())
+        }
+    }
+}
+
+/// Entries queued by [`Log::enqueue`].
+pub struct Appending(Queued);
+
+enum Queued {
+    Waiting {
+        answer: mpsc::Receiver<Result<u64, Error>>,
+        n: u64,
+    },
+    Done(Range<u64>),
+}
+
+impl Appending {
+    /// Waits until the entries are durable and checkpointed; returns their indices.
+    pub fn wait(self) -> Result<Range<u64>, Error> {
+        match self.0 {
+            Queued::Waiting { answer, n } => {
+                let first = answer.recv().map_err(|_| Error::LogFailed)??;
+                Ok(first..first + n)
+            }
+            Queued::Done(range) => Ok(range),
         }
     }
 }

@@ -17,7 +17,7 @@ mod tests;
 pub use error::SigError;
 pub use replay::{NonceJournal, ReplayConfig, ReplayGuard, SharedNonceStore, nonce_key};
 pub use sign::sign_request;
-pub use verify::{check_request_headers, verify_request};
+pub use verify::{CheckedHeaders, check_request_headers, verify_checked, verify_request};
 
 /// A party id as carried in `keyid`.
 ///

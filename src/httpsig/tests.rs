@@ -266,6 +266,41 @@ fn requests_signed_before_a_restart_are_refused() {
     assert!(verify_request("POST", "/p", &fresh, BODY, NOW + 6, lookup, &after).is_ok());
 }
 
+/// Headers checked before the body arrived are checked again after: a request gone stale while its body
+/// came in, or whose party rotated its key meanwhile, is refused.
+#[test]
+fn headers_checked_early_are_checked_again_with_the_body() {
+    let headers = signed("POST", "/p", BODY);
+    let guard = ReplayGuard::new(ReplayConfig {
+        max_skew_secs: 5,
+        ..ReplayConfig::default()
+    });
+    let checked = check_request_headers(&headers, NOW, lookup, &guard).unwrap();
+    assert_eq!(checked.keyid(), "importer-1");
+    assert_eq!(
+        verify_checked(&checked, "POST", "/p", BODY, NOW + 6, lookup, &guard),
+        Err(SigError::StaleRequest)
+    );
+    let rotated = |_: &PartyId| Some(key(9).verifying_key());
+    assert_eq!(
+        verify_checked(&checked, "POST", "/p", BODY, NOW, rotated, &guard),
+        Err(SigError::BadSignature)
+    );
+    let gone = |_: &PartyId| None;
+    assert_eq!(
+        verify_checked(&checked, "POST", "/p", BODY, NOW, gone, &guard),
+        Err(SigError::UnknownParty)
+    );
+    assert_eq!(
+        verify_checked(&checked, "POST", "/p", BODY, NOW, lookup, &guard).unwrap(),
+        "importer-1"
+    );
+    assert_eq!(
+        verify_checked(&checked, "POST", "/p", BODY, NOW, lookup, &guard),
+        Err(SigError::ReplayedRequest)
+    );
+}
+
 #[test]
 fn unknown_party() {
     let headers = to_map(sign_request("POST", "/p", BODY, "mallory", &key(9), NOW).unwrap());

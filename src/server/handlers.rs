@@ -12,7 +12,7 @@ use std::time::Instant;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use ledger::{CertId, Entry, Hash, PartyId, SignedEntry};
+use ledger::{CertId, Entry, Hash, PartyId};
 use vault::VaultStore as _;
 
 use super::error::ApiError;
@@ -21,10 +21,10 @@ use super::policy;
 use super::read::{blocking, parse_cert_id};
 use super::registrar::Checked;
 use super::signed::{self, Caller, SignedRequest};
-use super::state::{AppState, LOG_PARTY, now_ms};
+use super::state::{AppState, LOG_PARTY};
 use crate::api::{
-    Appended, B64, EnrollRequest, EnvelopeUpload, GrantRequest, PurgeRequest, RegisterRequest,
-    Registered, RevokeRequest, Sealed,
+    Appended, EnrollRequest, EnvelopeUpload, GrantRequest, PurgeRequest, RegisterRequest,
+    Registered, RevokeRequest,
 };
 
 type Answer<T> = Result<Json<T>, ApiError>;
@@ -105,12 +105,15 @@ pub(super) async fn register(
     let started = Instant::now();
     let answer = async {
         let checking = state.clone();
-        let checked = state
+        let (cert_id, pending) = state
             .cpu
-            .run(move || check_registration(&checking, &req))
+            .run(move || {
+                let checked = check_registration(&checking, &req)?;
+                let cert_id = checked.cert_id;
+                Ok::<_, ApiError>((cert_id, checking.registrar.submit(&checking, checked)?))
+            })
             .await??;
-        let cert_id = checked.cert_id;
-        let index = state.registrar.register(&state, checked).await?;
+        let index = pending.index().await?;
         Ok(Json(Registered {
             cert_id: cert_id.to_string(),
             index,
@@ -322,79 +325,6 @@ pub(super) async fn purge(
         Ok(Json(Appended { index }))
     })
     .await?
-}
-
-/// `GET /v1/certificates/{id}/sealed`: a grantee fetches the ciphertext and its own envelope; the release is
-/// logged as an access receipt before anything is returned.
-pub(super) async fn sealed(
-    State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
-    req: SignedRequest,
-) -> Answer<Sealed> {
-    let started = Instant::now();
-    let metrics_state = state.clone();
-    let answer = blocking(move || {
-        let cert_id = parse_cert_id(&id)?;
-        let caller = req.caller(&state)?;
-        // A release decided on a grant must be logged before that grant can be revoked.
-        let _deciding = state.locks.certificate(&cert_id);
-        if state
-            .registry
-            .read()
-            .map_err(|_| ApiError::internal())?
-            .certificate(&cert_id)
-            .is_some_and(|c| c.purged)
-        {
-            return Err(super::lifecycle::gone());
-        }
-        let registration_index = policy::may_fetch(&state, &caller, &cert_id)?;
-        let id = cert_id;
-        let stored = state
-            .vault
-            .get_envelope(id, caller.id.as_str())
-            .map_err(vault_error)?
-            .ok_or_else(|| ApiError::forbidden("not_granted", "no active grant for this party"))?;
-        let (grant, envelope) = unframe(&stored)?;
-        let ciphertext = state
-            .vault
-            .get_ciphertext(id)
-            .map_err(vault_error)?
-            .ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::GONE,
-                    "purged",
-                    "the certificate body was purged",
-                )
-            })?;
-        let receipt = SignedEntry::sign(
-            Entry::AccessReceipt {
-                cert_id,
-                grant,
-                time_ms: now_ms(),
-            },
-            PartyId::new(LOG_PARTY).map_err(|_| ApiError::internal())?,
-            state.log_key.signing_key(),
-        )
-        .map_err(|_| ApiError::internal())?;
-        let receipt_index = state.append(&receipt)?;
-        state
-            .metrics
-            .envelopes_released
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Ok(Json(Sealed {
-            ciphertext: B64(ciphertext),
-            envelope: B64(envelope.to_vec()),
-            grant: B64(grant.to_vec()),
-            registration_index,
-            receipt_index,
-        }))
-    })
-    .await?;
-    metrics_state
-        .metrics
-        .open_latency
-        .observe(started.elapsed());
-    answer
 }
 
 /// The registrant's envelopes must match the entry's grant commitments one to one, include its own, and name

@@ -31,6 +31,7 @@ mod registry;
 mod repair;
 mod replay_journal;
 mod retention;
+mod sealed;
 mod signed;
 mod state;
 mod vault_backend;
@@ -289,7 +290,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/certificates/{id}/rewraps", post(lifecycle::rewrap))
         .route("/v1/certificates/{id}/revocations", post(handlers::revoke))
         .route("/v1/certificates/{id}/purge", post(handlers::purge))
-        .route("/v1/certificates/{id}/sealed", get(handlers::sealed))
+        .route("/v1/certificates/{id}/sealed", get(sealed::sealed))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(read::metrics))
         .route("/openapi.json", get(openapi::serve))

@@ -39,6 +39,16 @@ pub(super) struct Checked {
     pub(super) entry: SignedEntry,
 }
 
+/// A submitted registration's log index, once it is durable.
+pub(super) struct Pending(oneshot::Receiver<Result<u64, ApiError>>);
+
+impl Pending {
+    /// Waits for the registration to be stored and logged.
+    pub(super) async fn index(self) -> Result<u64, ApiError> {
+        self.0.await.map_err(|_| ApiError::unavailable())?
+    }
+}
+
 /// A checked registration waiting in the pipeline, with whom to tell its log index.
 struct Job {
     checked: Checked,
@@ -53,12 +63,14 @@ pub(super) struct Registrar {
 }
 
 impl Registrar {
-    /// Stores and logs a checked registration; answers its log index once both are durable.
-    pub(super) async fn register(
+    /// Queues a checked registration to be stored and logged; the answer is its log index, once both are
+    /// durable. Called on the check thread that checked it, so that the request's task is woken once, by
+    /// the answer, rather than once more in between to hand the registration on.
+    pub(super) fn submit(
         &self,
         state: &Arc<AppState>,
         checked: Checked,
-    ) -> Result<u64, ApiError> {
+    ) -> Result<Pending, ApiError> {
         let encoded = checked.entry.encode();
         let (reply, answer) = oneshot::channel();
         self.sender(state)?
@@ -68,7 +80,7 @@ impl Registrar {
                 reply,
             })
             .map_err(|_| ApiError::unavailable())?;
-        answer.await.map_err(|_| ApiError::unavailable())?
+        Ok(Pending(answer))
     }
 
     fn sender(&self, state: &Arc<AppState>) -> Result<mpsc::Sender<Job>, ApiError> {

@@ -144,7 +144,9 @@ impl Registry {
             Entry::AccessReceipt { cert_id, .. } => {
                 if let Some(cert) = self.certificates.get_mut(cert_id) {
                     cert.accesses += 1;
-                    cert.receipts.push(index);
+                    // Opens apply their receipts once durable, not necessarily in log order.
+                    let at = cert.receipts.partition_point(|&i| i < index);
+                    cert.receipts.insert(at, index);
                 }
             }
             _ => {}

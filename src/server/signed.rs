@@ -32,7 +32,8 @@ pub(super) struct Caller {
 pub(super) struct SignedRequest {
     method: Method,
     uri: Uri,
-    headers: HeaderMap,
+    /// The signature fields, parsed and checked once, before the body was read.
+    signature: httpsig::CheckedHeaders,
     body: Bytes,
     _budget: Option<OwnedSemaphorePermit>,
 }
@@ -42,7 +43,7 @@ impl FromRequest<Arc<AppState>> for SignedRequest {
 
     async fn from_request(request: Request, state: &Arc<AppState>) -> Result<Self, ApiError> {
         let (parts, body) = request.into_parts();
-        check_headers(state, &parts.headers)?;
+        let signature = check_headers(state, &parts.headers)?;
         let budget = parts
             .extensions
             .get::<BodyBudget>()
@@ -52,7 +53,7 @@ impl FromRequest<Arc<AppState>> for SignedRequest {
         Ok(SignedRequest {
             method: parts.method,
             uri: parts.uri,
-            headers: parts.headers,
+            signature,
             body,
             _budget: permit,
         })
@@ -62,7 +63,7 @@ impl FromRequest<Arc<AppState>> for SignedRequest {
 impl SignedRequest {
     /// Verifies the request signature and returns the enrolled party that made it.
     pub(super) fn caller(&self, state: &AppState) -> Result<Caller, ApiError> {
-        authenticate(state, &self.method, &self.uri, &self.headers, &self.body)
+        authenticate(state, &self.method, &self.uri, &self.signature, &self.body)
     }
 
     /// The body as JSON of the expected shape.
@@ -114,8 +115,12 @@ impl BodyBudget {
     }
 }
 
-/// What the headers alone can refuse: no or a malformed signature, a stale one, an unknown party.
-fn check_headers(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+/// What the headers alone can refuse: no or a malformed signature, a stale one, an unknown party. The parsed
+/// fields are kept for [`authenticate`].
+fn check_headers(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<httpsig::CheckedHeaders, ApiError> {
     let registry = state.registry.read().map_err(|_| ApiError::internal())?;
     let lookup = |id: &httpsig::PartyId| {
         PartyId::new(id.as_ref())
@@ -123,7 +128,6 @@ fn check_headers(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> 
             .and_then(|id| registry.party(&id).map(|p| p.signing_key))
     };
     httpsig::check_request_headers(headers, httpsig::unix_now(), lookup, &state.replay)
-        .map(|_| ())
         .map_err(sig_error)
 }
 
@@ -197,7 +201,7 @@ fn authenticate(
     state: &AppState,
     method: &Method,
     uri: &Uri,
-    headers: &HeaderMap,
+    signature: &httpsig::CheckedHeaders,
     body: &[u8],
 ) -> Result<Caller, ApiError> {
     // The registry is read only for the key lookup, not held through verification: a request dated ahead of
@@ -209,10 +213,10 @@ fn authenticate(
             .and_then(|id| registry.party(&id).map(|p| p.signing_key))
     };
     let target = uri.path_and_query().map_or(uri.path(), |t| t.as_str());
-    let id = httpsig::verify_request(
+    let id = httpsig::verify_checked(
+        signature,
         method.as_str(),
         target,
-        headers,
         body,
         httpsig::unix_now(),
         lookup,

@@ -162,10 +162,23 @@ impl AppState {
 
     /// Appends an entry durably and applies it to the registry. Blocking: call from the blocking pool.
     pub fn append(&self, entry: &SignedEntry) -> Result<u64, ApiError> {
-        let index = self.log.append(entry.encode()).map_err(|e| {
-            tracing::error!(error = %e, "log append failed");
-            ApiError::unavailable()
-        })?;
+        let queued = self.enqueue(entry)?;
+        self.applied(queued, entry)
+    }
+
+    /// Queues an entry on the log without waiting (see `ledger::Log::enqueue` for the order it keeps);
+    /// [`AppState::applied`] finishes the append.
+    pub(super) fn enqueue(&self, entry: &SignedEntry) -> Result<ledger::Appending, ApiError> {
+        self.log.enqueue(vec![entry.encode()]).map_err(log_failed)
+    }
+
+    /// Waits for a queued entry to be durable, applies it to the registry and returns its index. Blocking.
+    pub(super) fn applied(
+        &self,
+        queued: ledger::Appending,
+        entry: &SignedEntry,
+    ) -> Result<u64, ApiError> {
+        let index = queued.wait().map_err(log_failed)?.start;
         self.registry
             .write()
             .map_err(|_| ApiError::internal())?
@@ -219,6 +232,11 @@ fn open_vault(
     let nonces = super::pg_nonces::PgNonces::open(pool)?;
     tracing::info!("vault and replay nonces in PostgreSQL; the log in the data directory");
     Ok((super::VaultBackend::Pg(vault), Some(nonces)))
+}
+
+fn log_failed(error: ledger::Error) -> ApiError {
+    tracing::error!(error = %error, "log append failed");
+    ApiError::unavailable()
 }
 
 /// Waits for the next whole Unix second to begin and returns it. `created` has a granularity of one second,

@@ -1,5 +1,5 @@
 //! Races between requests that read state to decide: two revocations of a certificate's two customs readers,
-//! two enrollments of one party id, and a log that already holds a second enrollment of a party (written by
+//! an open racing the revocation of its reader, two enrollments of one party id, and a log that already holds a second enrollment of a party (written by
 //! an older server that lost that race): audit lists it and key resolution refuses the party.
 
 use ledger::{Entry, NoteSigner, SignedEntry};
@@ -68,6 +68,78 @@ async fn concurrent_revocations_never_leave_a_certificate_without_customs() {
         both_succeeded, 0,
         "both customs readers were revoked in {both_succeeded} of {TRIALS} trials"
     );
+}
+
+/// An open holds its certificate's critical section only until its access receipt is queued on the log, not
+/// until it is durable: a revocation decided after it must still land after its receipt, so the log never
+/// shows a release under a grant already revoked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_open_racing_its_readers_revocation_is_logged_before_it() {
+    let w = World::new().await;
+    let cbp2 = Party::new("cbp-west", Role::Customs, &w.server.url);
+    ops::enroll(&w.operator.client, &w.operator.keys, &cbp2.keys.public())
+        .await
+        .unwrap();
+    let importer = w.importer.actor(w.vkey());
+    let (mut opened_first, mut revoked_first) = (0, 0);
+    for _ in 0..TRIALS {
+        let (cert_id, _) = w.register(&example("usmca.json"), &[&w.cbp, &cbp2]).await;
+        let grants = ops::list_grants(&importer, &cert_id).await.unwrap();
+        let revoke_target = format!("/v1/certificates/{cert_id}/revocations");
+        let entry = SignedEntry::sign(
+            Entry::Revocation {
+                cert_id,
+                grant: grants[cbp2.id()],
+                time_ms: now_ms(),
+            },
+            w.importer.id().clone(),
+            w.importer.signing_key(),
+        )
+        .unwrap();
+        let body = serde_json::to_vec(&RevokeRequest {
+            entry: B64(entry.encode()),
+            party: cbp2.name().to_owned(),
+        })
+        .unwrap();
+        let now = unix_now();
+        let revoke = sign(
+            "POST",
+            &revoke_target,
+            &body,
+            w.importer.name(),
+            w.importer.signing_key(),
+            now,
+        );
+        let open_target = format!("/v1/certificates/{cert_id}/sealed");
+        let open = sign(
+            "GET",
+            &open_target,
+            b"",
+            cbp2.name(),
+            cbp2.signing_key(),
+            now,
+        );
+        let (opened, revoked) = tokio::join!(
+            send(&w.server.url, "GET", &open_target, &open, Vec::new()),
+            send(&w.server.url, "POST", &revoke_target, &revoke, body),
+        );
+        assert_eq!(revoked.status, 200, "the revocation: {revoked:?}");
+        let revocation: serde_json::Value = serde_json::from_slice(&revoked.body).unwrap();
+        let revocation = revocation["index"].as_u64().unwrap();
+        if opened.status == 200 {
+            let sealed: serde_json::Value = serde_json::from_slice(&opened.body).unwrap();
+            let receipt = sealed["receipt_index"].as_u64().unwrap();
+            assert!(
+                receipt < revocation,
+                "receipt {receipt} logged after the revocation {revocation} of its grant"
+            );
+            opened_first += 1;
+        } else {
+            opened.assert_error(403, "forbidden", "only-readers-fetch");
+            revoked_first += 1;
+        }
+    }
+    assert_eq!(opened_first + revoked_first, TRIALS);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -6,13 +6,13 @@ use std::sync::atomic::Ordering;
 use std::sync::{Condvar, Mutex, mpsc};
 use std::time::Duration;
 
-use super::source::EdgeSource;
+use super::frontier::{Frontier, FrontierSource};
 use super::{Shared, Snapshot, signing};
 use crate::Error;
 use crate::merkle::{Hash, tree_root};
 use crate::note::NoteSigner;
 use crate::store::Batch;
-use crate::tiles::{TILE_WIDTH, level_count, subtree_root};
+use crate::tiles::level_count;
 
 /// Stop gathering more requests into one group once it holds this many entries.
 const MAX_GROUP: usize = 1 << 16;
@@ -30,6 +30,8 @@ pub(crate) struct Request {
 pub(crate) struct Sequencer {
     size: u64,
     edge: Vec<Vec<Hash>>,
+    /// The perfect subtrees of `edge`'s partial tiles, so a commit hashes only what it adds.
+    frontier: Frontier,
     signer: NoteSigner,
     origin: String,
 }
@@ -39,6 +41,7 @@ impl Sequencer {
         Sequencer {
             size: snapshot.size,
             edge: snapshot.edge.clone(),
+            frontier: Frontier::of_edge(&snapshot.edge),
             signer,
             origin: origin.to_string(),
         }
@@ -73,13 +76,14 @@ impl Sequencer {
     fn commit(&mut self, shared: &Shared, group: &mut [Request]) -> Result<(), Error> {
         let old = self.size;
         let mut edge = self.edge.clone();
+        let mut frontier = self.frontier.clone();
         let mut tiles: BTreeMap<u8, Vec<Hash>> = BTreeMap::new();
         let mut entries = Vec::new();
         let mut firsts = Vec::with_capacity(group.len());
         for req in group.iter_mut() {
             firsts.push(old + u64::try_from(entries.len()).unwrap_or(u64::MAX));
             for (bytes, leaf) in req.entries.drain(..) {
-                push_hash(&mut edge, &mut tiles, 0, leaf);
+                push_hash(&mut edge, &mut frontier, &mut tiles, 0, leaf);
                 entries.push((bytes, leaf));
             }
         }
@@ -102,10 +106,16 @@ impl Sequencer {
             root: Hash::default(),
             checkpoint: Vec::new(),
         };
-        snapshot.root = tree_root(size, &EdgeSource(&snapshot))?;
+        let nodes = FrontierSource {
+            size,
+            edge: &snapshot.edge,
+            frontier: &frontier,
+        };
+        snapshot.root = tree_root(size, &nodes)?;
         snapshot.checkpoint = signing::sign(&self.signer, &self.origin, size, &snapshot.root)?;
         shared.persister.offer(size, snapshot.checkpoint.clone());
         self.edge = snapshot.edge.clone();
+        self.frontier = frontier;
         self.size = size;
         shared.publish(snapshot);
         for (req, first) in group.iter().zip(firsts) {
@@ -115,18 +125,24 @@ impl Sequencer {
     }
 }
 
-/// Add hash `h` to tile level `level`; a tile that fills up passes its root to the level above.
-fn push_hash(edge: &mut Vec<Vec<Hash>>, tiles: &mut BTreeMap<u8, Vec<Hash>>, level: u8, h: Hash) {
+/// Add hash `h` to tile level `level`; a tile that fills up passes its root (which the frontier has just
+/// computed) to the level above.
+fn push_hash(
+    edge: &mut Vec<Vec<Hash>>,
+    frontier: &mut Frontier,
+    tiles: &mut BTreeMap<u8, Vec<Hash>>,
+    level: u8,
+    h: Hash,
+) {
     let slot = usize::from(level);
     if edge.len() <= slot {
         edge.resize_with(slot + 1, Vec::new);
     }
     edge[slot].push(h);
-    if u64::try_from(edge[slot].len()).ok() == Some(TILE_WIDTH) {
-        let root = subtree_root(&edge[slot]);
+    if let Some(root) = frontier.push(level, h) {
         edge[slot].clear();
         tiles.entry(level + 1).or_default().push(root);
-        push_hash(edge, tiles, level + 1, root);
+        push_hash(edge, frontier, tiles, level + 1, root);
     }
 }
 

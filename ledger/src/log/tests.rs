@@ -51,3 +51,21 @@ proptest! {
         log.check_integrity().unwrap();
     }
 }
+
+/// Entries queued first get the lower indices, whoever waits first; a caller may release its own ordering
+/// (the service's certificate lock) once its entry is queued.
+#[test]
+fn queued_entries_keep_their_order_whoever_waits_first() {
+    let log = Log::open(MemoryStore::new(), signer(), "example.com/prop").unwrap();
+    let base = log.size();
+    let first = log.enqueue(vec![b"first".to_vec()]).unwrap();
+    let second = log
+        .enqueue(vec![b"second".to_vec(), b"third".to_vec()])
+        .unwrap();
+    let empty = log.enqueue(Vec::new()).unwrap();
+    assert_eq!(second.wait().unwrap(), base + 1..base + 3);
+    assert_eq!(first.wait().unwrap(), base..base + 1);
+    assert!(empty.wait().unwrap().is_empty());
+    assert_eq!(log.entry(base).unwrap(), b"first");
+    assert_eq!(log.entry(base + 2).unwrap(), b"third");
+}

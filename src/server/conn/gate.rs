@@ -36,6 +36,37 @@ pub(crate) struct GateConfig {
     pub(crate) shed_after: Duration,
 }
 
+thread_local! {
+    /// Where a gate reads from its socket, one per thread and zeroed once: a fresh zeroed 16 KiB array per
+    /// read cost a `memset` of 16 KiB per request (3-4 % of the server's instructions, callgrind), and one per
+    /// connection would let idle connections hold 16 KiB each.
+    static READ_CHUNK: std::cell::Cell<Box<[u8]>> = std::cell::Cell::default();
+}
+
+const READ_CHUNK_LEN: usize = 16 * 1024;
+
+/// Runs `read` over this thread's read chunk (taken out while `read` runs, put back after); over a fresh one
+/// the first time, or if it is out already or the thread is ending.
+fn with_read_chunk<T>(read: impl FnOnce(&mut [u8]) -> T) -> T {
+    let mut chunk = READ_CHUNK
+        .try_with(std::cell::Cell::take)
+        .ok()
+        .filter(|c| c.len() == READ_CHUNK_LEN)
+        .unwrap_or_else(|| vec![0; READ_CHUNK_LEN].into_boxed_slice());
+    let result = read(&mut chunk);
+    let _ = READ_CHUNK.try_with(|cell| cell.set(chunk));
+    result
+}
+
+/// Whether `bytes` hold the empty line that ends a head: a line feed followed by another, or by CR LF. One
+/// pass that stops at the first: searching for "\n\n" first read a whole 12 KiB body that came in with its
+/// head (none there) before finding the head's "\n\r\n", 3.6% of a registration's instructions (callgrind).
+fn head_ends(bytes: &[u8]) -> bool {
+    bytes.iter().enumerate().any(|(i, &b)| {
+        b == b'\n' && matches!(bytes.get(i + 1..), Some([b'\n', ..] | [b'\r', b'\n', ..]))
+    })
+}
+
 /// How often a waiting gate re-checks its deadlines, the connection's in-flight requests and slot pressure.
 const TICK: Duration = Duration::from_millis(250);
 
@@ -158,9 +189,7 @@ impl<IO> Gate<IO> {
                 }
                 // Parse only once the empty line that ends a head is in; search only the new bytes for it.
                 let from = self.head_scanned.saturating_sub(3);
-                let ended = pending.get(from..).is_some_and(|new| {
-                    new.windows(2).any(|w| w == b"\n\n") || new.windows(3).any(|w| w == b"\n\r\n")
-                });
+                let ended = pending.get(from..).is_some_and(head_ends);
                 self.head_scanned = pending.len();
                 if !ended {
                     return framing::check_partial(pending, &self.config.head).map(|()| 0);
@@ -277,11 +306,17 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncRead for Gate<IO> {
                 this.close(None);
                 continue;
             }
-            let mut chunk = [0u8; 16 * 1024];
-            let mut read = ReadBuf::new(&mut chunk);
-            match Pin::new(&mut this.io).poll_read(cx, &mut read) {
-                Poll::Ready(Ok(())) if read.filled().is_empty() => this.client_eof = true,
-                Poll::Ready(Ok(())) => this.buf.extend_from_slice(read.filled()),
+            let polled = with_read_chunk(|chunk| {
+                let mut read = ReadBuf::new(chunk);
+                let polled = Pin::new(&mut this.io).poll_read(cx, &mut read);
+                if let Poll::Ready(Ok(())) = polled {
+                    this.client_eof = read.filled().is_empty();
+                    this.buf.extend_from_slice(read.filled());
+                }
+                polled
+            });
+            match polled {
+                Poll::Ready(Ok(())) => {}
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Pending => {
                     let now = Instant::now();
@@ -351,5 +386,21 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Gate<IO> {
         }
         ready!(Pin::new(&mut this.io).poll_flush(cx))?;
         Pin::new(&mut this.io).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::head_ends;
+
+    #[test]
+    fn a_head_ends_at_the_first_empty_line_of_either_kind() {
+        assert!(head_ends(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n{}"));
+        assert!(head_ends(b"GET / HTTP/1.1\nHost: a\n\nbody"));
+        assert!(head_ends(b"\n\r\n"));
+        assert!(!head_ends(b"GET / HTTP/1.1\r\nHost: a\r\n"));
+        assert!(!head_ends(b"GET / HTTP/1.1\r\nHost: a\r\n\r"));
+        assert!(!head_ends(b"\n\r"));
+        assert!(!head_ends(b""));
     }
 }

@@ -43,7 +43,11 @@ async fn batched_registrations_are_stored_then_logged_and_a_duplicate_fails_alon
         let state = Arc::clone(&state);
         let job = checked(&importer, id, i);
         jobs.push(tokio::spawn(async move {
-            (id, i, state.registrar.register(&state, job).await)
+            let outcome = match state.registrar.submit(&state, job) {
+                Ok(pending) => pending.index().await,
+                Err(e) => Err(e),
+            };
+            (id, i, outcome)
         }));
     }
     let mut indices = Vec::new();
