@@ -249,6 +249,10 @@
   }
 
   async function verifyFile(file) {
+    // Clear the last verdict before the first await: reading the file takes a moment, and until then the
+    // previous file's verdict must not stand for this one (the tests wait for the next data-verdict).
+    reset($('file-verdict'));
+    $('facts').textContent = '';
     if (file.size > 4 << 20) {
       verdict($('file-verdict'), false, 'the file is larger than 4 MiB');
       return;
