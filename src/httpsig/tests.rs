@@ -214,13 +214,12 @@ fn tampering_is_detected() {
         Err(SigError::BadSignature)
     );
 
-    // A flipped signature byte.
+    // A changed signature byte: the signature's first base64 character replaced by another one. (Writing `A`
+    // there unless byte 8 was `A` left the signature unchanged whenever it already began with `A`.)
     let sig = headers["signature"].to_str().unwrap();
-    let flipped = if sig.as_bytes()[8] == b'A' {
-        sig.replacen('A', "B", 1)
-    } else {
-        format!("sig1=:A{}", &sig[7..])
-    };
+    let other = if sig.as_bytes()[6] == b'A' { 'B' } else { 'A' };
+    let flipped = format!("sig1=:{other}{}", &sig[7..]);
+    assert_ne!(flipped, sig);
     let h = with_header(headers.clone(), "signature", &flipped);
     assert!(matches!(
         verify("POST", "/v1/certificates?a=1", &h, BODY, NOW),
