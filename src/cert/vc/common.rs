@@ -238,14 +238,43 @@ pub(crate) fn location(
     value: &Value,
     territory: Option<Territory>,
 ) -> Option<()> {
+    place(report, pointer, value, territory, false)
+}
+
+/// [`location`], with `named` passed on to [`postal_address`].
+fn place(
+    report: &mut Report,
+    pointer: &str,
+    value: &Value,
+    territory: Option<Territory>,
+    named: bool,
+) -> Option<()> {
     let mut f = Fields::open(report, pointer, value)?;
     let kind = f.optional(report, "type", |r, p, v| constant(r, p, v, &["Place"]));
     let address = f.optional(report, "address", |r, p, v| {
-        postal_address(r, p, v, territory, false)
+        postal_address(r, p, v, territory, named)
     });
     kind?;
     address?;
     Some(())
+}
+
+/// The members both credentials' issuers share: `type` `Organization` and `id` (a URI) required, `name` and a
+/// `location` optional. The location may be in any country (the certifier may be the importer's agent);
+/// `named_address` admits the address `name` the vocabulary gives the generic issuer. The caller reads its own
+/// members, then finishes `f`. Returns whether every member read was valid.
+pub(crate) fn issuer_members(report: &mut Report, f: &mut Fields<'_>, named_address: bool) -> bool {
+    let mut ok = f
+        .required(report, "type", |r, p, v| {
+            constant(r, p, v, &["Organization"])
+        })
+        .is_some();
+    ok &= f.required(report, "id", uri).is_some();
+    ok &= maybe(f, report, "name", |r, p, v| text(r, p, v).map(|_| ()));
+    ok &= maybe(f, report, "location", |r, p, v| {
+        place(r, p, v, None, named_address)
+    });
+    ok
 }
 
 /// A closed `PostalAddress` with `type` `["PostalAddress"]` required; `named` admits the `name` field the

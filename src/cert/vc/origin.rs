@@ -4,9 +4,7 @@
 
 use serde_json::Value;
 
-use super::common::{
-    OrgSpec, array, constant, maybe, number, organization, postal_address, text, uri,
-};
+use super::common::{OrgSpec, array, constant, issuer_members, maybe, number, organization, text};
 use crate::cert::rules::hs_code;
 use crate::cert::violation::Report;
 use crate::cert::walk::{Fields, MAX_ITEMS, choice_as, date};
@@ -17,21 +15,7 @@ pub(crate) const TYPE: [&str; 2] = ["VerifiableCredential", "CertificationOfOrig
 /// The vocabulary's `IssuerOrganization`: `type` and `id` (a URI) required.
 pub(crate) fn issuer(report: &mut Report, pointer: &str, value: &Value) -> Option<()> {
     let mut f = Fields::open(report, pointer, value)?;
-    let mut ok = f
-        .required(report, "type", |r, p, v| {
-            constant(r, p, v, &["Organization"])
-        })
-        .is_some();
-    ok &= f.required(report, "id", uri).is_some();
-    ok &= maybe(&mut f, report, "name", |r, p, v| text(r, p, v).map(|_| ()));
-    ok &= maybe(&mut f, report, "location", |r, p, v| {
-        let mut place = Fields::open(r, p, v)?;
-        let kind = place.optional(r, "type", |r, p, v| constant(r, p, v, &["Place"]));
-        let address = place.optional(r, "address", |r, p, v| postal_address(r, p, v, None, true));
-        kind?;
-        address?;
-        Some(())
-    });
+    let ok = issuer_members(report, &mut f, true);
     f.finish(report);
     ok.then_some(())
 }

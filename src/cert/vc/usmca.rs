@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::common::{
-    OrgSpec, Territory, array, constant, flag, maybe, organization, postal_address, text, uri,
+    OrgSpec, Territory, array, constant, flag, issuer_members, maybe, organization, text,
 };
 use crate::cert::rules::hs_code;
 use crate::cert::violation::Report;
@@ -60,22 +60,7 @@ const IMPORTER: OrgSpec = OrgSpec {
 /// The issuer (the certifier): `type`, `id` and `employee` required.
 pub(crate) fn issuer(report: &mut Report, pointer: &str, value: &Value) -> Option<()> {
     let mut f = Fields::open(report, pointer, value)?;
-    let mut ok = f
-        .required(report, "type", |r, p, v| {
-            constant(r, p, v, &["Organization"])
-        })
-        .is_some();
-    ok &= f.required(report, "id", uri).is_some();
-    ok &= maybe(&mut f, report, "name", |r, p, v| text(r, p, v).map(|_| ()));
-    ok &= maybe(&mut f, report, "location", |r, p, v| {
-        // The certifier may be in any country (it may be the importer's agent); the vocabulary leaves Place open.
-        let mut place = Fields::open(r, p, v)?;
-        let kind = place.optional(r, "type", |r, p, v| constant(r, p, v, &["Place"]));
-        let address = place.optional(r, "address", |r, p, v| postal_address(r, p, v, None, false));
-        kind?;
-        address?;
-        Some(())
-    });
+    let mut ok = issuer_members(report, &mut f, false);
     ok &= f.required(report, "employee", employee).is_some();
     f.finish(report);
     ok.then_some(())
