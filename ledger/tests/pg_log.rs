@@ -275,20 +275,20 @@ fn a_refresh_takes_in_other_writers_entries() {
     a.check_integrity().unwrap();
 }
 
-/// Appends per second with one and two writers on one database, eight threads per writer appending one
-/// entry at a time (each waits for its commit). Run with
+/// Appends per second with one and two writers on one database, 8 and then 32 threads per writer, each
+/// appending one entry at a time (waiting for its commit), 10 s per round. Run with
 /// `cargo test -p ledger --test pg_log measure_append_rate -- --ignored --nocapture`.
 #[test]
 #[ignore = "a measurement, not a check"]
 fn measure_append_rate() {
-    for writers in [1usize, 2] {
+    for (writers, threads) in [(1usize, 8u64), (2, 8), (1, 32), (2, 32)] {
         let db = pg_cluster::fresh_database();
         let logs: Vec<Arc<Log>> = (0..writers).map(|_| Arc::new(writer(&db))).collect();
         let run = Duration::from_secs(10);
         let start = Instant::now();
-        let threads: Vec<_> = logs
+        let handles: Vec<_> = logs
             .iter()
-            .flat_map(|log| (0..8).map(move |t| (Arc::clone(log), t)))
+            .flat_map(|log| (0..threads).map(move |t| (Arc::clone(log), t)))
             .map(|(log, t)| {
                 std::thread::spawn(move || {
                     let mut n = 0u64;
@@ -300,12 +300,11 @@ fn measure_append_rate() {
                 })
             })
             .collect();
-        let total: u64 = threads.into_iter().map(|t| t.join().unwrap()).sum();
+        let total: u64 = handles.into_iter().map(|t| t.join().unwrap()).sum();
         let secs = start.elapsed().as_secs_f64();
         assert_eq!(logs[0].refresh().unwrap(), total);
         println!(
-            "{writers} writer(s), {} threads: {total} appends in {secs:.1} s = {:.0} appends/s",
-            8 * writers,
+            "{writers} writer(s) x {threads} threads: {total} appends in {secs:.1} s = {:.0} appends/s",
             total as f64 / secs
         );
     }
