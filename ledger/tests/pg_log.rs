@@ -42,9 +42,21 @@ fn the_store_contract_holds() {
 /// `writers` logs on one database, each appending from four threads (single entries and small batches);
 /// a watcher checks the stored checkpoint only moves forward. Every index is assigned exactly once, none is
 /// skipped, all writers agree on the size, root and checkpoint bytes, and every entry is provable in every
-/// checkpoint signed after it.
-fn writers_share_one_log(writers: usize) {
+/// checkpoint signed after it. With `isolation`, the database's default transaction isolation is set first.
+fn writers_share_one_log(writers: usize, isolation: Option<&str>) {
     let db = pg_cluster::fresh_database();
+    if let Some(level) = isolation {
+        let mut admin = postgres::Client::connect(&db, postgres::NoTls).unwrap();
+        let name: String = admin
+            .query_one("SELECT current_database()", &[])
+            .unwrap()
+            .get(0);
+        admin
+            .batch_execute(&format!(
+                "ALTER DATABASE {name} SET default_transaction_isolation = '{level}'"
+            ))
+            .unwrap();
+    }
     let logs: Vec<Arc<Log>> = (0..writers).map(|_| Arc::new(writer(&db))).collect();
     let seen: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
     let done = Arc::new(AtomicBool::new(false));
@@ -146,12 +158,19 @@ fn writers_share_one_log(writers: usize) {
 
 #[test]
 fn two_writers_share_one_log() {
-    writers_share_one_log(2);
+    writers_share_one_log(2, None);
+}
+
+/// A server whose default isolation is SERIALIZABLE would make the row lock fail with serialization errors:
+/// the store runs its transactions at READ COMMITTED regardless.
+#[test]
+fn two_writers_share_one_log_on_a_serializable_database() {
+    writers_share_one_log(2, Some("serializable"));
 }
 
 #[test]
 fn four_writers_share_one_log() {
-    writers_share_one_log(4);
+    writers_share_one_log(4, None);
 }
 
 /// Polls until a backend waits on a lock in a statement starting with `prefix`; returns its pid.

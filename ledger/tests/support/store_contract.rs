@@ -49,6 +49,7 @@ pub(crate) fn concurrent_appends_are_provable(log: &Arc<Log>) {
     assert_eq!(indices, (base..base + 400).collect::<Vec<_>>());
     let (size, root) = signed(&log.checkpoint());
     assert_eq!(size, base + 400);
+    assert_eq!(log.refresh().unwrap(), size, "nobody else appended");
     for (index, n) in acked {
         assert_eq!(log.entry(index).unwrap(), entry(n));
         let proof = log.inclusion_proof(index, size).unwrap();
