@@ -51,6 +51,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Rebuild the log's derived files (tiles, entry offsets) from its journal; the service must be stopped.
     Repair(RepairArgs),
+    /// Move a stopped embedded deployment (--data) into PostgreSQL: the log, its checkpoint and the vault.
+    Migrate(MigrateArgs),
     /// Enroll a party on the log (operator only).
     Enroll(EnrollArgs),
     /// Validate, encrypt and register certificates for the given readers.
@@ -231,6 +233,23 @@ pub struct RepairArgs {
     /// The data directory of a stopped service.
     #[arg(long, value_name = "DIR")]
     pub data: PathBuf,
+}
+
+/// `migrate`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The data directory of the stopped embedded service (its lock is taken: refused while it serves).
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// The PostgreSQL database to migrate into: empty, or holding an interrupted migration of this same log
+    /// (then resumed). Same forms as `serve --postgres`.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "TRADELEDGER_POSTGRES",
+        hide_env_values = true
+    )]
+    pub postgres: String,
 }
 
 /// `serve`.

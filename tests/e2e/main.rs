@@ -18,6 +18,7 @@ mod durability;
 mod framing;
 mod hostile;
 mod lengths;
+mod migrate;
 mod netbounds;
 #[path = "../../vault/tests/support/pg_cluster.rs"]
 mod pg_cluster;
