@@ -10,6 +10,7 @@
 mod accepted;
 mod browser;
 mod browser_credentials;
+mod bucket;
 mod cli;
 mod credentials;
 mod credentials_in;
@@ -18,6 +19,7 @@ mod durability;
 mod framing;
 mod hostile;
 mod lengths;
+mod moto;
 mod netbounds;
 #[path = "../../vault/tests/support/pg_cluster.rs"]
 mod pg_cluster;
