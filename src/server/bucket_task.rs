@@ -21,6 +21,10 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// How often the task looks at the published checkpoint even without an append (cosigned checkpoints arrive
 /// on their own).
 const POLL: Duration = Duration::from_millis(500);
+/// How often an idle task reads the bucket's checkpoint anyway: a bucket emptied or restored from an old backup
+/// while the log is quiet is refilled, and one rewritten by another history is caught, without waiting for an
+/// append.
+const RECHECK: Duration = Duration::from_secs(30);
 
 /// What `/metrics` shows of the publisher.
 #[derive(Default)]
@@ -140,10 +144,13 @@ pub(super) async fn run(state: Arc<AppState>, location: Arc<BucketLocation>) {
     let mut appends = state.checkpoints.appends();
     let mut bucket_size = 0;
     let mut backoff = FIRST_BACKOFF;
+    let mut checked = tokio::time::Instant::now();
     loop {
         let target = state.checkpoints.published(&state.log);
         let mut wait = POLL;
-        if let Some(target) = target.filter(|t| t.size > bucket_size) {
+        let recheck = checked.elapsed() >= RECHECK;
+        if let Some(target) = target.filter(|t| t.size > bucket_size || recheck) {
+            checked = tokio::time::Instant::now();
             metrics.observe(target.size, bucket_size);
             // Shutdown does not wait for a slow bucket: a round dropped half-way leaves only write-once objects
             // and at most an older checkpoint, which the next start completes.

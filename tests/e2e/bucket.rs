@@ -445,3 +445,64 @@ async fn serve_names_a_missing_bucket_setting_without_starting() {
     assert!(stderr.contains("AWS_ENDPOINT_URL"), "{stderr}");
     assert!(!stderr.contains(SECRET), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tradeledger_serve_with_bucket_publishes_as_an_operator_runs_it() {
+    use tokio::io::AsyncBufReadExt as _;
+    let moto = Moto::start();
+    let s3 = moto.bucket("tl-serve", "").await;
+    let dir = tempfile::tempdir().unwrap();
+    let keys = vault::PartyKeys::generate(
+        vault::PartyId::new("operator").unwrap(),
+        vault::Role::Operator,
+    );
+    crate::support::save_keys(dir.path(), &keys);
+    let data = dir.path().join("data");
+    let mut child = crate::support::cli(dir.path())
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--bucket",
+            "s3://tl-serve/log",
+            "--data",
+        ])
+        .arg(&data)
+        .arg("--operator")
+        .arg(dir.path().join("operator.key.pub"))
+        .env("AWS_ENDPOINT_URL", &moto.endpoint)
+        .env("AWS_ACCESS_KEY_ID", crate::moto::ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET)
+        .env("RUST_LOG", "debug")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+        .await
+        .expect("serve did not start within 20 s")
+        .unwrap()
+        .expect("serve exited before listening");
+    assert!(first.starts_with("listening on "), "{first}");
+    // The log's first entry (the operator's enrollment) reaches the bucket's prefix.
+    let s3_log = S3::new(&moto.location("tl-serve", "log")).unwrap();
+    wait_for_bucket(&s3_log, 1).await;
+    assert!(s3.get("log/tile/entries/000.p/1").await.unwrap().is_some());
+    let vkey = std::fs::read_to_string(data.join("log.vkey")).unwrap();
+    let pid = child.id().unwrap();
+    // SIGTERM: a graceful stop, then its whole stderr (debug logs included) is checked for the secret.
+    let _ = std::process::Command::new("kill")
+        .arg(pid.to_string())
+        .status();
+    let out = child.wait_with_output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        !stderr.contains(SECRET),
+        "the AWS secret appeared in the service's log"
+    );
+    let state = dir.path().join("audit.state");
+    let run = audit_tiles(&moto.public_url("tl-serve", "log"), vkey.trim(), &state).await;
+    assert!(run.ok, "{}\n{}", run.stderr, run.stdout);
+}
