@@ -506,3 +506,30 @@ async fn tradeledger_serve_with_bucket_publishes_as_an_operator_runs_it() {
     let run = audit_tiles(&moto.public_url("tl-serve", "log"), vkey.trim(), &state).await;
     assert!(run.ok, "{}\n{}", run.stderr, run.stdout);
 }
+
+/// A figure for docs/distributed.md: how fast one publisher fills an empty moto bucket from a log of 70,000
+/// entries (about 560 objects), and how long one small round takes. Run with
+/// `cargo test -p tradeledger --test e2e measure_publish_rate -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, not a check"]
+async fn measure_publish_rate() {
+    let moto = Moto::start();
+    moto.bucket("tl-measure", "").await;
+    let dir = tempfile::tempdir().unwrap();
+    let (log, notes) = grow_log(dir.path(), "example.com/measure", &[70_000, 70_010]);
+    let publisher = Publisher::new(S3::new(&moto.location("tl-measure", "")).unwrap(), log);
+    let (size, note) = &notes[0];
+    let started = Instant::now();
+    assert_eq!(publisher.publish(*size, note).await.unwrap(), *size);
+    let fill = started.elapsed();
+    let (next, next_note) = &notes[1];
+    let started = Instant::now();
+    assert_eq!(publisher.publish(*next, next_note).await.unwrap(), *next);
+    let round = started.elapsed();
+    println!(
+        "filled {size} entries in {:.2} s ({:.0} entries/s); one round of 10 more entries: {:.1} ms",
+        fill.as_secs_f64(),
+        *size as f64 / fill.as_secs_f64(),
+        round.as_secs_f64() * 1000.0
+    );
+}
