@@ -246,7 +246,7 @@ impl Replay {
 
 /// Checks every tile of level 1 and up (tlog-tiles: level L holds the roots of subtrees of 256^L leaves)
 /// against the tree recomputed from the entries; returns what differs, naming each tile.
-async fn check_upper_tiles(
+pub(super) async fn check_upper_tiles(
     source: &impl TileSource,
     tree: &MemoryTree,
 ) -> anyhow::Result<Vec<String>> {
