@@ -62,6 +62,13 @@ impl BucketLocation {
                 endpoint.scheme()
             )));
         }
+        if !endpoint.username().is_empty() || endpoint.password().is_some() {
+            // It would be printed wherever the endpoint is; the keys have their own variables.
+            return Err(BucketError::Config(
+                "AWS_ENDPOINT_URL must not carry credentials: use AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+                    .into(),
+            ));
+        }
         if endpoint.host_str().is_none() {
             return Err(BucketError::Config("AWS_ENDPOINT_URL has no host".into()));
         }
@@ -200,6 +207,13 @@ mod tests {
             _ => env(n),
         });
         assert!(https.unwrap_err().to_string().contains("http://"));
+        let userinfo = BucketLocation::from_vars("s3://logs", |n| match n {
+            "AWS_ENDPOINT_URL" => Some("http://user:very-secret-value@127.0.0.1:9000".into()),
+            _ => env(n),
+        });
+        let refused = userinfo.unwrap_err().to_string();
+        assert!(refused.contains("must not carry credentials"), "{refused}");
+        assert!(!refused.contains("very-secret-value"), "{refused}");
     }
 
     #[test]
