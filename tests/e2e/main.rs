@@ -11,6 +11,7 @@ mod accepted;
 mod browser;
 mod browser_credentials;
 mod bucket;
+mod bucket_publisher;
 mod cli;
 mod credentials;
 mod credentials_in;
