@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod authz;
+pub mod bucket;
 pub mod cert;
 pub mod cli;
 pub mod client;

@@ -271,6 +271,11 @@ pub struct ServeArgs {
     /// Most connections to PostgreSQL at once (vault and nonce store together).
     #[arg(long, value_name = "N", default_value_t = 16)]
     pub postgres_connections: u32,
+    /// Publish the log in C2SP tlog-tiles layout to this S3-compatible bucket (s3://NAME[/PREFIX]) as it
+    /// grows; endpoint, region and credentials from AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID and
+    /// AWS_SECRET_ACCESS_KEY (docs/operations.md).
+    #[arg(long, value_name = "URL", env = "TRADELEDGER_BUCKET")]
+    pub bucket: Option<String>,
     /// The address to listen on.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     pub listen: String,
@@ -419,6 +424,10 @@ pub struct AuditArgs {
     /// Where the previous run's tree size and root are kept; read if present, updated on success.
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
+    /// Audit from a static copy of the log in C2SP tlog-tiles layout (the bucket's public prefix, a mirror, a
+    /// CDN: URL/checkpoint, URL/tile/...) instead of the server; needs only the log key.
+    #[arg(long, value_name = "URL")]
+    pub tiles: Option<String>,
 }
 
 /// `bench`: the load generator. With `--server` (and `--operator-key`) it loads a running server; without, it

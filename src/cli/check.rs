@@ -3,6 +3,7 @@
 use anyhow::Context as _;
 
 use super::{AuditArgs, Global, VerifyArgs, output};
+use crate::client::StaticTiles;
 use crate::client::ops::{self, AuditReport, AuditState, Bundle, Continuity};
 
 pub(super) fn verify(g: &Global, args: VerifyArgs) -> anyhow::Result<()> {
@@ -36,14 +37,24 @@ pub(super) fn verify(g: &Global, args: VerifyArgs) -> anyhow::Result<()> {
 
 pub(super) async fn audit(g: &Global, args: AuditArgs) -> anyhow::Result<()> {
     let log_key = g.log_key()?;
-    let client = g.client()?;
     let previous = args
         .state
         .as_deref()
         .map(AuditState::load)
         .transpose()?
         .flatten();
-    let report = ops::audit(&client, &log_key, previous.as_ref()).await?;
+    let report = match &args.tiles {
+        // A static tlog-tiles prefix (the bucket's, a mirror's): no server involved.
+        Some(url) => {
+            let tiles = StaticTiles::new(url)?;
+            let tiles = match g.policy()? {
+                Some(policy) => tiles.with_policy(policy),
+                None => tiles,
+            };
+            ops::audit(&tiles, &log_key, previous.as_ref()).await?
+        }
+        None => ops::audit(&g.client()?, &log_key, previous.as_ref()).await?,
+    };
     if g.json {
         output::line(serde_json::to_value(&report)?)?;
     } else {

@@ -75,6 +75,12 @@ pub(super) async fn serve(_g: &Global, args: ServeArgs) -> anyhow::Result<()> {
     let mut config = ServeConfig::new(args.data, operator);
     config.postgres = args.postgres.map(server::PostgresUrl::new);
     config.postgres_connections = args.postgres_connections;
+    config.bucket = args
+        .bucket
+        .as_deref()
+        .map(crate::bucket::BucketLocation::from_env)
+        .transpose()?
+        .map(std::sync::Arc::new);
     config.policies = args.policies;
     config.origin = args.origin;
     config.max_body_bytes = args.max_body_bytes;

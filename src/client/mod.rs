@@ -5,10 +5,12 @@ mod entries;
 mod http;
 pub mod logview;
 pub mod ops;
+mod tiles;
 
 pub use entries::RegistrationFacts;
 pub use http::{Client, ClientError};
 pub use logview::{LogView, TrustedCheckpoint, VerifiedEntry, VerifyError};
+pub use tiles::{StaticTiles, TileSource};
 
 /// Creates a directory of client state (`TRADELEDGER_HOME`, its `grants/`) with mode 0700, each new directory
 /// made durable. An existing one is left as the user made it (it may be shared on purpose, and a warning would

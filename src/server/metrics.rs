@@ -66,6 +66,8 @@ pub struct Metrics {
     pub register_latency: Histogram,
     /// Latency of envelope releases.
     pub open_latency: Histogram,
+    /// The bucket publisher's progress (`serve --bucket`).
+    pub bucket: super::bucket_task::BucketMetrics,
 }
 
 impl Metrics {
@@ -130,6 +132,7 @@ impl Metrics {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
             histogram.render(&mut out, name, "");
         }
+        self.bucket.render(&mut out);
         out
     }
 

@@ -4,6 +4,7 @@
 //! `127.0.0.1:0` and pass their own signal. Blocking store work runs on the blocking pool, never on the async
 //! workers.
 
+mod bucket_task;
 mod conn;
 mod cors;
 mod cosigner;
@@ -91,6 +92,8 @@ pub struct ServeConfig {
     pub max_replay_entries: usize,
     /// What one client can hold: connections, time, buffered bodies.
     pub net: NetLimits,
+    /// Publish the log (tiles, entry bundles, checkpoint) to this S3-compatible bucket as it grows.
+    pub bucket: Option<Arc<crate::bucket::BucketLocation>>,
 }
 
 /// PostgreSQL connection settings (a `postgresql://` URL or `key=value` settings, completed from the `PG*`
@@ -202,6 +205,7 @@ impl ServeConfig {
             cosign_interval: Duration::from_millis(250),
             max_replay_entries: ReplayConfig::default().max_entries_total,
             net: NetLimits::default(),
+            bucket: None,
         }
     }
 }
@@ -230,6 +234,11 @@ pub async fn serve_with_ready(
         .context("opening the stores")??;
     let state = Arc::new(state);
     let cosigner = tokio::spawn(cosigner::run(state.clone()));
+    let bucket = state
+        .config
+        .bucket
+        .clone()
+        .map(|location| tokio::spawn(bucket_task::run(state.clone(), location)));
     let _ = ready.send(());
     let (stop_sweep, sweep_stopped) = tokio::sync::oneshot::channel();
     let sweeper = tokio::spawn(retention::run(state.clone(), sweep_stopped));
@@ -246,6 +255,9 @@ pub async fn serve_with_ready(
     let _ = stop_sweep.send(());
     cosigner.await.context("the cosigner task panicked")?;
     sweeper.await.context("the retention sweep panicked")?;
+    if let Some(bucket) = bucket {
+        bucket.await.context("the bucket publisher panicked")?;
+    }
     let state = sole_owner(state).await?;
     tokio::task::spawn_blocking(move || state.close())
         .await

@@ -10,6 +10,8 @@
 mod accepted;
 mod browser;
 mod browser_credentials;
+mod bucket;
+mod bucket_publisher;
 mod cli;
 mod credentials;
 mod credentials_in;
@@ -19,6 +21,7 @@ mod framing;
 mod hostile;
 mod lengths;
 mod migrate;
+mod moto;
 mod netbounds;
 #[path = "../../vault/tests/support/pg_cluster.rs"]
 mod pg_cluster;

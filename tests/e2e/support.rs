@@ -257,9 +257,15 @@ pub struct World {
 impl World {
     /// Starts a server over a fresh temporary store and enrolls the parties.
     pub async fn new() -> World {
+        World::new_with(|_| {}).await
+    }
+
+    /// [`World::new`], with `configure` changing the server's configuration first.
+    pub async fn new_with(configure: impl FnOnce(&mut ServeConfig)) -> World {
         let dir = tempfile::tempdir().unwrap();
         let operator_keys = PartyKeys::generate(PartyId::new("operator").unwrap(), Role::Operator);
-        let server = Server::start(&dir.path().join("data"), &operator_keys.public()).await;
+        let server =
+            Server::start_with(&dir.path().join("data"), &operator_keys.public(), configure).await;
         let operator = Party::with_keys(operator_keys, &server.url);
         let importer = Party::new("acme-imports", Role::Importer, &server.url);
         let cbp = Party::new("cbp", Role::Customs, &server.url);
@@ -280,6 +286,13 @@ impl World {
             auditor,
             _dir: dir,
         }
+    }
+
+    /// Stops the server (its data directory stays until the returned directory is dropped).
+    pub async fn stop(self) -> tempfile::TempDir {
+        let World { server, _dir, .. } = self;
+        server.stop().await;
+        _dir
     }
 
     /// The log key every party trusts.

@@ -1,10 +1,11 @@
 //! `audit`: the whole log, checked with nothing but the log key.
 //!
-//! Fetches the checkpoint, every entry bundle and level-0 hash tile (C2SP tlog-tiles, partial tiles
-//! included), recomputes the tree and checks its root, checks every served leaf hash, decodes every entry
-//! and verifies its signature against the keys enrolled at that point of the log, and checks consistency with
-//! the state of the previous run (the old root recomputed here, plus the server's consistency proof; see
-//! [`super::continuity`]).
+//! Fetches the checkpoint, every entry bundle and hash tile of every level (C2SP tlog-tiles, partial tiles
+//! included), recomputes the tree and checks its root, checks every served tile against the recomputed tree,
+//! decodes every entry and verifies its signature against the keys enrolled at that point of the log, and
+//! checks consistency with the state of the previous run (the old root recomputed here, plus the server's
+//! consistency proof where the source serves one; see [`super::continuity`]). The log is read through a
+//! [`TileSource`]: a tradeledger server, or a static tlog-tiles prefix such as the bucket's (`audit --tiles`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::IsTerminal as _;
@@ -12,14 +13,14 @@ use std::path::Path;
 
 use anyhow::Context as _;
 use ed25519_dalek::VerifyingKey;
-use ledger::{Hash, MemoryTree, leaf_hash};
+use ledger::{Hash, MemoryTree, NodeSource as _, leaf_hash};
 use serde::{Deserialize, Serialize};
 use vault::{CertId, PartyId, PartyPublic, Role};
 
 use super::continuity::{Continuity, check_previous};
-use crate::client::Client;
+use crate::client::TileSource;
 use crate::client::entries::{self, SignedEntry};
-use crate::client::logview::LogView;
+use crate::client::logview::{parse_log_key, verify_checkpoint_under};
 use crate::tilepath::TileRef;
 
 /// Entries per tile (C2SP tlog-tiles).
@@ -243,6 +244,44 @@ impl Replay {
     }
 }
 
+/// Checks every tile of level 1 and up (tlog-tiles: level L holds the roots of subtrees of 256^L leaves)
+/// against the tree recomputed from the entries; returns what differs, naming each tile.
+pub(super) async fn check_upper_tiles(
+    source: &impl TileSource,
+    tree: &MemoryTree,
+) -> anyhow::Result<Vec<String>> {
+    let mut problems = Vec::new();
+    for level in 1u8..=7 {
+        let height = 8 * level;
+        let count = tree.size().checked_shr(u32::from(height)).unwrap_or(0);
+        if count == 0 {
+            break;
+        }
+        for index in 0..count.div_ceil(TILE_WIDTH) {
+            let width = (count - index * TILE_WIDTH).min(TILE_WIDTH);
+            let tile = TileRef {
+                level: Some(level),
+                index,
+                partial: (width < TILE_WIDTH)
+                    .then(|| u8::try_from(width).ok())
+                    .flatten(),
+            };
+            let served = fetch(source, tile).await?;
+            let expected: Vec<u8> = (index * TILE_WIDTH..index * TILE_WIDTH + width)
+                .map(|node| tree.node(height, node))
+                .collect::<Result<Vec<Hash>, _>>()?
+                .concat();
+            if served != expected {
+                problems.push(format!(
+                    "tile {} differs from the tree recomputed from the entries",
+                    tile.path()
+                ));
+            }
+        }
+    }
+    Ok(problems)
+}
+
 /// Splits an entry bundle (big-endian uint16 length-prefixed entries) into its entries.
 fn split_bundle(mut bytes: &[u8]) -> Option<Vec<Vec<u8>>> {
     let mut out = Vec::new();
@@ -256,14 +295,26 @@ fn split_bundle(mut bytes: &[u8]) -> Option<Vec<Vec<u8>>> {
     Some(out)
 }
 
-/// Audits the log served by `client` against the log key; `previous` is the state of the last run.
+/// Fetches a tile, naming it and the source if that fails.
+async fn fetch(source: &impl TileSource, tile: TileRef) -> anyhow::Result<Vec<u8>> {
+    source
+        .tile(tile)
+        .await
+        .with_context(|| format!("fetching {} from {}", tile.path(), source.base()))
+}
+
+/// Audits the log `source` serves against the log key; `previous` is the state of the last run.
 pub async fn audit(
-    client: &Client,
+    source: &impl TileSource,
     log_key: &str,
     previous: Option<&AuditState>,
 ) -> anyhow::Result<AuditReport> {
-    let view = LogView::fetch(client, log_key).await?;
-    let checkpoint = view.checkpoint().clone();
+    let (verifier, raw_log_key) = parse_log_key(log_key)?;
+    let note = source
+        .checkpoint()
+        .await
+        .with_context(|| format!("fetching the checkpoint from {}", source.base()))?;
+    let checkpoint = verify_checkpoint_under(&note, &verifier, source.policy())?;
     let size = checkpoint.size;
     let mut problems = Vec::new();
     let mut problem =
@@ -276,7 +327,7 @@ pub async fn audit(
     };
     let mut tree = MemoryTree::new();
     let mut replay = Replay {
-        log_key: *view.log_key(),
+        log_key: raw_log_key,
         operator: None,
         parties: HashMap::new(),
         registrants: HashMap::new(),
@@ -289,24 +340,25 @@ pub async fn audit(
         let partial = (width < TILE_WIDTH)
             .then(|| u8::try_from(width).ok())
             .flatten();
-        let bundle = client
-            .get_tile(TileRef {
-                level: None,
-                index: tile,
-                partial,
-            })
-            .await?;
-        let hashes = client
-            .get_tile(TileRef {
-                level: Some(0),
-                index: tile,
-                partial,
-            })
-            .await?;
+        let bundle_ref = TileRef {
+            level: None,
+            index: tile,
+            partial,
+        };
+        let tile_ref = TileRef {
+            level: Some(0),
+            index: tile,
+            partial,
+        };
+        let bundle = fetch(source, bundle_ref).await?;
+        let hashes = fetch(source, tile_ref).await?;
         let Some(bundle) = split_bundle(&bundle).filter(|b| b.len() as u64 == width) else {
             problem(
                 Some(tile * TILE_WIDTH),
-                format!("entry bundle {tile} is malformed or has the wrong width"),
+                format!(
+                    "entry bundle {tile} ({}) is malformed or has the wrong width",
+                    bundle_ref.path()
+                ),
             );
             anyhow::bail!(
                 "cannot audit past a malformed entry bundle ({} problem(s))",
@@ -317,7 +369,10 @@ pub async fn audit(
         if hashes != leaves.concat() {
             problem(
                 Some(tile * TILE_WIDTH),
-                format!("level-0 tile {tile} differs from the entries' leaf hashes"),
+                format!(
+                    "level-0 tile {tile} ({}) differs from the entries' leaf hashes",
+                    tile_ref.path()
+                ),
             );
         }
         for (offset, (bytes, leaf)) in bundle.iter().zip(&leaves).enumerate() {
@@ -346,6 +401,9 @@ pub async fn audit(
         }
     }
     progress.finish_and_clear();
+    for message in check_upper_tiles(source, &tree).await? {
+        problem(None, message);
+    }
     if tree.root() != checkpoint.root {
         problem(
             None,
@@ -355,7 +413,7 @@ pub async fn audit(
     let continuity = match previous {
         Some(previous) => Some(
             check_previous(
-                client,
+                source,
                 previous,
                 &tree,
                 &checkpoint.root,

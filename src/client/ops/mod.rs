@@ -18,6 +18,8 @@ mod register;
 mod rotate;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod upper_tiles_tests;
 
 use std::path::Path;
 
