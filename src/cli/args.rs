@@ -276,6 +276,10 @@ pub struct ServeArgs {
     /// AWS_SECRET_ACCESS_KEY (docs/operations.md).
     #[arg(long, value_name = "URL", env = "TRADELEDGER_BUCKET")]
     pub bucket: Option<String>,
+    /// A checkpoint this log published (from /checkpoint, a witness, a monitor or the bucket): refuse to start
+    /// if the log is behind it or not consistent with it, as after a restore from an older backup.
+    #[arg(long, value_name = "FILE")]
+    pub published_checkpoint: Option<PathBuf>,
     /// The address to listen on.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     pub listen: String,

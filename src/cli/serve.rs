@@ -81,6 +81,7 @@ pub(super) async fn serve(_g: &Global, args: ServeArgs) -> anyhow::Result<()> {
         .map(crate::bucket::BucketLocation::from_env)
         .transpose()?
         .map(std::sync::Arc::new);
+    config.published_checkpoint = args.published_checkpoint;
     config.policies = args.policies;
     config.origin = args.origin;
     config.max_body_bytes = args.max_body_bytes;

@@ -26,6 +26,7 @@ mod pg_nonces;
 mod policies;
 mod policy;
 mod publish;
+mod published;
 mod read;
 mod receipts;
 mod registrar;
@@ -94,6 +95,9 @@ pub struct ServeConfig {
     pub net: NetLimits,
     /// Publish the log (tiles, entry bundles, checkpoint) to this S3-compatible bucket as it grows.
     pub bucket: Option<Arc<crate::bucket::BucketLocation>>,
+    /// A checkpoint this log already published (a file): start is refused if the log is behind it or not
+    /// consistent with it (a restore from an older backup).
+    pub published_checkpoint: Option<PathBuf>,
 }
 
 /// PostgreSQL connection settings (a `postgresql://` URL or `key=value` settings, completed from the `PG*`
@@ -206,6 +210,7 @@ impl ServeConfig {
             max_replay_entries: ReplayConfig::default().max_entries_total,
             net: NetLimits::default(),
             bucket: None,
+            published_checkpoint: None,
         }
     }
 }
@@ -232,6 +237,9 @@ pub async fn serve_with_ready(
     let state = tokio::task::spawn_blocking(move || AppState::open(config))
         .await
         .context("opening the stores")??;
+    if let Some(location) = &state.config.bucket {
+        published::check_bucket(&state, location).await?;
+    }
     let state = Arc::new(state);
     let cosigner = tokio::spawn(cosigner::run(state.clone()));
     let bucket = state

@@ -64,6 +64,10 @@ impl AppState {
             ledger::FsStore::open(config.data.join("log")).context("opening the log store")?;
         let log = ledger::Log::open(store, log_key.note_signer(), &config.origin)
             .context("opening the log")?;
+        if let Some(path) = &config.published_checkpoint {
+            let verifier = log_key.note_signer().verifier();
+            super::published::check_file(&log, path, &verifier, &config.origin)?;
+        }
         let checkpoints = super::publish::Checkpoints::new(&config, log_key.vkey(), log.size())?;
         let (vault, shared_nonces) = open_vault(&config)?;
         let policies = super::policies::policy_dir(&config.data, config.policies.as_deref())?;

@@ -32,6 +32,7 @@ mod races;
 mod rawhttp;
 mod refusals;
 mod replay;
+mod restore;
 mod schemathesis;
 mod secrets;
 mod shutdown;
