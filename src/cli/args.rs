@@ -48,7 +48,7 @@ pub enum Command {
     /// Generate a party's key pair: FILE (secret, mode 0600) and FILE.pub (public identity).
     Keygen(KeygenArgs),
     /// Run the service over an embedded store (or with the vault in PostgreSQL: --postgres).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Rebuild the log's derived files (tiles, entry offsets) from its journal; the service must be stopped.
     Repair(RepairArgs),
     /// Move a stopped embedded deployment (--data) into PostgreSQL: the log, its checkpoint and the vault.
