@@ -8,6 +8,7 @@
 )]
 
 mod accepted;
+mod backup;
 mod browser;
 mod browser_credentials;
 mod bucket;
