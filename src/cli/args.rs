@@ -250,6 +250,10 @@ pub struct MigrateArgs {
         hide_env_values = true
     )]
     pub postgres: String,
+    /// Afterwards, publish the migrated log to this S3-compatible bucket (s3://NAME[/PREFIX]; endpoint, region
+    /// and credentials from the environment, as for `serve --bucket`).
+    #[arg(long, value_name = "URL", env = "TRADELEDGER_BUCKET")]
+    pub bucket: Option<String>,
 }
 
 /// `serve`.

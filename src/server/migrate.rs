@@ -79,3 +79,38 @@ pub fn migrate(
 fn signer(data: &Path) -> anyhow::Result<ledger::NoteSigner> {
     logkey::load_signer(data)
 }
+
+/// `migrate --bucket`: publishes the migrated log (read from PostgreSQL with the log key) to the bucket, every
+/// tile and entry bundle the bucket lacks and then its checkpoint, under the bucket's usual rules
+/// (write-once objects, a checkpoint that only moves forward and must be this log's history). Returns the
+/// size of the bucket's checkpoint afterwards.
+pub async fn publish_migrated(
+    data: &Path,
+    url: &str,
+    location: &crate::bucket::BucketLocation,
+) -> anyhow::Result<u64> {
+    let s3 = crate::bucket::S3::new(location).context("the bucket's settings")?;
+    let (signer, url) = (signer(data)?, url.to_owned());
+    let log = tokio::task::spawn_blocking(move || {
+        let store = ledger::PgStore::connect(&url, 2).context("connecting to PostgreSQL")?;
+        let origin = signer.name().to_owned();
+        ledger::Log::open(store, signer, &origin).context("opening the migrated log")
+    })
+    .await
+    .context("opening the migrated log")??;
+    let log = std::sync::Arc::new(log);
+    let (size, note) = (log.size(), log.checkpoint());
+    let publisher = crate::bucket::Publisher::new(s3, log.clone());
+    let published = publisher
+        .publish(size, &note)
+        .await
+        .with_context(|| format!("publishing the migrated log to {}", location.public_url()));
+    drop(publisher);
+    if let Ok(log) = std::sync::Arc::try_unwrap(log) {
+        tokio::task::spawn_blocking(move || log.close())
+            .await
+            .context("closing the migrated log")?
+            .context("closing the migrated log")?;
+    }
+    published
+}

@@ -52,7 +52,7 @@ use axum::routing::{get, post};
 pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub use error_codes::{ERROR_CODES, ErrorCode, error_code_table};
 pub use metrics::{PROCESS_CPU_SECONDS, parse_process_cpu, process_cpu};
-pub use migrate::{MigrateReport, migrate};
+pub use migrate::{MigrateReport, migrate, publish_migrated};
 pub use openapi::openapi_json;
 pub use publish::Checkpoints;
 pub use repair::{RepairReport, repair};

@@ -268,3 +268,63 @@ fn an_interrupted_migration_resumes_and_foreign_databases_are_refused() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_with_a_bucket_publishes_the_migrated_log_and_it_audits_from_the_bucket_alone() {
+    let moto = tokio::task::spawn_blocking(crate::moto::Moto::start)
+        .await
+        .unwrap();
+    moto.bucket("tl-migrate", "").await;
+    let db = tokio::task::spawn_blocking(pg_cluster::fresh_database)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (data, home) = (dir.path().join("data"), dir.path().join("home"));
+    let operator = PartyKeys::generate(PartyId::new("operator").unwrap(), Role::Operator);
+    let server = Server::start(&data, &operator.public()).await;
+    let vkey = server.vkey.clone();
+    let op = Party::with_keys(copy_keys(&operator), &server.url);
+    for id in ["acme-imports", "cbp"] {
+        let party = PartyKeys::generate(PartyId::new(id).unwrap(), Role::Importer);
+        ops::enroll(&op.client, &op.keys, &party.public())
+            .await
+            .unwrap();
+    }
+    server.stop().await;
+    let out = crate::support::cli(&home)
+        .args([
+            "migrate",
+            "--json",
+            "--bucket",
+            "s3://tl-migrate/log",
+            "--postgres",
+            &db,
+        ])
+        .arg("--data")
+        .arg(&data)
+        .env("AWS_ENDPOINT_URL", &moto.endpoint)
+        .env("AWS_ACCESS_KEY_ID", crate::moto::ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", crate::moto::SECRET)
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains(crate::moto::SECRET), "{stderr}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["log_size"], 3);
+    assert_eq!(report["bucket_size"], 3);
+    let url = moto.public_url("tl-migrate", "log");
+    let audit = run_cli(
+        &home,
+        &["audit", "--json", "--tiles", &url, "--log-key", &vkey],
+    )
+    .await
+    .success();
+    let audit: Value = serde_json::from_str(audit.lines().last().unwrap()).unwrap();
+    assert_eq!(
+        (&audit["size"], &audit["root"]),
+        (&report["log_size"], &report["log_root"])
+    );
+    assert_eq!(audit["problems"], serde_json::json!([]));
+}
