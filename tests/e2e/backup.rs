@@ -40,7 +40,8 @@ async fn embedded_a_point_in_time_image_taken_under_load_restores_every_acknowle
         load.push(tokio::spawn(async move {
             while !stop.load(Ordering::SeqCst) {
                 let body = example("usmca.json");
-                if let Ok(reg) = ops::register(&importer.actor(&vkey), &body, &[cbp.clone()]).await
+                if let Ok(reg) =
+                    ops::register(&importer.actor(&vkey), &body, std::slice::from_ref(&cbp)).await
                 {
                     let id = ops::parse_cert_id(&reg.cert_id).unwrap();
                     acked.lock().unwrap().push((id, reg.index));
