@@ -114,6 +114,35 @@ pub struct RegisterRequest {
     pub envelopes: Vec<EnvelopeUpload>,
 }
 
+/// Prefix of the sealed digest ([`sealed_digest`]), separating it from every other use of SHA-256.
+pub const SEALED_DIGEST_DOMAIN: &[u8] = b"tradeledger/sealed/v1\n";
+
+/// The digest a registration entry of kind `0x08` carries, so that the entry's signature binds what the
+/// request uploads (docs/formats.md, "Sealed digest"): SHA-256 over [`SEALED_DIGEST_DOMAIN`], the ciphertext,
+/// the number of envelopes, and per envelope in request order its party id, grant commitment and envelope;
+/// every byte string and the count prefixed with its length as a u64, big-endian.
+pub fn sealed_digest(ciphertext: &[u8], envelopes: &[EnvelopeUpload]) -> [u8; 32] {
+    use sha2::{Digest as _, Sha256};
+    fn put(hash: &mut Sha256, bytes: &[u8]) {
+        hash.update(u64::try_from(bytes.len()).unwrap_or(u64::MAX).to_be_bytes());
+        hash.update(bytes);
+    }
+    let mut hash = Sha256::new();
+    hash.update(SEALED_DIGEST_DOMAIN);
+    put(&mut hash, ciphertext);
+    hash.update(
+        u64::try_from(envelopes.len())
+            .unwrap_or(u64::MAX)
+            .to_be_bytes(),
+    );
+    for e in envelopes {
+        put(&mut hash, e.party.as_bytes());
+        put(&mut hash, &e.grant.0);
+        put(&mut hash, &e.envelope.0);
+    }
+    hash.finalize().into()
+}
+
 /// The answer to a registration.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Registered {

@@ -19,6 +19,7 @@ mod framing;
 mod hostile;
 mod lengths;
 mod netbounds;
+mod one_signature;
 #[path = "../../vault/tests/support/pg_cluster.rs"]
 mod pg_cluster;
 mod pipes;
