@@ -50,11 +50,26 @@ impl Serialize for B64 {
 
 impl<'de> Deserialize<'de> for B64 {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        // Decoded straight from the string the parser has (in the body, or its scratch buffer when the JSON
+        // string has escapes): serde's `Cow<str>` is always an owned copy, 12 KB per registration.
+        d.deserialize_str(B64Visitor)
+    }
+}
+
+struct B64Visitor;
+
+impl serde::de::Visitor<'_> for B64Visitor {
+    type Value = B64;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a base64 string")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<B64, E> {
         STANDARD
             .decode(text.as_bytes())
             .map(B64)
-            .map_err(|_| serde::de::Error::custom("invalid base64"))
+            .map_err(|_| E::custom("invalid base64"))
     }
 }
 
