@@ -126,7 +126,8 @@ pub(super) async fn register(
 
 /// Everything a registration must pass before anything is stored: the request signature, the entry (signed
 /// by the caller, in its own name, current), the envelopes against the entry's grants, enrolled recipients,
-/// the policies, and a certificate id not yet registered.
+/// the policies, and a certificate id not yet registered. An entry of kind `0x08` binds the uploads itself,
+/// and its signature stands in for the request's ([`signed::sealed_registration`]).
 fn check_registration(state: &AppState, req: &SignedRequest) -> Result<Checked, ApiError> {
     let request: RegisterRequest = match req.json() {
         Ok(request) => request,
