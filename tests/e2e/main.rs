@@ -22,6 +22,7 @@ mod hostile;
 mod lengths;
 mod moto;
 mod netbounds;
+mod one_signature;
 #[path = "../../vault/tests/support/pg_cluster.rs"]
 mod pg_cluster;
 mod pipes;
