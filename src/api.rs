@@ -50,11 +50,26 @@ impl Serialize for B64 {
 
 impl<'de> Deserialize<'de> for B64 {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        // Decoded straight from the string the parser has (in the body, or its scratch buffer when the JSON
+        // string has escapes): serde's `Cow<str>` is always an owned copy, 12 KB per registration.
+        d.deserialize_str(B64Visitor)
+    }
+}
+
+struct B64Visitor;
+
+impl serde::de::Visitor<'_> for B64Visitor {
+    type Value = B64;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a base64 string")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<B64, E> {
         STANDARD
             .decode(text.as_bytes())
             .map(B64)
-            .map_err(|_| serde::de::Error::custom("invalid base64"))
+            .map_err(|_| E::custom("invalid base64"))
     }
 }
 
@@ -112,6 +127,35 @@ pub struct RegisterRequest {
     pub ciphertext: B64,
     /// One envelope per recipient, the registrant's own included; their grant commitments are those of the entry.
     pub envelopes: Vec<EnvelopeUpload>,
+}
+
+/// Prefix of the sealed digest ([`sealed_digest`]), separating it from every other use of SHA-256.
+pub const SEALED_DIGEST_DOMAIN: &[u8] = b"tradeledger/sealed/v1\n";
+
+/// The digest a registration entry of kind `0x08` carries, so that the entry's signature binds what the
+/// request uploads (docs/formats.md, "Sealed digest"): SHA-256 over [`SEALED_DIGEST_DOMAIN`], the ciphertext,
+/// the number of envelopes, and per envelope in request order its party id, grant commitment and envelope;
+/// every byte string and the count prefixed with its length as a u64, big-endian.
+pub fn sealed_digest(ciphertext: &[u8], envelopes: &[EnvelopeUpload]) -> [u8; 32] {
+    use sha2::{Digest as _, Sha256};
+    fn put(hash: &mut Sha256, bytes: &[u8]) {
+        hash.update(u64::try_from(bytes.len()).unwrap_or(u64::MAX).to_be_bytes());
+        hash.update(bytes);
+    }
+    let mut hash = Sha256::new();
+    hash.update(SEALED_DIGEST_DOMAIN);
+    put(&mut hash, ciphertext);
+    hash.update(
+        u64::try_from(envelopes.len())
+            .unwrap_or(u64::MAX)
+            .to_be_bytes(),
+    );
+    for e in envelopes {
+        put(&mut hash, e.party.as_bytes());
+        put(&mut hash, &e.grant.0);
+        put(&mut hash, &e.envelope.0);
+    }
+    hash.finalize().into()
 }
 
 /// The answer to a registration.

@@ -27,6 +27,7 @@ const KIND_REVOCATION: u8 = 0x04;
 const KIND_PURGE: u8 = 0x05;
 const KIND_ACCESS_RECEIPT: u8 = 0x06;
 const KIND_ROTATION: u8 = 0x07;
+const KIND_SEALED_REGISTRATION: u8 = 0x08;
 
 /// The content of a log entry. New kinds get new kind codes; existing layouts never change within a version.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,6 +58,11 @@ pub enum Entry {
         registrant: PartyId,
         /// Grant commitments of the initial recipients (at most [`MAX_GRANTS`]).
         grants: Vec<Hash>,
+        /// The digest of the sealed body the registration uploads (ciphertext and envelopes), which makes the
+        /// entry's signature bind them (kind `0x08`); `None` for the original layout (kind `0x02`), whose
+        /// uploads only the request signature binds. The digest's definition is the service's, not the log's
+        /// (docs/formats.md, "Sealed digest").
+        sealed: Option<Hash>,
         /// Milliseconds since the Unix epoch.
         time_ms: u64,
     },
@@ -142,7 +148,10 @@ impl Entry {
     pub fn kind_code(&self) -> u8 {
         match self {
             Entry::Enrollment { .. } => KIND_ENROLLMENT,
-            Entry::Registration { .. } => KIND_REGISTRATION,
+            Entry::Registration { sealed: None, .. } => KIND_REGISTRATION,
+            Entry::Registration {
+                sealed: Some(_), ..
+            } => KIND_SEALED_REGISTRATION,
             Entry::Grant { .. } => KIND_GRANT,
             Entry::Revocation { .. } => KIND_REVOCATION,
             Entry::Purge { .. } => KIND_PURGE,
@@ -228,6 +237,7 @@ impl Entry {
                 commitment,
                 registrant,
                 grants,
+                sealed,
                 time_ms,
             } => {
                 out.extend_from_slice(cert_id.as_bytes());
@@ -241,6 +251,9 @@ impl Entry {
                 out.extend_from_slice(&count.to_be_bytes());
                 for grant in grants {
                     out.extend_from_slice(grant);
+                }
+                if let Some(sealed) = sealed {
+                    out.extend_from_slice(sealed);
                 }
                 out.extend_from_slice(&time_ms.to_be_bytes());
             }
@@ -307,7 +320,7 @@ impl Entry {
                 },
                 time_ms: r.u64()?,
             },
-            KIND_REGISTRATION => Entry::Registration {
+            kind @ (KIND_REGISTRATION | KIND_SEALED_REGISTRATION) => Entry::Registration {
                 cert_id: CertId(r.array()?),
                 commitment: r.array()?,
                 registrant: r.party()?,
@@ -317,6 +330,10 @@ impl Entry {
                         return Err(Error::EntryTooLarge("more than 64 grants"));
                     }
                     (0..count).map(|_| r.array()).collect::<Result<_, _>>()?
+                },
+                sealed: match kind {
+                    KIND_SEALED_REGISTRATION => Some(r.array()?),
+                    _ => None,
                 },
                 time_ms: r.u64()?,
             },

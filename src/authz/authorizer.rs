@@ -4,7 +4,8 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use cedar_policy::{
-    ActionConstraint, Decision as CedarDecision, Entities, PolicySet, Request, Schema,
+    ActionConstraint, Context, Decision as CedarDecision, Entities, EntityUid, PolicySet, Request,
+    Schema,
 };
 
 use super::load::load_dir;
@@ -127,18 +128,76 @@ impl Authorizer {
             Ok(e) => e,
             Err(e) => return Decision::failed(e.to_string()),
         };
-        let request = match Request::new(
+        self.evaluate(
+            action.name(),
             question.principal,
             question.action,
             question.resource,
             question.context,
-            Some(&self.schema),
-        ) {
+            &entities,
+        )
+    }
+
+    /// [`Authorizer::decide`] for several actions by one principal, one decision per action, in order. Actions
+    /// on one certificate whose question is the certificate alone (fetching ciphertext and envelope, say) share
+    /// one entity set, built once: their questions differ only in the action, so each decision is the one
+    /// [`Authorizer::decide`] gives (a test compares them).
+    pub fn decide_all(
+        &self,
+        principal: Option<&PartyInfo>,
+        actions: &[Action<'_>],
+    ) -> Vec<Decision> {
+        let shared = actions.first().and_then(Action::certificate_alone);
+        let Some(certificate) = shared.filter(|c| {
+            actions
+                .iter()
+                .all(|a| a.certificate_alone().is_some_and(|other| other == *c))
+        }) else {
+            return actions.iter().map(|a| self.decide(principal, a)).collect();
+        };
+        let question = match self
+            .names
+            .question(principal, &Action::FetchCiphertext { certificate })
+        {
+            Ok(q) => q,
+            Err(e) => return vec![Decision::failed(e.to_string()); actions.len()],
+        };
+        let entities = match Entities::from_entities(question.entities, None) {
+            Ok(e) => e,
+            Err(e) => return vec![Decision::failed(e.to_string()); actions.len()],
+        };
+        actions
+            .iter()
+            .map(|action| {
+                self.evaluate(
+                    action.name(),
+                    question.principal.clone(),
+                    self.names.action_uid(action.name()),
+                    question.resource.clone(),
+                    question.context.clone(),
+                    &entities,
+                )
+            })
+            .collect()
+    }
+
+    /// Asks Cedar whether `principal` may do the action named `name` (uid `action`) on `resource`, with the
+    /// entities built for the question.
+    fn evaluate(
+        &self,
+        name: &str,
+        principal: EntityUid,
+        action: EntityUid,
+        resource: EntityUid,
+        context: Context,
+        entities: &Entities,
+    ) -> Decision {
+        let request = match Request::new(principal, action, resource, context, Some(&self.schema)) {
             Ok(r) => r,
             Err(e) => return Decision::failed(e.to_string()),
         };
-        let policies = self.by_action.get(action.name()).unwrap_or(&self.policies);
-        let response = self.cedar.is_authorized(&request, policies, &entities);
+        let policies = self.by_action.get(name).unwrap_or(&self.policies);
+        let response = self.cedar.is_authorized(&request, policies, entities);
         let errors: Vec<String> = response
             .diagnostics()
             .errors()

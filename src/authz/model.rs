@@ -127,6 +127,21 @@ impl Action<'_> {
     }
 }
 
+impl<'a> Action<'a> {
+    /// The certificate, for the actions whose question is the certificate alone (no context, no second
+    /// party): two such actions on one certificate need the same entities and differ only in the action.
+    pub(crate) fn certificate_alone(&self) -> Option<&'a CertificateInfo> {
+        match *self {
+            Action::Purge { certificate }
+            | Action::FetchCiphertext { certificate }
+            | Action::FetchEnvelope { certificate }
+            | Action::Disclose { certificate }
+            | Action::ListGrants { certificate } => Some(certificate),
+            _ => None,
+        }
+    }
+}
+
 /// Entity type names and fixed uids, parsed once at load.
 pub(crate) struct Names {
     party: EntityTypeName,

@@ -925,3 +925,47 @@ fn hierarchies_are_refused() {
     let err = load_error(&dir);
     assert!(err.contains("hierarchies"), "{err}");
 }
+
+/// Deciding several actions on one certificate with one entity set gives each action the decision it gets
+/// alone, for every kind of principal, granted or not, purged or not; mixed actions fall back to one each.
+#[test]
+fn decisions_sharing_entities_match_single_decisions() {
+    let w = world();
+    let certs = [
+        cert(&w.importer, &[&w.cbp, &w.broker], false),
+        cert(&w.importer, &[&w.cbp], true),
+    ];
+    let principals = [
+        Some(&w.importer),
+        Some(&w.cbp),
+        Some(&w.broker),
+        Some(&w.cbp2),
+        Some(&w.auditor),
+        Some(&w.operator),
+        None,
+    ];
+    let mut allowed = 0;
+    for certificate in &certs {
+        let grantee = &w.broker2;
+        let actions = [
+            Action::FetchCiphertext { certificate },
+            Action::FetchEnvelope { certificate },
+            Action::ListGrants { certificate },
+            Action::Purge { certificate },
+            Action::Disclose { certificate },
+            Action::Grant {
+                certificate,
+                grantee,
+            },
+        ];
+        for principal in principals {
+            for set in [&actions[..2], &actions[..5], &actions[..]] {
+                let alone: Vec<Decision> =
+                    set.iter().map(|a| DEFAULT.decide(principal, a)).collect();
+                assert_eq!(DEFAULT.decide_all(principal, set), alone);
+                allowed += alone.iter().filter(|d| d.is_allowed()).count();
+            }
+        }
+    }
+    assert!(allowed > 0, "some of these decisions allow");
+}

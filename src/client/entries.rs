@@ -64,18 +64,21 @@ pub(crate) fn enrollment(party: &PartyPublic) -> anyhow::Result<Entry> {
     })
 }
 
-/// A registration entry.
+/// A registration entry whose signature binds the uploaded ciphertext and envelopes through their
+/// `sealed` digest ([`crate::api::sealed_digest`]).
 pub(crate) fn registration(
     cert_id: &CertId,
     commitment: Hash,
     registrant: &PartyId,
     grants: Vec<Hash>,
+    sealed: Hash,
 ) -> anyhow::Result<Entry> {
     Ok(Entry::Registration {
         cert_id: ledger_cert(cert_id),
         commitment,
         registrant: ledger_party(registrant)?,
         grants,
+        sealed: Some(sealed),
         time_ms: now_ms(),
     })
 }
@@ -201,6 +204,7 @@ pub(crate) fn registration_facts(entry: &Entry) -> Option<RegistrationFacts> {
             registrant,
             grants,
             time_ms,
+            ..
         } => Some(RegistrationFacts {
             cert_id: vault_cert(cert_id),
             commitment: *commitment,

@@ -49,7 +49,7 @@ pub const ERROR_CODES: &[ErrorCode] = &[
     ErrorCode {
         code: "replayed_request",
         statuses: &[401],
-        when: "this party already used this nonce, before or after a restart",
+        when: "this party already used this nonce (or, for a registration of kind `0x08`, sent this entry), before or after a restart",
     },
     ErrorCode {
         code: "replay_quota_exceeded",
@@ -97,9 +97,14 @@ pub const ERROR_CODES: &[ErrorCode] = &[
         when: "the entry is signed by another party than the one signing the request",
     },
     ErrorCode {
+        code: "sealed_digest_mismatch",
+        statuses: &[400],
+        when: "a registration entry's sealed digest (kind `0x08`) is not that of the uploaded ciphertext and envelopes",
+    },
+    ErrorCode {
         code: "stale_entry",
         statuses: &[400],
-        when: "the entry's time is more than the allowed skew from the server clock",
+        when: "the entry's time is more than the allowed skew from the server clock (or, for a registration of kind `0x08`, before the server started)",
     },
     ErrorCode {
         code: "wrong_entry_kind",

@@ -24,7 +24,7 @@ use super::signed::{self, Caller, SignedRequest};
 use super::state::{AppState, LOG_PARTY};
 use crate::api::{
     Appended, EnrollRequest, EnvelopeUpload, GrantRequest, PurgeRequest, RegisterRequest,
-    Registered, RevokeRequest,
+    Registered, RevokeRequest, sealed_digest,
 };
 
 type Answer<T> = Result<Json<T>, ApiError>;
@@ -126,11 +126,26 @@ pub(super) async fn register(
 
 /// Everything a registration must pass before anything is stored: the request signature, the entry (signed
 /// by the caller, in its own name, current), the envelopes against the entry's grants, enrolled recipients,
-/// the policies, and a certificate id not yet registered.
+/// the policies, and a certificate id not yet registered. An entry of kind `0x08` binds the uploads itself,
+/// and its signature stands in for the request's ([`signed::sealed_registration`]).
 fn check_registration(state: &AppState, req: &SignedRequest) -> Result<Checked, ApiError> {
-    let caller = req.caller(state)?;
-    let request: RegisterRequest = req.json()?;
-    let entry = signed::caller_entry(state, &caller, &request.entry.0)?;
+    let request: RegisterRequest = match req.json() {
+        Ok(request) => request,
+        Err(error) => {
+            // An unsigned or forged request is told so before anything about its body.
+            req.caller(state)?;
+            return Err(error);
+        }
+    };
+    let digest = || sealed_digest(&request.ciphertext.0, &request.envelopes);
+    let (caller, entry) = match signed::sealed_registration(state, req, &request.entry.0, digest) {
+        Some(checked) => checked?,
+        None => {
+            let caller = req.caller(state)?;
+            let entry = signed::caller_entry(state, &caller, &request.entry.0)?;
+            (caller, entry)
+        }
+    };
     let Entry::Registration {
         cert_id,
         registrant,

@@ -157,6 +157,24 @@ mod tests {
         );
     }
 
+    /// Base64 is decoded from the string where the parser holds it: in the body, or unescaped (`\/`, `\u0041`)
+    /// in its scratch buffer; a number where base64 belongs is refused without its value.
+    #[test]
+    fn base64_decodes_plain_and_escaped_strings() {
+        let request: RegisterRequest = parse(
+            br#"{"entry":"AAE=","ciphertext":"\/w==","envelopes":[{"party":"p","envelope":"\u0041A==","grant":"AA=="}]}"#,
+        )
+        .expect("valid");
+        assert_eq!(request.entry.0, [0, 1]);
+        assert_eq!(request.ciphertext.0, [0xff]);
+        assert_eq!(request.envelopes[0].envelope.0, [0]);
+        let wrong_type = message(r#"{"entry":12345,"ciphertext":"AA==","envelopes":[]}"#);
+        assert_eq!(
+            wrong_type,
+            "JSON of the wrong shape at /entry: expected a base64 string"
+        );
+    }
+
     #[test]
     fn syntax_errors_give_the_position() {
         assert_eq!(

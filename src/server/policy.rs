@@ -8,7 +8,7 @@ use super::error::ApiError;
 use super::registry::Registry;
 use super::signed::Caller;
 use super::state::AppState;
-use crate::authz::{Action, CertificateInfo, PartyInfo};
+use crate::authz::{Action, CertificateInfo, Denied, PartyInfo};
 
 /// May the caller enroll `party` with `role`? (Only the operator.)
 pub(super) fn may_enroll(
@@ -125,20 +125,19 @@ pub(super) fn may_fetch(
     cert_id: &CertId,
 ) -> Result<u64, ApiError> {
     let (certificate, registration_index) = certificate_info(state, cert_id)?;
-    decide(
-        state,
-        caller,
-        &Action::FetchCiphertext {
-            certificate: &certificate,
-        },
-    )?;
-    decide(
-        state,
-        caller,
-        &Action::FetchEnvelope {
-            certificate: &certificate,
-        },
-    )?;
+    let certificate = &certificate;
+    // One entity set for both questions (docs/performance.md, issue 12 step 3).
+    let principal = party_info(&caller.id, caller.party.role);
+    let actions = [
+        Action::FetchCiphertext { certificate },
+        Action::FetchEnvelope { certificate },
+    ];
+    let decisions = state.authz.decide_all(Some(&principal), &actions);
+    for (action, decision) in actions.iter().zip(decisions) {
+        decision
+            .into_result()
+            .map_err(|denied| refused(caller, action, &denied))?;
+    }
     Ok(registration_index)
 }
 
@@ -203,12 +202,18 @@ fn party_info(id: &PartyId, role: Role) -> PartyInfo {
 
 fn decide(state: &AppState, caller: &Caller, action: &Action<'_>) -> Result<(), ApiError> {
     let principal = party_info(&caller.id, caller.party.role);
-    state.authz.authorize(Some(&principal), action).map_err(|denied| {
-        tracing::debug!(party = %caller.id, action = action.name(), reason = %denied, "request denied by policy");
-        let message = match denied.policies() {
-            [] => denied.to_string(),
-            rules => format!("{denied}: {}", rules.join(", ")),
-        };
-        ApiError::forbidden(denied.code(), message)
-    })
+    state
+        .authz
+        .authorize(Some(&principal), action)
+        .map_err(|denied| refused(caller, action, &denied))
+}
+
+/// The answer to a request the policies denied, naming the rules that decided.
+fn refused(caller: &Caller, action: &Action<'_>, denied: &Denied) -> ApiError {
+    tracing::debug!(party = %caller.id, action = action.name(), reason = %denied, "request denied by policy");
+    let message = match denied.policies() {
+        [] => denied.to_string(),
+        rules => format!("{denied}: {}", rules.join(", ")),
+    };
+    ApiError::forbidden(denied.code(), message)
 }

@@ -249,6 +249,87 @@ pub(super) fn json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     super::json_body::parse(body)
 }
 
+/// The caller of a registration whose entry carries the sealed digest of its uploads (kind `0x08`), and the
+/// entry, checked with the entry's signature as the one signature (docs/threat-model.md, "One signature per
+/// registration"): signed by the party the request names (`keyid`), an enrolled one, dated within the skew
+/// and not before this run's replay floor, the digest equal to `sealed` (what the request uploads), the
+/// signature valid (strict), and the entry not seen before. The request signature's fields passed their
+/// header checks before the body was read; its Ed25519 signature and `Content-Digest` are not checked, as
+/// the entry's signature covers everything they would.
+///
+/// `None` if the entry is not such a registration (or does not decode): the caller then checks it as any
+/// other signed request, request signature first ([`SignedRequest::caller`], [`caller_entry`]).
+pub(super) fn sealed_registration(
+    state: &AppState,
+    req: &SignedRequest,
+    entry: &[u8],
+    sealed: impl FnOnce() -> ledger::Hash,
+) -> Option<Result<(Caller, SignedEntry), ApiError>> {
+    let entry = SignedEntry::decode(entry).ok()?;
+    let ledger::Entry::Registration {
+        sealed: Some(claimed),
+        ..
+    } = entry.entry()
+    else {
+        return None;
+    };
+    let claimed = *claimed;
+    Some(check_sealed_registration(
+        state, req, entry, claimed, sealed,
+    ))
+}
+
+fn check_sealed_registration(
+    state: &AppState,
+    req: &SignedRequest,
+    entry: SignedEntry,
+    claimed: ledger::Hash,
+    sealed: impl FnOnce() -> ledger::Hash,
+) -> Result<(Caller, SignedEntry), ApiError> {
+    if entry.signer().as_str() != req.signature.keyid().as_str() {
+        return Err(ApiError::forbidden(
+            "entry_signer_mismatch",
+            "the entry must be signed by the requesting party",
+        ));
+    }
+    let party = state
+        .registry
+        .read()
+        .map_err(|_| ApiError::internal())?
+        .party(entry.signer())
+        .cloned()
+        .ok_or_else(|| sig_error(SigError::UnknownParty))?;
+    let now = httpsig::unix_now();
+    let created = entry.entry().time_ms() / 1000;
+    if !state.replay.is_fresh(created, now) {
+        return Err(ApiError::bad_request(
+            "stale_entry",
+            "the entry's time is too far from the server's clock",
+        ));
+    }
+    if !bool::from(subtle::ConstantTimeEq::ct_eq(&claimed[..], &sealed()[..])) {
+        return Err(ApiError::bad_request(
+            "sealed_digest_mismatch",
+            "the entry's sealed digest does not match the uploaded ciphertext and envelopes",
+        ));
+    }
+    entry.verify(&party.signing_key).map_err(|_| {
+        ApiError::bad_request(
+            "bad_entry_signature",
+            "the entry's signature does not verify",
+        )
+    })?;
+    // The entry's signature is its nonce: one signed entry is accepted once, within the window and across
+    // restarts, as a request nonce is (a strict signature has one encoding per entry).
+    let nonce = format!("entry/{}", hex::encode(entry.signature()));
+    state
+        .replay
+        .check_and_insert(entry.signer().as_str(), &nonce, created, now)
+        .map_err(sig_error)?;
+    let id = entry.signer().clone();
+    Ok((Caller { id, party }, entry))
+}
+
 /// Decodes an entry the caller made: well-formed, signed by the caller, with a current timestamp.
 pub(super) fn caller_entry(
     state: &AppState,

@@ -30,6 +30,7 @@ fn registration(w: &World, change: impl FnOnce(&mut RegisterRequest)) -> Vec<u8>
         commitment: sealed.commitment,
         registrant: importer.id.clone(),
         grants,
+        sealed: None,
         time_ms: now_ms(),
     };
     let entry = SignedEntry::sign(entry, importer.id.clone(), w.importer.signing_key()).unwrap();

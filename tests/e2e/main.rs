@@ -24,6 +24,7 @@ mod lengths;
 mod migrate;
 mod moto;
 mod netbounds;
+mod one_signature;
 #[path = "../../vault/tests/support/pg_cluster.rs"]
 mod pg_cluster;
 mod pipes;

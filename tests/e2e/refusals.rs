@@ -480,6 +480,7 @@ fn registration(w: &World, signer: &PartyKeys, time_ms: u64, as_grant: bool) -> 
             commitment: sealed.commitment,
             registrant: importer.id.clone(),
             grants,
+            sealed: None,
             time_ms,
         }
     };

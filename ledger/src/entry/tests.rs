@@ -20,6 +20,7 @@ fn example() -> SignedEntry {
         commitment: [0x22; 32],
         registrant: party("acme"),
         grants: vec![[0x33; 32]],
+        sealed: None,
         time_ms: 1_790_000_000_000,
     };
     SignedEntry::sign(entry, party("acme"), &key(0x42)).unwrap()
@@ -82,6 +83,52 @@ fn signatures_bind_entry_and_signer() {
     assert!(forged.verify(&key(0x42).verifying_key()).is_err());
 }
 
+/// Kind 0x08 is the original registration layout with the sealed digest between the grants and the time,
+/// and the entry's signature covers the digest.
+#[test]
+fn a_sealed_registration_is_signed_with_its_digest() {
+    let Entry::Registration {
+        cert_id,
+        commitment,
+        registrant,
+        grants,
+        time_ms,
+        ..
+    } = example().entry().clone()
+    else {
+        unreachable!("the example is a registration")
+    };
+    let entry = Entry::Registration {
+        cert_id,
+        commitment,
+        registrant,
+        grants,
+        sealed: Some([0x44; 32]),
+        time_ms,
+    };
+    let signed = SignedEntry::sign(entry, party("acme"), &key(0x42)).unwrap();
+    let bytes = signed.encode();
+    let original = example().encode();
+    // Version, kind 0x08, then the original fields up to the grants (2 + 16 + 32 + 6 + 2 + 32 bytes).
+    let before_time = 2 + 16 + 32 + 6 + 2 + 32;
+    assert_eq!(bytes[1], 0x08);
+    assert_eq!(bytes[2..before_time], original[2..before_time]);
+    assert_eq!(bytes[before_time..before_time + 32], [0x44; 32]);
+    assert_eq!(
+        bytes[before_time + 32..before_time + 40],
+        original[before_time..before_time + 8]
+    );
+    assert_eq!(SignedEntry::decode(&bytes).unwrap(), signed);
+    signed.verify(&key(0x42).verifying_key()).unwrap();
+    let mut tampered = bytes;
+    tampered[before_time] ^= 1;
+    let tampered = SignedEntry::decode(&tampered).unwrap();
+    assert!(matches!(
+        tampered.verify(&key(0x42).verifying_key()),
+        Err(Error::BadEntrySignature)
+    ));
+}
+
 #[test]
 fn decoding_rejects_what_it_must() {
     let good = example().encode();
@@ -107,11 +154,15 @@ fn decoding_rejects_what_it_must() {
         Err(Error::UnknownEntryVersion(2))
     ));
     let mut kind = good.clone();
-    kind[1] = 0x08;
+    kind[1] = 0x09;
     assert!(matches!(
         SignedEntry::decode(&kind),
-        Err(Error::UnknownEntryKind(8))
+        Err(Error::UnknownEntryKind(9))
     ));
+    // Kind 0x08 is the registration with a sealed digest: the original layout read as one does not decode.
+    let mut short = good.clone();
+    short[1] = 0x08;
+    assert!(SignedEntry::decode(&short).is_err());
 
     // Registrant length prefix sits after version, kind, cert id and commitment.
     let at = 2 + 16 + 32;
@@ -253,6 +304,7 @@ fn signing_enforces_limits() {
         commitment: [0; 32],
         registrant: party("acme"),
         grants: vec![[0; 32]; n],
+        sealed: None,
         time_ms: 0,
     };
     assert!(SignedEntry::sign(entry(MAX_GRANTS), party("acme"), &key(1)).is_ok());
@@ -292,17 +344,21 @@ fn arb_entry() -> impl Strategy<Value = Entry> {
             any::<[u8; 32]>(),
             arb_party(),
             proptest::collection::vec(any::<[u8; 32]>(), 0..=MAX_GRANTS),
+            any::<Option<[u8; 32]>>(),
             any::<u64>()
         )
-            .prop_map(|(cert_id, commitment, registrant, grants, time_ms)| {
-                Entry::Registration {
-                    cert_id,
-                    commitment,
-                    registrant,
-                    grants,
-                    time_ms,
+            .prop_map(
+                |(cert_id, commitment, registrant, grants, sealed, time_ms)| {
+                    Entry::Registration {
+                        cert_id,
+                        commitment,
+                        registrant,
+                        grants,
+                        sealed,
+                        time_ms,
+                    }
                 }
-            }),
+            ),
         (cert.clone(), any::<[u8; 32]>(), any::<u64>()).prop_map(|(cert_id, grant, time_ms)| {
             Entry::Grant {
                 cert_id,

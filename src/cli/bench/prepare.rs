@@ -9,7 +9,7 @@ use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 use vault::{CertId, PartyId, PartyKeys, PartyPublic, Role};
 
-use crate::api::{B64, EnvelopeUpload, RegisterRequest};
+use crate::api::{B64, EnvelopeUpload, RegisterRequest, sealed_digest};
 use crate::client::Client;
 use crate::client::ops;
 
@@ -126,15 +126,27 @@ fn registration(
     )?;
     // Ordered by commitment, as the client does, so the entry's order says nothing about who is who.
     sealed.envelopes.sort_by_key(|e| e.grant_commitment);
+    let grants = sealed
+        .envelopes
+        .iter()
+        .map(|e| e.grant_commitment)
+        .collect();
+    let envelopes: Vec<EnvelopeUpload> = sealed
+        .envelopes
+        .into_iter()
+        .map(|e| EnvelopeUpload {
+            party: e.party.to_string(),
+            envelope: B64(e.envelope),
+            grant: B64(e.grant_commitment.to_vec()),
+        })
+        .collect();
+    // As the client does: the entry binds the uploads, so the server checks one signature.
     let entry = ledger::Entry::Registration {
         cert_id,
         commitment: sealed.commitment,
         registrant: importer.id().clone(),
-        grants: sealed
-            .envelopes
-            .iter()
-            .map(|e| e.grant_commitment)
-            .collect(),
+        grants,
+        sealed: Some(sealed_digest(&sealed.ciphertext, &envelopes)),
         time_ms: now_ms(),
     };
     let entry = ledger::SignedEntry::sign(entry, importer.id().clone(), importer.signing_key())?;
@@ -146,15 +158,7 @@ fn registration(
     let request = RegisterRequest {
         entry: B64(entry.encode()),
         ciphertext: B64(sealed.ciphertext),
-        envelopes: sealed
-            .envelopes
-            .into_iter()
-            .map(|e| EnvelopeUpload {
-                party: e.party.to_string(),
-                envelope: B64(e.envelope),
-                grant: B64(e.grant_commitment.to_vec()),
-            })
-            .collect(),
+        envelopes,
     };
     let body = serde_json::to_vec(&request)?;
     let path = "/v1/certificates".to_owned();

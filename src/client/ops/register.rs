@@ -6,7 +6,7 @@ use serde_json::Value;
 use vault::{CertId, PartyId, PartyPublic};
 
 use super::{Actor, grantbook};
-use crate::api::{B64, EnvelopeUpload, RegisterRequest, Registered};
+use crate::api::{B64, EnvelopeUpload, RegisterRequest, Registered, sealed_digest};
 use crate::cert::{self, Date};
 use crate::client::entries;
 use crate::client::logview::LogView;
@@ -104,10 +104,6 @@ pub async fn register_unvalidated(
         .iter()
         .map(|e| e.grant_commitment)
         .collect();
-    let entry = entries::sign(
-        entries::registration(&cert_id, sealed.commitment, me, grants)?,
-        actor.keys,
-    )?;
     grantbook::record(
         actor.home,
         &cert_id,
@@ -117,18 +113,26 @@ pub async fn register_unvalidated(
             .map(|e| (e.party.clone(), e.grant_commitment))
             .collect::<Vec<_>>(),
     )?;
+    let envelopes: Vec<EnvelopeUpload> = sealed
+        .envelopes
+        .into_iter()
+        .map(|e| EnvelopeUpload {
+            party: e.party.to_string(),
+            envelope: B64(e.envelope),
+            grant: B64(e.grant_commitment.to_vec()),
+        })
+        .collect();
+    // The entry carries the uploads' digest, so its signature alone proves what is being registered
+    // (docs/threat-model.md, "One signature per registration").
+    let digest = sealed_digest(&sealed.ciphertext, &envelopes);
+    let entry = entries::sign(
+        entries::registration(&cert_id, sealed.commitment, me, grants, digest)?,
+        actor.keys,
+    )?;
     let request = RegisterRequest {
         entry: B64(entry.encode()),
         ciphertext: B64(sealed.ciphertext),
-        envelopes: sealed
-            .envelopes
-            .into_iter()
-            .map(|e| EnvelopeUpload {
-                party: e.party.to_string(),
-                envelope: B64(e.envelope),
-                grant: B64(e.grant_commitment.to_vec()),
-            })
-            .collect(),
+        envelopes,
     };
     let answer: Registered = actor.client.post_json("/v1/certificates", &request).await?;
     if answer.cert_id != cert_id.to_string() {

@@ -48,7 +48,15 @@ fn fixture_for(body: &serde_json::Value, pointers: &[&str]) -> Fixture {
         .map(|e| e.grant_commitment)
         .collect();
     let registration = entries::sign(
-        entries::registration(&cert_id, sealed.commitment, importer.id(), grants).unwrap(),
+        entries::registration(
+            &cert_id,
+            sealed.commitment,
+            importer.id(),
+            grants,
+            // No upload here: the bundle's checks do not look at the digest.
+            crate::api::sealed_digest(&sealed.ciphertext, &[]),
+        )
+        .unwrap(),
         &importer,
     )
     .unwrap();

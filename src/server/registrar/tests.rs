@@ -17,6 +17,7 @@ fn checked(importer: &PartyKeys, cert_id: CertId, body: u8) -> Checked {
         commitment: [body; 32],
         registrant: importer.id().clone(),
         grants: vec![[1; 32]],
+        sealed: None,
         time_ms: 1,
     };
     Checked {

@@ -6,7 +6,8 @@
   const MAX_ENTRY = 65535;
   const DOMAIN = utf8('tradeledger/entry/v1\n');
   const CONSENT_DOMAIN = utf8('tradeledger/rotation/v1\n');
-  const KINDS = { 1: 'enrollment', 2: 'registration', 3: 'grant', 4: 'revocation', 5: 'purge', 6: 'access', 7: 'rotation' };
+  // Kind 8 is a registration that also carries the sealed digest of its uploads (docs/formats.md).
+  const KINDS = { 1: 'enrollment', 2: 'registration', 3: 'grant', 4: 'revocation', 5: 'purge', 6: 'access', 7: 'rotation', 8: 'registration' };
   const ROLES = { 1: 'importer', 2: 'exporter', 3: 'producer', 4: 'broker', 5: 'customs', 6: 'auditor', 7: 'operator' };
   const LOG_SIGNER = 'log';
 
@@ -70,7 +71,8 @@
         if (flag === 1) e.replaces = r.take(32, 'replaced key');
         break;
       }
-      case 2: {
+      case 2:
+      case 8: {
         e.cert = toHex(r.take(16, 'certificate id'));
         e.commitment = r.take(32, 'commitment');
         e.registrant = r.party('registrant').id;
@@ -78,6 +80,7 @@
         if (count > 64) fail(`entry: ${count} grants, more than 64`);
         e.grants = [];
         for (let i = 0; i < count; i++) e.grants.push(r.take(32, 'grant commitment'));
+        if (code === 8) e.sealed = r.take(32, 'sealed digest');
         break;
       }
       case 3:
