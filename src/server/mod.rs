@@ -237,8 +237,15 @@ pub async fn serve_with_ready(
     let state = tokio::task::spawn_blocking(move || AppState::open(config))
         .await
         .context("opening the stores")??;
-    if let Some(location) = &state.config.bucket {
-        published::check_bucket(&state, location).await?;
+    let mut state = state;
+    if let Some(location) = state.config.bucket.clone()
+        && let Some(note) = published::bucket_checkpoint(&location).await?
+    {
+        state = tokio::task::spawn_blocking(move || {
+            published::check_bucket_note(&state, &note).map(|()| state)
+        })
+        .await
+        .context("checking the bucket's checkpoint")??;
     }
     let state = Arc::new(state);
     let cosigner = tokio::spawn(cosigner::run(state.clone()));

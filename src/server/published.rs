@@ -45,7 +45,12 @@ pub(super) fn check(
             "the published checkpoint ({source}) is not a checkpoint of this log's key and origin: {e}"
         )
     })?;
-    let size = log.size();
+    let mut size = log.size();
+    if published.size > size {
+        // Several frontends on one database: another may have committed and published since this one opened
+        // its log. Take in what is committed before judging (for the embedded store, the size stays).
+        size = log.refresh().context("reading the log's committed size")?;
+    }
     anyhow::ensure!(
         published.size <= size,
         "refusing to serve: the log holds {size} entries but a checkpoint of {} entries was already \
@@ -71,23 +76,28 @@ pub(super) fn check(
     Ok(())
 }
 
-/// With `--bucket`: the bucket's checkpoint is one this log published, so the log must extend it too. A
-/// bucket that cannot be read at start is only a warning (publishing retries it, as while serving); a
-/// checkpoint read and found ahead or foreign refuses the start.
-pub(super) async fn check_bucket(
-    state: &super::AppState,
+/// With `--bucket`: the bucket's checkpoint is one this log published, so the log must extend it too. This
+/// reads it; a bucket that cannot be read at start is only a warning (`None`: publishing retries it, as while
+/// serving), while a checkpoint read and found ahead or foreign refuses the start ([`check_bucket_note`]).
+pub(super) async fn bucket_checkpoint(
     location: &crate::bucket::BucketLocation,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<Vec<u8>>> {
     let s3 = crate::bucket::S3::new(location).context("the bucket's settings")?;
-    let note = match s3.get("checkpoint").await {
-        Ok(Some(object)) => object.bytes,
-        Ok(None) => return Ok(()),
+    match s3.get("checkpoint").await {
+        Ok(object) => Ok(object.map(|o| o.bytes)),
         Err(e) => {
             tracing::warn!(error = %e, "cannot read the bucket's checkpoint at start: not compared");
-            return Ok(());
+            Ok(None)
         }
-    };
+    }
+}
+
+/// Checks the log against the bucket's checkpoint `note`. Blocking (it reads the log).
+pub(super) fn check_bucket_note(state: &super::AppState, note: &[u8]) -> anyhow::Result<()> {
     let verifier = state.log_key.note_signer().verifier();
-    let source = format!("the bucket's checkpoint at {}", location.public_url());
-    check(&state.log, &note, &verifier, &state.config.origin, &source)
+    let source = state.config.bucket.as_ref().map_or_else(
+        || "the bucket's checkpoint".to_owned(),
+        |l| format!("the bucket's checkpoint at {}", l.public_url()),
+    );
+    check(&state.log, note, &verifier, &state.config.origin, &source)
 }
