@@ -59,10 +59,12 @@ pub fn migrate(
         log.size, log.root
     ));
     let vault = vault_copy::copy(data, &pool, progress)?;
-    progress(&format!(
-        "vault verified in PostgreSQL: {} certificate ids, every ciphertext and envelope equal",
-        vault.verified
-    ));
+    if vault.verified > 0 {
+        progress(&format!(
+            "vault verified in PostgreSQL: {} certificate ids, every ciphertext and envelope equal",
+            vault.verified
+        ));
+    }
     Ok(MigrateReport {
         log_size: log.size,
         log_root: log.root,

@@ -267,6 +267,14 @@ fn an_interrupted_migration_resumes_and_foreign_databases_are_refused() {
         err.contains("differs from") && err.contains("within entries 0..10"),
         "{err}"
     );
+
+    // Served with --postgres, a data directory keeps no vault: only the log is copied, and none is created.
+    let log_only = dir.path().join("log-only");
+    embedded_deployment(&log_only, new_key(), 5, "entry");
+    std::fs::remove_dir_all(log_only.join("vault")).unwrap();
+    let report = migrate(&log_only, &pg_cluster::fresh_database(), &mut |_| {}).unwrap();
+    assert_eq!((report.log_size, report.certificates_verified), (5, 0));
+    assert!(!log_only.join("vault").exists());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

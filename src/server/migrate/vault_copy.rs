@@ -33,15 +33,22 @@ pub(super) fn copy(
     pool: &PgPool,
     progress: &mut dyn FnMut(&str),
 ) -> anyhow::Result<Copied> {
-    let source = FsVaultStore::open(&data.join("vault")).context("opening the embedded vault")?;
-    let target = PgVaultStore::with_pool(pool.clone())
-        .context("opening the vault's tables in PostgreSQL")?;
     let mut done = Copied {
         copied: 0,
         tombstones: 0,
         present: 0,
         verified: 0,
     };
+    if !data.join("vault").is_dir() {
+        // Served with `--postgres`: the vault is in a database already, and opening would create an empty one.
+        progress(
+            "vault: none in the data directory (served with --postgres?): only the log was copied",
+        );
+        return Ok(done);
+    }
+    let source = FsVaultStore::open(&data.join("vault")).context("opening the embedded vault")?;
+    let target = PgVaultStore::with_pool(pool.clone())
+        .context("opening the vault's tables in PostgreSQL")?;
     let mut after = None;
     loop {
         let page = source
