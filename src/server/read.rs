@@ -151,19 +151,17 @@ pub(super) async fn party(
 ) -> Result<Json<PartyRecord>, ApiError> {
     let id = PartyId::new(&id)
         .map_err(|_| ApiError::bad_request("bad_party_id", "malformed party id"))?;
-    let (index, previous, conflicting) = state
-        .registry
-        .read()
-        .map_err(|_| ApiError::internal())?
-        .party(&id)
-        .map(|p| {
+    let (index, previous, conflicting) = super::follow::look_up(&state, move |registry| {
+        registry.party(&id).map(|p| {
             (
                 p.enrollment_index,
                 p.previous_enrollments.clone(),
                 p.conflicting_enrollments.clone(),
             )
         })
-        .ok_or_else(|| ApiError::not_found("unknown_party", "no such party"))?;
+    })
+    .await?
+    .ok_or_else(|| ApiError::not_found("unknown_party", "no such party"))?;
     let bytes = blocking(move || state.log.entry(index))
         .await?
         .map_err(|_| ApiError::internal())?;
@@ -181,10 +179,11 @@ pub(super) async fn certificate(
     Path(id): Path<String>,
 ) -> Result<Json<CertificateInfo>, ApiError> {
     let cert_id = parse_cert_id(&id)?;
-    let registry = state.registry.read().map_err(|_| ApiError::internal())?;
-    let cert = registry
-        .certificate(&cert_id)
-        .ok_or_else(|| ApiError::not_found("unknown_certificate", "no such certificate"))?;
+    let cert = super::follow::look_up(&state, move |registry| {
+        registry.certificate(&cert_id).cloned()
+    })
+    .await?
+    .ok_or_else(|| ApiError::not_found("unknown_certificate", "no such certificate"))?;
     Ok(Json(CertificateInfo {
         cert_id: cert_id.to_string(),
         registration_index: cert.registration_index,

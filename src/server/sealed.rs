@@ -42,7 +42,7 @@ pub(super) async fn sealed(
         // receipt's place in the log's queue happen inside the certificate's critical section. Waiting for the
         // receipt to be durable does not need it: a revocation decided later is queued later, so it gets a
         // later index, and it is not durable unless the receipt is (`ledger::Log::enqueue`).
-        let deciding = state.locks.certificate(&cert_id);
+        let deciding = state.decide_on(&cert_id)?;
         if state
             .registry
             .read()

@@ -9,7 +9,7 @@ use vault::{PartyId, PartyKeys, Role};
 
 use crate::pg_cluster;
 use crate::spawned::SpawnedWorld;
-use crate::support::{Party, Server, copy_keys, example, send, sign};
+use crate::support::{Party, Server, copy_keys, example, log_key_file, send, sign};
 
 /// A signed GET any enrolled party may send: authenticated (its nonce claimed) before the certificate is
 /// found missing.
@@ -38,7 +38,11 @@ async fn a_request_accepted_by_one_frontend_is_refused_by_another() {
     let db = fresh_database().await;
     let dir = tempfile::tempdir().unwrap();
     let operator = PartyKeys::generate(PartyId::new("operator").unwrap(), Role::Operator);
-    let on_postgres = |c: &mut ServeConfig| c.postgres = Some(PostgresUrl::new(db.clone()));
+    let log_key = log_key_file(dir.path());
+    let on_postgres = |c: &mut ServeConfig| {
+        c.postgres = Some(PostgresUrl::new(db.clone()));
+        c.log_key = Some(log_key.clone());
+    };
     let a = Server::start_with(&dir.path().join("a"), &operator.public(), on_postgres).await;
     let b = Server::start_with(&dir.path().join("b"), &operator.public(), on_postgres).await;
     // Each frontend has its own log for now, so the party is enrolled on both.
