@@ -127,6 +127,14 @@ pub enum Error {
     /// A storage failure stopped the log's writer; appends are refused until the log is reopened.
     #[error("the log stopped after a storage failure; reopen it to recover")]
     LogFailed,
+    /// The PostgreSQL database failed or refused a request (its message and SQLSTATE; never row contents,
+    /// never the connection settings).
+    #[error("database error: {0}")]
+    Database(String),
+    /// The store already holds a different checkpoint of the same size: two writers signed different trees
+    /// (or different keys) for one log. Nothing is overwritten.
+    #[error("a different checkpoint of size {0} is already stored")]
+    CheckpointConflict(u64),
     // ---- Witnesses: C2SP tlog-cosignature, tlog-policy, tlog-proof (added by the witness branch) ----
     /// A cosignature line, key or signed message does not follow C2SP tlog-cosignature.
     #[error("malformed cosignature: {0}")]

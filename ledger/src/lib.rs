@@ -27,7 +27,7 @@ pub use merkle::{
 pub use note::{
     MAX_SIGNATURES, Note, NoteSignature, NoteSigner, NoteVerifier, open_note, sign_note,
 };
-pub use store::{Batch, Fault, FsStore, MemoryStore, Rebuilt, Store};
+pub use store::{Batch, Fault, FsStore, MemoryStore, PgStore, Rebuilt, Store, Tail};
 pub use tiles::{
     MAX_ENTRY_LEN, TILE_HEIGHT, TILE_WIDTH, decode_bundle, encode_bundle, level_count, tile_path,
 };
@@ -43,6 +43,8 @@ mod ids;
 mod log;
 mod merkle;
 mod note;
+/// PostgreSQL: the connection pool and schema migrations shared by the log, the vault and the service.
+pub mod pg;
 mod store;
 mod tiles;
 

@@ -29,6 +29,11 @@ use source::{TileCache, TileSource};
 /// writes it, syncs once (a real fdatasync), signs a checkpoint and only then acknowledges every append in the
 /// group. Readers see only durable, checkpointed state. After a storage failure the log refuses appends
 /// ([`Error::LogFailed`]) until it is reopened, which recovers the last durable state.
+///
+/// On a store shared by several writers ([`PgStore`](crate::PgStore)), any number of `Log`s with the same
+/// key and origin, in any processes, append to one log: each group commit first takes in what the others
+/// committed (see [`Store::commit`]), and [`Log::refresh`] does so without appending. There a failed commit
+/// was rolled back, so it fails only its own group and the log goes on (docs/distributed.md).
 pub struct Log {
     shared: Arc<Shared>,
     requests: Option<mpsc::Sender<Request>>,
@@ -158,6 +163,27 @@ impl Log {
             })
             .map_err(|_| Error::LogFailed)?;
         Ok(Appending(Queued::Waiting { answer, n }))
+    }
+
+    /// Take in the entries other writers of a shared store (e.g. [`PgStore`](crate::PgStore)) committed since
+    /// this log last looked, without appending: sign a checkpoint over the committed size and root, publish
+    /// it as this log's state, and return the new size. For a single-writer store this is [`Log::size`].
+    ///
+    /// Runs on the sequencer thread, so it is ordered with this log's own commits; an append that returned
+    /// before the call is covered by the size it returns.
+    pub fn refresh(&self) -> Result<u64, Error> {
+        if self.shared.failed.load(Ordering::Acquire) {
+            return Err(Error::LogFailed);
+        }
+        let (reply, answer) = mpsc::sync_channel(1);
+        let sender = self.requests.as_ref().ok_or(Error::LogFailed)?;
+        sender
+            .send(Request {
+                entries: Vec::new(),
+                reply,
+            })
+            .map_err(|_| Error::LogFailed)?;
+        answer.recv().map_err(|_| Error::LogFailed)?
     }
 
     /// The number of durable entries: the size of the latest signed checkpoint.

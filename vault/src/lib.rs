@@ -13,12 +13,13 @@ pub use envelope::{ENVELOPE_LEN, ENVELOPE_VERSION, unwrap, wrap};
 pub use error::{Error, Result};
 pub use grant::{GrantSalt, grant_commitment};
 pub use keys::{PartyKeys, PartyPublic};
+/// The PostgreSQL pool and migrations, shared with the log (re-exported from the ledger crate).
+pub use ledger::pg::{
+    Migration as PgMigration, PgConnection, PgPool, db_error as pg_error, migrate as pg_migrate,
+};
 /// Identifiers shared with the log (re-exported from the ledger crate).
 pub use ledger::{CertId, PartyId, Role};
 pub use seal::{BODY_VERSION, DataKey, MIN_BODY_CIPHERTEXT_LEN, OpenedBody, open_body, seal_body};
-pub use store::pg::{
-    Migration as PgMigration, PgConnection, PgPool, db_error as pg_error, migrate as pg_migrate,
-};
 pub use store::{
     FsVaultStore, MAX_ENVELOPE_LEN, MAX_PARTY_LEN, MemoryVaultStore, NewCertificate, PgVaultStore,
     StoreError, VaultStore,

@@ -11,7 +11,7 @@ use super::{Shared, Snapshot, signing};
 use crate::Error;
 use crate::merkle::{Hash, tree_root};
 use crate::note::NoteSigner;
-use crate::store::Batch;
+use crate::store::{Batch, Tail};
 use crate::tiles::level_count;
 
 /// Stop gathering more requests into one group once it holds this many entries.
@@ -20,7 +20,8 @@ const MAX_GROUP: usize = 1 << 16;
 /// whatever it does not cover from the durable journal.
 const PERSIST_INTERVAL: Duration = Duration::from_millis(500);
 
-/// Entries waiting to be appended, and where to send their first index.
+/// Entries waiting to be appended, and where to send their first index. A request without entries asks for
+/// a refresh: take in what other writers committed, and answer with the new size.
 pub(crate) struct Request {
     pub(crate) entries: Vec<(Vec<u8>, Hash)>,
     pub(crate) reply: mpsc::SyncSender<Result<u64, Error>>,
@@ -34,6 +35,13 @@ pub(crate) struct Sequencer {
     frontier: Frontier,
     signer: NoteSigner,
     origin: String,
+}
+
+/// A tree this sequencer has built but not yet signed and published.
+struct Grown {
+    size: u64,
+    edge: Vec<Vec<Hash>>,
+    frontier: Frontier,
 }
 
 impl Sequencer {
@@ -61,67 +69,142 @@ impl Sequencer {
                     Err(_) => break,
                 }
             }
-            if let Err(err) = self.commit(shared, &mut group) {
-                // Nothing in this group was acknowledged and no checkpoint covers it; the store's state is
-                // unknown after a failed write or sync, so stop until the log is reopened and recovers.
-                shared.failed.store(true, Ordering::Release);
-                for req in group {
-                    let _ = req.reply.send(Err(duplicate(&err)));
+            let result = if n == 0 {
+                self.refresh(shared).map(|size| vec![size; group.len()])
+            } else {
+                self.commit(shared, &mut group)
+            };
+            match result {
+                Ok(answers) => {
+                    for (req, answer) in group.iter().zip(answers) {
+                        let _ = req.reply.send(Ok(answer));
+                    }
                 }
-                return;
+                Err(err) => {
+                    // Nothing in this group was acknowledged and no checkpoint covers it. A store that rolls
+                    // a failed commit back is as it was, and the next commit re-reads the committed size
+                    // (which also settles a COMMIT whose answer was lost); otherwise the store's state is
+                    // unknown after a failed write or sync, so stop until the log is reopened and recovers.
+                    let fatal = !shared.store.rolls_back_failed_commits()
+                        || matches!(err, Error::Corrupted(_));
+                    if fatal {
+                        shared.failed.store(true, Ordering::Release);
+                    }
+                    for req in group {
+                        let _ = req.reply.send(Err(duplicate(&err)));
+                    }
+                    if fatal {
+                        return;
+                    }
+                }
             }
         }
     }
 
-    fn commit(&mut self, shared: &Shared, group: &mut [Request]) -> Result<(), Error> {
-        let old = self.size;
-        let mut edge = self.edge.clone();
-        let mut frontier = self.frontier.clone();
-        let mut tiles: BTreeMap<u8, Vec<Hash>> = BTreeMap::new();
-        let mut entries = Vec::new();
-        let mut firsts = Vec::with_capacity(group.len());
-        for req in group.iter_mut() {
-            firsts.push(old + u64::try_from(entries.len()).unwrap_or(u64::MAX));
-            for (bytes, leaf) in req.entries.drain(..) {
-                push_hash(&mut edge, &mut frontier, &mut tiles, 0, leaf);
-                entries.push((bytes, leaf));
+    /// Take in what other writers committed; returns the new size.
+    fn refresh(&mut self, shared: &Shared) -> Result<u64, Error> {
+        let tail = shared.store.tail(self.size)?;
+        if tail.size == self.size {
+            return Ok(self.size);
+        }
+        let grown = self.fold(&tail)?;
+        self.publish(shared, grown)
+    }
+
+    /// The tree grown by the entries other writers committed (`tail`), without writing anything: their tile
+    /// hashes are already stored.
+    fn fold(&self, tail: &Tail) -> Result<Grown, Error> {
+        let n = u64::try_from(tail.leaves.len()).unwrap_or(u64::MAX);
+        if self.size.checked_add(n) != Some(tail.size) {
+            return Err(Error::Corrupted(format!(
+                "the store reports size {} but {n} new entries after {}",
+                tail.size, self.size
+            )));
+        }
+        let mut grown = Grown {
+            size: tail.size,
+            edge: self.edge.clone(),
+            frontier: self.frontier.clone(),
+        };
+        let mut stored_already = BTreeMap::new();
+        for leaf in &tail.leaves {
+            push_hash(
+                &mut grown.edge,
+                &mut grown.frontier,
+                &mut stored_already,
+                0,
+                *leaf,
+            );
+        }
+        Ok(grown)
+    }
+
+    /// Commit the group after whatever other writers committed; returns each request's first index (a
+    /// refresh request gets the new size).
+    fn commit(&mut self, shared: &Shared, group: &mut [Request]) -> Result<Vec<u64>, Error> {
+        let mut built: Option<(Grown, Vec<u64>)> = None;
+        shared.store.commit(self.size, &mut |tail| {
+            let mut grown = self.fold(&tail)?;
+            let old = grown.size;
+            let mut tiles: BTreeMap<u8, Vec<Hash>> = BTreeMap::new();
+            let mut entries = Vec::new();
+            let mut firsts = Vec::with_capacity(group.len());
+            let mut refreshes = Vec::new();
+            for (i, req) in group.iter_mut().enumerate() {
+                if req.entries.is_empty() {
+                    refreshes.push(i);
+                }
+                firsts.push(old + u64::try_from(entries.len()).unwrap_or(u64::MAX));
+                for (bytes, leaf) in req.entries.drain(..) {
+                    push_hash(&mut grown.edge, &mut grown.frontier, &mut tiles, 0, leaf);
+                    entries.push((bytes, leaf));
+                }
             }
-        }
-        let size = old + u64::try_from(entries.len()).unwrap_or(u64::MAX);
-        let tiles = tiles
-            .into_iter()
-            .map(|(level, hashes)| (level, level_count(old, level), hashes))
-            .collect();
-        let batch = Batch {
-            first: old,
-            entries,
-            tiles,
-        };
-        shared.store.append(&batch)?;
-        shared.store.sync()?;
+            grown.size = old + u64::try_from(entries.len()).unwrap_or(u64::MAX);
+            // A refresh request in the group is answered with the size after the commit.
+            for i in refreshes {
+                if let Some(first) = firsts.get_mut(i) {
+                    *first = grown.size;
+                }
+            }
+            let tiles = tiles
+                .into_iter()
+                .map(|(level, hashes)| (level, level_count(old, level), hashes))
+                .collect();
+            built = Some((grown, firsts));
+            Ok(Batch {
+                first: old,
+                entries,
+                tiles,
+            })
+        })?;
         // Durable now: only from here on may a checkpoint cover these entries.
-        let mut snapshot = Snapshot {
-            size,
-            edge,
-            root: Hash::default(),
-            checkpoint: Vec::new(),
-        };
+        let (grown, firsts) =
+            built.ok_or_else(|| Error::Corrupted("the store committed no batch".into()))?;
+        self.publish(shared, grown)?;
+        Ok(firsts)
+    }
+
+    /// Sign a checkpoint over the committed tree `grown`, hand it to the persister and publish it.
+    fn publish(&mut self, shared: &Shared, grown: Grown) -> Result<u64, Error> {
         let nodes = FrontierSource {
-            size,
-            edge: &snapshot.edge,
-            frontier: &frontier,
+            size: grown.size,
+            edge: &grown.edge,
+            frontier: &grown.frontier,
         };
-        snapshot.root = tree_root(size, &nodes)?;
-        snapshot.checkpoint = signing::sign(&self.signer, &self.origin, size, &snapshot.root)?;
-        shared.persister.offer(size, snapshot.checkpoint.clone());
-        self.edge = snapshot.edge.clone();
-        self.frontier = frontier;
-        self.size = size;
-        shared.publish(snapshot);
-        for (req, first) in group.iter().zip(firsts) {
-            let _ = req.reply.send(Ok(first));
-        }
-        Ok(())
+        let root = tree_root(grown.size, &nodes)?;
+        let checkpoint = signing::sign(&self.signer, &self.origin, grown.size, &root)?;
+        shared.persister.offer(grown.size, checkpoint.clone());
+        self.edge.clone_from(&grown.edge);
+        self.frontier = grown.frontier;
+        self.size = grown.size;
+        shared.publish(Snapshot {
+            size: grown.size,
+            edge: grown.edge,
+            root,
+            checkpoint,
+        });
+        Ok(self.size)
     }
 }
 
@@ -154,6 +237,8 @@ fn duplicate(err: &Error) -> Error {
             source: std::io::Error::new(source.kind(), source.to_string()),
         },
         Error::Corrupted(what) => Error::Corrupted(what.clone()),
+        Error::Database(what) => Error::Database(what.clone()),
+        Error::CheckpointConflict(size) => Error::CheckpointConflict(*size),
         _ => Error::LogFailed,
     }
 }
@@ -198,10 +283,20 @@ pub(crate) fn persist_loop(shared: &Shared) {
         let (job, stop) = (state.pending.take(), state.stop);
         drop(state);
         if let Some((size, note)) = job
-            && shared.store.write_checkpoint(size, &note).is_err()
+            && let Err(err) = shared.store.write_checkpoint(size, &note)
         {
-            shared.failed.store(true, Ordering::Release);
-            return;
+            // A store that rolls failures back is unchanged: offer the checkpoint again next round (unless a
+            // newer one arrived). A conflicting checkpoint of the same size is a fork: stop.
+            let retry = shared.store.rolls_back_failed_commits()
+                && !matches!(err, Error::CheckpointConflict(_) | Error::Corrupted(_));
+            if !retry {
+                shared.failed.store(true, Ordering::Release);
+                return;
+            }
+            let mut state = p.lock();
+            if state.pending.is_none() && !state.stop {
+                state.pending = Some((size, note));
+            }
         }
         if stop {
             return;

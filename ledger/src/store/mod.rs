@@ -1,11 +1,14 @@
-//! The storage contract of the log ([`Store`]) and its two backends: files on disk and memory with faults.
+//! The storage contract of the log ([`Store`]) and its backends: files on disk, memory with faults, and
+//! PostgreSQL shared by several writers.
 
 mod fs;
 mod journal;
 mod memory;
+mod pg;
 
 pub use fs::{FsStore, Rebuilt};
 pub use memory::{Fault, MemoryStore};
+pub use pg::PgStore;
 
 use crate::Error;
 use crate::merkle::Hash;
@@ -21,6 +24,15 @@ pub struct Batch {
     /// New hashes at tile levels 1 and up: `(level, index of the first hash, hashes)`, each run continuing its
     /// level exactly where the store's count for that level ends. Level 0 is `entries`' leaf hashes.
     pub tiles: Vec<(u8, u64, Vec<Hash>)>,
+}
+
+/// What other writers committed since a writer last looked (see [`Store::commit`]).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Tail {
+    /// The store's committed size: the number of entries every writer has committed.
+    pub size: u64,
+    /// The leaf hashes of the entries from the size the writer knew (`known`) up to `size`, in index order.
+    pub leaves: Vec<Hash>,
 }
 
 /// Where a log keeps its entries, tile hashes (C2SP tlog-tiles) and latest signed checkpoint.
@@ -45,6 +57,16 @@ pub struct Batch {
 /// `write_checkpoint` from at most one thread at a time (it may run alongside `append`/`sync`). Reads may be
 /// called from any number of threads at once, alongside the writer, for data already appended; what has been
 /// appended never changes afterwards, so a read never observes a half-written record below that point.
+///
+/// **Several writers.** The log writes each group commit through [`commit`](Store::commit) and learns of
+/// other writers' entries through [`tail`](Store::tail). A single-writer store (files, memory) keeps the
+/// defaults, which append and sync and report no foreign entries. A store shared by several writers (each a
+/// `Log` in its own process, all with the same key and origin), such as [`PgStore`], overrides them: `commit`
+/// runs as one atomic, durable transaction serialized against every other writer's, the batch it writes
+/// starts at the committed size it reports in the [`Tail`], and `write_checkpoint` only ever moves the stored
+/// checkpoint forward (a compare-and-swap on its size; an equal size must carry identical bytes, else
+/// [`Error::CheckpointConflict`]). Such a store says so with
+/// [`rolls_back_failed_commits`](Store::rolls_back_failed_commits).
 pub trait Store: Send + Sync {
     /// Bring the store to a consistent state after opening; returns the number of entries it holds.
     ///
@@ -96,6 +118,43 @@ pub trait Store: Send + Sync {
     /// The stored checkpoint note, if any (the C2SP `checkpoint` resource).
     fn checkpoint(&self) -> Result<Option<Vec<u8>>, Error> {
         self.read_checkpoint()
+    }
+
+    /// Commit one group: learn the committed size and the other writers' entries since `known` (the size this
+    /// writer last saw), let `build` make the batch that follows them (its `first` must be the tail's `size`),
+    /// and write it durably. `build` is called at most once; when `commit` returns `Ok` the batch is durable
+    /// and no other writer's batch can take its indexes.
+    ///
+    /// The default, for single-writer stores: no foreign entries, then [`append`](Store::append) and
+    /// [`sync`](Store::sync).
+    fn commit(
+        &self,
+        known: u64,
+        build: &mut dyn FnMut(Tail) -> Result<Batch, Error>,
+    ) -> Result<(), Error> {
+        let batch = build(Tail {
+            size: known,
+            leaves: Vec::new(),
+        })?;
+        self.append(&batch)?;
+        self.sync()
+    }
+
+    /// The committed size and the leaf hashes of the entries other writers committed from `known` on, without
+    /// locking anything or writing. The default, for single-writer stores, reports nothing new.
+    fn tail(&self, known: u64) -> Result<Tail, Error> {
+        Ok(Tail {
+            size: known,
+            leaves: Vec::new(),
+        })
+    }
+
+    /// Whether a failed [`commit`](Store::commit) or [`write_checkpoint`](Store::write_checkpoint) left the
+    /// store as it was (a rolled-back transaction), so that the writer may go on with its next commit, which
+    /// re-reads the committed size first. `false` (the default): the state is unknown after a failure (a
+    /// failed fsync), and the log stops until it is reopened.
+    fn rolls_back_failed_commits(&self) -> bool {
+        false
     }
 
     /// Check redundancy private to the backend (e.g. copies of leaf hashes); the log's own integrity check

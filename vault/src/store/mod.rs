@@ -5,7 +5,7 @@ mod fs;
 mod group;
 mod index;
 mod memory;
-pub(crate) mod pg;
+mod pg;
 mod record;
 mod recovery;
 mod segments;

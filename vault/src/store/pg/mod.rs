@@ -1,14 +1,9 @@
 //! [`PgVaultStore`]: the vault in a PostgreSQL database, shared by any number of frontends.
 
-mod migrate;
-mod pool;
-
 use ledger::CertId;
+use ledger::pg::{Migration, PgConnection, PgPool, migrate};
 use postgres::Transaction;
 use sha2::{Digest as _, Sha256};
-
-pub use migrate::{Migration, migrate};
-pub use pool::{PgConnection, PgPool, db_error};
 
 use super::{
     NewCertificate, StoreError, VaultStore, validate_batch, validate_envelope, validate_party,
@@ -48,13 +43,13 @@ pub struct PgVaultStore {
 impl PgVaultStore {
     /// Connects (see [`PgPool::connect`]) and brings the schema up to date.
     pub fn open(url: &str, max_connections: u32) -> Result<PgVaultStore, StoreError> {
-        PgVaultStore::with_pool(PgPool::connect(url, max_connections)?)
+        PgVaultStore::with_pool(PgPool::connect(url, max_connections).map_err(store_error)?)
     }
 
     /// Uses an open pool, bringing the schema up to date.
     pub fn with_pool(pool: PgPool) -> Result<PgVaultStore, StoreError> {
-        let mut conn = pool.get()?;
-        migrate(&mut conn, "vault", MIGRATIONS)?;
+        let mut conn = pool.get().map_err(store_error)?;
+        migrate(&mut conn, "vault", MIGRATIONS).map_err(store_error)?;
         drop(conn);
         Ok(PgVaultStore { pool })
     }
@@ -64,11 +59,31 @@ impl PgVaultStore {
         &self,
         work: impl FnOnce(&mut Transaction<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut conn = self.pool.get()?;
+        let mut conn = self.connection()?;
         let mut tx = conn.transaction().map_err(db_error)?;
         let value = work(&mut tx)?;
         tx.commit().map_err(db_error)?;
         Ok(value)
+    }
+}
+
+impl PgVaultStore {
+    /// A connection from the shared pool.
+    fn connection(&self) -> Result<PgConnection, StoreError> {
+        self.pool.get().map_err(store_error)
+    }
+}
+
+/// A PostgreSQL error as a store error, through the shared mapping (no row contents, no settings).
+fn db_error(error: postgres::Error) -> StoreError {
+    store_error(ledger::pg::db_error(error))
+}
+
+/// An error of the shared pool or migrations as a store error.
+fn store_error(error: ledger::Error) -> StoreError {
+    match error {
+        ledger::Error::Database(message) => StoreError::Database(message),
+        other => StoreError::Database(other.to_string()),
     }
 }
 
@@ -221,8 +236,7 @@ impl VaultStore for PgVaultStore {
 
     fn get_ciphertext(&self, cert_id: CertId) -> Result<Option<Vec<u8>>, StoreError> {
         let row = self
-            .pool
-            .get()?
+            .connection()?
             .query_opt(
                 "SELECT ciphertext, checksum FROM vault_bodies WHERE cert_id = $1",
                 &[&cert_id.as_bytes().as_slice()],
@@ -242,8 +256,7 @@ impl VaultStore for PgVaultStore {
             return Ok(None);
         }
         let row = self
-            .pool
-            .get()?
+            .connection()?
             .query_opt(
                 "SELECT envelope, checksum FROM vault_envelopes WHERE cert_id = $1 AND party = $2",
                 &[&cert_id.as_bytes().as_slice(), &party],
@@ -260,8 +273,7 @@ impl VaultStore for PgVaultStore {
 
     fn list_recipients(&self, cert_id: CertId) -> Result<Vec<String>, StoreError> {
         let rows = self
-            .pool
-            .get()?
+            .connection()?
             .query(
                 "SELECT party FROM vault_envelopes WHERE cert_id = $1 ORDER BY party",
                 &[&cert_id.as_bytes().as_slice()],

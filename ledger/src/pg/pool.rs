@@ -1,5 +1,6 @@
 //! Connections to PostgreSQL: the connection settings (URL plus the standard `PG*` environment variables), a
-//! pool of blocking clients, and errors mapped to [`StoreError`] without the row contents PostgreSQL may quote.
+//! pool of blocking clients shared by the log's and the vault's stores, and errors mapped to
+//! [`Error::Database`] without the row contents PostgreSQL may quote.
 
 use std::time::Duration;
 
@@ -7,7 +8,7 @@ use postgres::{Client, Config, NoTls};
 use r2d2::{CustomizeConnection, PooledConnection};
 use r2d2_postgres::PostgresConnectionManager;
 
-use crate::store::StoreError;
+use crate::Error;
 
 /// A pooled, blocking connection (a [`postgres::Client`] through `Deref`).
 pub type PgConnection = PooledConnection<PostgresConnectionManager<NoTls>>;
@@ -40,7 +41,7 @@ impl PgPool {
     ///
     /// Every connection runs with `synchronous_commit = on`: a `COMMIT` returns only once its WAL record
     /// is flushed to the server's disk.
-    pub fn connect(url: &str, max_connections: u32) -> Result<PgPool, StoreError> {
+    pub fn connect(url: &str, max_connections: u32) -> Result<PgPool, Error> {
         let config = config_from(url, |name| std::env::var(name).ok())?;
         // One connection first, outside the pool: an unreachable server or a refused login fails at once,
         // with its cause (the pool would retry for the whole timeout and keep only a summary).
@@ -50,7 +51,7 @@ impl PgPool {
             .and_then(|row| row.try_get(0))
             .map_err(db_error)?;
         if fsync != "on" {
-            return Err(StoreError::Database(
+            return Err(Error::Database(
                 "the PostgreSQL server runs with fsync off: its commits are not durable".into(),
             ));
         }
@@ -67,7 +68,7 @@ impl PgPool {
     }
 
     /// A connection from the pool; waits for one to be free for at most 10 seconds.
-    pub fn get(&self) -> Result<PgConnection, StoreError> {
+    pub fn get(&self) -> Result<PgConnection, Error> {
         self.pool.get().map_err(pool_error)
     }
 }
@@ -86,16 +87,16 @@ impl CustomizeConnection<Client, postgres::Error> for DurableSession {
 pub(crate) fn config_from(
     url: &str,
     env: impl Fn(&str) -> Option<String>,
-) -> Result<Config, StoreError> {
+) -> Result<Config, Error> {
     // The parser's message may quote the string, and the string may hold a password: say only what it is.
     let mut config: Config = url.parse().map_err(|_| {
-        StoreError::Database(
+        Error::Database(
             "the PostgreSQL URL is malformed (not shown: it may hold a password)".into(),
         )
     })?;
     if config.get_hosts().is_empty() {
         let host = env("PGHOST").ok_or_else(|| {
-            StoreError::Database("no PostgreSQL host: give one in the URL or in PGHOST".into())
+            Error::Database("no PostgreSQL host: give one in the URL or in PGHOST".into())
         })?;
         for host in host.split(',') {
             if host.starts_with('/') {
@@ -110,12 +111,12 @@ pub(crate) fn config_from(
     {
         let port = port
             .parse()
-            .map_err(|_| StoreError::Database("PGPORT is not a port number".into()))?;
+            .map_err(|_| Error::Database("PGPORT is not a port number".into()))?;
         config.port(port);
     }
     if config.get_user().is_none() {
         let user = env("PGUSER").ok_or_else(|| {
-            StoreError::Database("no PostgreSQL user: give one in the URL or in PGUSER".into())
+            Error::Database("no PostgreSQL user: give one in the URL or in PGUSER".into())
         })?;
         config.user(&user);
     }
@@ -141,12 +142,12 @@ pub(crate) fn config_from(
 
 /// A PostgreSQL error as a store error. A server error keeps only its message and SQLSTATE: its DETAIL
 /// can quote the row that failed, and rows hold ciphertexts and envelopes.
-pub fn db_error(error: postgres::Error) -> StoreError {
+pub fn db_error(error: postgres::Error) -> Error {
     if let Some(db) = error.as_db_error() {
-        return StoreError::Database(format!("{} (SQLSTATE {})", db.message(), db.code().code()));
+        return Error::Database(format!("{} (SQLSTATE {})", db.message(), db.code().code()));
     }
     if error.is_closed() {
-        return StoreError::Database("the connection to PostgreSQL was closed".into());
+        return Error::Database("the connection to PostgreSQL was closed".into());
     }
     // The client's message names the step ("error connecting to server"); its sources say why.
     let mut text = error.to_string();
@@ -156,11 +157,11 @@ pub fn db_error(error: postgres::Error) -> StoreError {
         text.push_str(&cause.to_string());
         source = cause.source();
     }
-    StoreError::Database(text)
+    Error::Database(text)
 }
 
-fn pool_error(error: r2d2::Error) -> StoreError {
-    StoreError::Database(format!("no PostgreSQL connection: {error}"))
+fn pool_error(error: r2d2::Error) -> Error {
+    Error::Database(format!("no PostgreSQL connection: {error}"))
 }
 
 #[cfg(test)]

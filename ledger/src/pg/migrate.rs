@@ -1,10 +1,10 @@
-//! Versioned schema migrations, run at open: each component (the vault, the server's nonce store) has its
+//! Versioned schema migrations, run at open: each component (the log, the vault, the server's nonce store) has its
 //! own track of numbered SQL scripts, recorded in one `schema_version` table.
 
 use postgres::Client;
 
 use super::pool::db_error;
-use crate::store::StoreError;
+use crate::Error;
 
 /// One step of a track: the SQL that takes the schema from `version - 1` to `version`.
 #[derive(Debug, Clone, Copy)]
@@ -21,11 +21,7 @@ const MIGRATION_LOCK: i64 = 0x746c_2d73_6368_656d;
 
 /// Brings `track` up to its last migration in one transaction (all steps or none). Refuses a database
 /// whose `track` is at a version this build does not know (written by a newer build).
-pub fn migrate(
-    client: &mut Client,
-    track: &str,
-    migrations: &[Migration],
-) -> Result<(), StoreError> {
+pub fn migrate(client: &mut Client, track: &str, migrations: &[Migration]) -> Result<(), Error> {
     let mut tx = client.transaction().map_err(db_error)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
         .map_err(db_error)?;
@@ -48,7 +44,7 @@ pub fn migrate(
     let current = current.unwrap_or(0);
     let latest = migrations.last().map_or(0, |m| m.version);
     if current > latest {
-        return Err(StoreError::Database(format!(
+        return Err(Error::Database(format!(
             "the database's {track} schema is at version {current}, newer than this build's {latest}"
         )));
     }
