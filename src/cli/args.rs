@@ -256,7 +256,7 @@ pub struct ServeArgs {
     /// Sign with the log key in FILE (C2SP signer key, mode 0600) instead of DATA/log.key: every frontend of
     /// one database must sign with the key the database's log was started with, and is refused otherwise.
     #[arg(long, value_name = "FILE")]
-    pub log_key: Option<PathBuf>,
+    pub log_key_file: Option<PathBuf>,
     /// With --postgres: record this frontend's policy set as the one every frontend must run (after changing
     /// the policies; frontends started with another set are refused).
     #[arg(long)]

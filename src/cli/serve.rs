@@ -75,7 +75,7 @@ pub(super) async fn serve(_g: &Global, args: ServeArgs) -> anyhow::Result<()> {
     let mut config = ServeConfig::new(args.data, operator);
     config.postgres = args.postgres.map(server::PostgresUrl::new);
     config.postgres_connections = args.postgres_connections;
-    config.log_key = args.log_key;
+    config.log_key = args.log_key_file;
     config.adopt_policies = args.adopt_policies;
     config.lock_wait = std::time::Duration::from_millis(args.lock_wait_ms);
     config.policies = args.policies;

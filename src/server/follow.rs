@@ -176,7 +176,13 @@ impl AppState {
 
     /// The log's size, with what other writers committed taken in.
     pub(super) fn refreshed_size(&self) -> Result<u64, ApiError> {
-        Ok(self.log.size())
+        if !self.shared_log() {
+            return Ok(self.log.size());
+        }
+        self.log.refresh().map_err(|e| {
+            tracing::error!(error = %e, "taking in other frontends' appends");
+            ApiError::unavailable()
+        })
     }
 }
 
@@ -201,6 +207,28 @@ pub(super) async fn look_up<T: Send + 'static>(
     })
     .await
     .map_err(|_| ApiError::internal())?
+}
+
+/// With a shared log, takes in what other frontends committed before now (one catch-up shared by the requests
+/// that ask at once); nothing with the embedded store. A client may have seen a larger checkpoint, or an
+/// entry acknowledged, through another frontend a moment ago: reads that depend on the log's size call this.
+pub(super) async fn caught_up(state: &Arc<AppState>) -> Result<(), ApiError> {
+    if !state.shared_log() {
+        return Ok(());
+    }
+    let (state, asked) = (state.clone(), Instant::now());
+    tokio::task::spawn_blocking(move || state.catch_up_after_miss(asked))
+        .await
+        .map_err(|_| ApiError::internal())?
+        .map(|_| ())
+}
+
+/// [`caught_up`] if the log is smaller than `size` here.
+pub(super) async fn covering(state: &Arc<AppState>, size: u64) -> Result<(), ApiError> {
+    if size > state.log.size() {
+        caught_up(state).await?;
+    }
+    Ok(())
 }
 
 /// Catches up every `every` until the service stops, so that the published checkpoint, long polls and the

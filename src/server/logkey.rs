@@ -1,6 +1,6 @@
 //! The log's Ed25519 key: generated at first start into `DATA/log.key` (C2SP signer-key text, mode 0600), or
-//! read from `serve --log-key FILE` (every frontend of one database signs with the same key); its verifier key
-//! written to `DATA/log.vkey` on every start.
+//! read from `serve --log-key-file FILE` (every frontend of one database signs with the same key); its
+//! verifier key written to `DATA/log.vkey` on every start.
 //!
 //! The same key signs checkpoints (as a signed note) and the log's own entries (the operator's enrollment,
 //! access receipts). The two messages cannot be confused: an entry signature covers

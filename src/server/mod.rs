@@ -37,6 +37,7 @@ mod retention;
 mod sealed;
 mod signed;
 mod state;
+mod stores;
 mod vault_backend;
 
 use std::future::Future;
@@ -65,7 +66,8 @@ use crate::httpsig::ReplayConfig;
 pub struct ServeConfig {
     /// The data directory: the log and its key live here, and the vault unless `postgres` is set.
     pub data: PathBuf,
-    /// Keep the vault and the replay nonces in this PostgreSQL database instead (the log stays in `data`).
+    /// Keep the log, the vault and the replay nonces in this PostgreSQL database instead, shared with any other
+    /// frontend started on it (`data` then holds only this frontend's own files).
     pub postgres: Option<PostgresUrl>,
     /// Sign with the log key in this file instead of `DATA/log.key` (every frontend of one database must
     /// sign with the same key).

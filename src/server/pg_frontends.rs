@@ -38,7 +38,7 @@ pub(super) fn agree(
     anyhow::ensure!(
         recorded == log_vkey.as_bytes(),
         "this frontend's log key ({log_vkey}) differs from the key this database's log was started with \
-         ({}): every frontend must sign with the same key; pass --log-key with a copy of that key file",
+         ({}): every frontend must sign with the same key; pass --log-key-file with a copy of that key file",
         String::from_utf8_lossy(&recorded)
     );
     let digest = policy_digest(policy_dir)?;

@@ -15,7 +15,6 @@ use super::datadir::DataDirLock;
 use super::error::ApiError;
 use super::logkey::LogKey;
 use super::metrics::Metrics;
-use super::pg_locks::PgLocks;
 use super::registrar::Registrar;
 use super::registry::Registry;
 use crate::authz::Authorizer;
@@ -64,32 +63,14 @@ impl AppState {
         let lock = DataDirLock::acquire(&config.data)?;
         let log_key =
             LogKey::load_or_create(&config.data, config.log_key.as_deref(), &config.origin)?;
-        let store =
-            ledger::FsStore::open(config.data.join("log")).context("opening the log store")?;
-        let log = ledger::Log::open(store, log_key.note_signer(), &config.origin)
-            .context("opening the log")?;
-        let checkpoints = super::publish::Checkpoints::new(&config, log_key.vkey(), log.size())?;
-        let (vault, shared_nonces, pool) = open_vault(&config)?;
         let policies = super::policies::policy_dir(&config.data, config.policies.as_deref())?;
         let authz = Authorizer::load(&policies)
             .with_context(|| format!("loading policies from {}", policies.display()))?;
         tracing::info!(dir = %policies.display(), "policies loaded");
-        let locks = match (&pool, &config.postgres) {
-            (Some(pool), Some(url)) => {
-                let agreed = super::pg_frontends::agree(
-                    pool,
-                    log_key.vkey(),
-                    &policies,
-                    config.adopt_policies,
-                )?;
-                // A pool of their own: a lock holder must not wait for a connection behind other holders.
-                let lock_pool = vault::PgPool::connect(url.expose(), config.postgres_connections)
-                    .context("connecting to PostgreSQL for locks")?;
-                let pg = PgLocks::new(lock_pool, agreed.lock_key, config.lock_wait);
-                super::locks::Locks::Shared(pg)
-            }
-            _ => super::locks::Locks::default(),
-        };
+        let stores = super::stores::open(&config, &log_key, &policies)?;
+        let log = stores.log;
+        let checkpoints = super::publish::Checkpoints::new(&config, log_key.vkey(), log.size())?;
+        let (vault, shared_nonces, locks) = (stores.vault, stores.nonces, stores.locks);
         let replay = ReplayGuard::new(ReplayConfig {
             max_skew_secs: config.max_skew.as_secs(),
             max_entries_total: config.max_replay_entries,
@@ -233,28 +214,6 @@ impl AppState {
         self.log.close().context("closing the log")?;
         Ok(())
     }
-}
-
-/// The vault, and with PostgreSQL the shared nonce store on the same pool.
-type Vault = (
-    super::VaultBackend,
-    Option<super::pg_nonces::PgNonces>,
-    Option<vault::PgPool>,
-);
-
-fn open_vault(config: &ServeConfig) -> anyhow::Result<Vault> {
-    let Some(url) = &config.postgres else {
-        let vault =
-            vault::FsVaultStore::open(&config.data.join("vault")).context("opening the vault")?;
-        return Ok((super::VaultBackend::Fs(Box::new(vault)), None, None));
-    };
-    let pool = vault::PgPool::connect(url.expose(), config.postgres_connections)
-        .context("connecting to PostgreSQL")?;
-    let vault =
-        vault::PgVaultStore::with_pool(pool.clone()).context("opening the vault in PostgreSQL")?;
-    let nonces = super::pg_nonces::PgNonces::open(pool.clone())?;
-    tracing::info!("vault and replay nonces in PostgreSQL; the log in the data directory");
-    Ok((super::VaultBackend::Pg(vault), Some(nonces), Some(pool)))
 }
 
 fn log_failed(error: ledger::Error) -> ApiError {
