@@ -227,3 +227,39 @@ async fn two_revocations_racing_through_two_frontends_keep_a_customs_reader() {
     }
     pair.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frontends_starting_together_enroll_the_operator_once() {
+    let db = tokio::task::spawn_blocking(pg_cluster::fresh_database)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let operator = PartyKeys::generate(PartyId::new("operator").unwrap(), Role::Operator);
+    let log_key = log_key_file(dir.path());
+    let on_postgres = |c: &mut ServeConfig| {
+        c.postgres = Some(PostgresUrl::new(db.clone()));
+        c.log_key = Some(log_key.clone());
+    };
+    let (data_a, data_b, public) = (
+        dir.path().join("a"),
+        dir.path().join("b"),
+        operator.public(),
+    );
+    let (a, b) = tokio::join!(
+        Server::start_with(&data_a, &public, on_postgres),
+        Server::start_with(&data_b, &public, on_postgres),
+    );
+    // One log, with one first entry: the operator's enrollment, made by whichever frontend got there first.
+    assert_eq!((a.size().await, b.size().await), (1, 1));
+    // A third frontend with another log key is refused, naming the flag that fixes it.
+    let own_key = dir.path().join("c");
+    let mut config = ServeConfig::new(own_key, operator.public());
+    config.postgres = Some(PostgresUrl::new(db.clone()));
+    let refused = tokio::task::spawn_blocking(move || tradeledger::server::AppState::open(config))
+        .await
+        .unwrap();
+    let refused = format!("{:#}", refused.err().unwrap());
+    assert!(refused.contains("--log-key-file"), "{refused}");
+    a.stop().await;
+    b.stop().await;
+}
