@@ -1,69 +1,40 @@
 //! The log over its stores: group commit, fault injection, recovery, corruption detection, tile layout.
+//! The cases every store must pass are in support/store_contract.rs (PostgreSQL runs them in pg_log.rs).
 #![allow(clippy::unwrap_used, missing_docs)]
+
+#[path = "support/store_contract.rs"]
+mod contract;
 
 use std::sync::Arc;
 
-use ed25519_dalek::SigningKey;
-use ledger::{
-    Error, Fault, FsStore, Log, MemoryStore, MemoryTree, NodeSource, NoteSigner, Store,
-    decode_bundle, leaf_hash, open_checkpoint, verify_consistency, verify_inclusion,
-};
-
-const ORIGIN: &str = "example.com/ledger-test";
-
-fn signer() -> NoteSigner {
-    NoteSigner::from_key(ORIGIN, SigningKey::from_bytes(&[7u8; 32])).unwrap()
-}
-
-fn entry(i: u64) -> Vec<u8> {
-    format!("entry number {i}").into_bytes()
-}
-
-/// Size and root a checkpoint note signs, checked with the log's key.
-fn signed(note: &[u8]) -> (u64, Vec<u8>) {
-    let cp = open_checkpoint(note, ORIGIN, &signer().verifier()).unwrap();
-    (cp.size, cp.root_hash.to_vec())
-}
+use contract::{ORIGIN, entry, signed, signer};
+use ledger::{Error, Fault, FsStore, Log, MemoryStore, verify_consistency};
 
 #[test]
 fn concurrent_appends_are_group_committed_and_provable() {
     let store = MemoryStore::new();
     let log = Arc::new(Log::open(store.clone(), signer(), ORIGIN).unwrap());
-    let threads: Vec<_> = (0..8)
-        .map(|t| {
-            let log = Arc::clone(&log);
-            std::thread::spawn(move || {
-                (0..50)
-                    .map(|i| (log.append(entry(t * 1000 + i)).unwrap(), t * 1000 + i))
-                    .collect::<Vec<_>>()
-            })
-        })
-        .collect();
-    let acked: Vec<(u64, u64)> = threads
-        .into_iter()
-        .flat_map(|t| t.join().unwrap())
-        .collect();
-    let mut indices: Vec<u64> = acked.iter().map(|a| a.0).collect();
-    indices.sort_unstable();
-    assert_eq!(indices, (0..400).collect::<Vec<_>>());
+    contract::concurrent_appends_are_provable(&log);
     assert!(store.syncs() <= 400, "at most one sync per append");
-    let (size, root) = signed(&log.checkpoint());
-    assert_eq!(size, 400);
-    for (index, n) in acked {
-        assert_eq!(log.entry(index).unwrap(), entry(n));
-        let proof = log.inclusion_proof(index, size).unwrap();
-        verify_inclusion(&leaf_hash(&entry(n)), index, size, &proof, &root).unwrap();
-    }
-    let old_root = log.root(123).unwrap();
-    verify_consistency(
-        123,
-        400,
-        &log.consistency_proof(123, 400).unwrap(),
-        &old_root,
-        &root,
-    )
-    .unwrap();
-    log.check_integrity().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open(FsStore::open(dir.path()).unwrap(), signer(), ORIGIN).unwrap();
+    contract::concurrent_appends_are_provable(&Arc::new(log));
+}
+
+#[test]
+fn another_key_or_origin_is_refused() {
+    let store = MemoryStore::new();
+    contract::another_key_or_origin_is_refused(|| store.clone());
+    let dir = tempfile::tempdir().unwrap();
+    contract::another_key_or_origin_is_refused(|| FsStore::open(dir.path()).unwrap());
+}
+
+#[test]
+fn a_log_that_died_is_recovered() {
+    let store = MemoryStore::new();
+    contract::a_log_that_died_is_recovered(|| store.clone());
+    let dir = tempfile::tempdir().unwrap();
+    contract::a_log_that_died_is_recovered(|| FsStore::open(dir.path()).unwrap());
 }
 
 #[test]
@@ -175,45 +146,7 @@ fn corruption_is_reported_not_served() {
 #[test]
 fn tiles_and_bundles_follow_c2sp_tlog_tiles() {
     let dir = tempfile::tempdir().unwrap();
-    let n = 70_000u64;
-    let mut tree = MemoryTree::new();
-    {
-        let log = Log::open(FsStore::open(dir.path()).unwrap(), signer(), ORIGIN).unwrap();
-        log.append_batch((0..n).map(entry).collect()).unwrap();
-        log.close().unwrap();
-    }
-    for i in 0..n {
-        tree.push(leaf_hash(&entry(i)));
-    }
-    let log = Log::open(FsStore::open(dir.path()).unwrap(), signer(), ORIGIN).unwrap();
-    assert_eq!(log.size(), n);
-    assert_eq!(signed(&log.checkpoint()).1, tree.root().to_vec());
-    // 273 full level-0 tiles, a partial of width 112; level 1 partial of width 17 after one full; level 2 width 1.
-    assert_eq!(log.read_tile(0, 272, None).unwrap().len(), 8192);
-    assert_eq!(log.read_tile(0, 273, Some(112)).unwrap().len(), 112 * 32);
-    assert!(log.read_tile(0, 273, None).is_err());
-    assert!(log.read_tile(0, 273, Some(113)).is_err());
-    let level1 = log.read_tile(1, 1, Some(17)).unwrap();
-    for (i, h) in level1.chunks(32).enumerate() {
-        assert_eq!(h, tree.node(8, 256 + i as u64).unwrap());
-    }
-    assert_eq!(
-        log.read_tile(2, 0, Some(1)).unwrap(),
-        tree.node(16, 0).unwrap()
-    );
-    let bundle = decode_bundle(&log.read_entry_bundle(273, Some(112)).unwrap()).unwrap();
-    assert_eq!(bundle, (273 * 256..n).map(entry).collect::<Vec<_>>());
-    assert_eq!(
-        decode_bundle(&log.read_entry_bundle(3, None).unwrap())
-            .unwrap()
-            .len(),
-        256
-    );
-    assert!(matches!(
-        log.read_tile(0, 0, Some(0)),
-        Err(Error::InvalidWidth)
-    ));
-    log.check_integrity().unwrap();
+    contract::tiles_and_bundles_follow_c2sp_tlog_tiles(|| FsStore::open(dir.path()).unwrap());
 }
 
 #[test]
@@ -252,17 +185,5 @@ fn flipped_bytes_on_disk_are_detected() {
 
 #[test]
 fn the_store_serves_raw_tiles_too() {
-    let store = MemoryStore::new();
-    let log = Log::open(store.clone(), signer(), ORIGIN).unwrap();
-    log.append_batch((0..300).map(entry).collect()).unwrap();
-    assert_eq!(
-        store.read_tile(0, 1, Some(44)).unwrap(),
-        log.read_tile(0, 1, Some(44)).unwrap()
-    );
-    assert_eq!(
-        store.read_entry_bundle(0, None).unwrap(),
-        log.read_entry_bundle(0, None).unwrap()
-    );
-    assert!(log.read_entry_bundle(1, Some(45)).is_err());
-    assert!(log.inclusion_proof(0, 301).is_err());
+    contract::the_store_serves_raw_tiles_too(MemoryStore::new());
 }

@@ -1,6 +1,6 @@
 //! [`PgStore`]: the log in a PostgreSQL database, appended to by any number of writers (frontends).
 
-use postgres::GenericClient;
+use postgres::{Client, GenericClient, IsolationLevel, Transaction};
 
 use super::{Batch, Store, Tail};
 use crate::Error;
@@ -57,6 +57,17 @@ impl PgStore {
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+}
+
+/// A transaction at READ COMMITTED whatever the server's default: after waiting for the coordination row,
+/// each statement must see what the writer before committed (at REPEATABLE READ or SERIALIZABLE the lock
+/// would fail with a serialization error instead).
+fn read_committed(client: &mut Client) -> Result<Transaction<'_>, Error> {
+    client
+        .build_transaction()
+        .isolation_level(IsolationLevel::ReadCommitted)
+        .start()
+        .map_err(db_error)
 }
 
 /// Converts between the log's `u64` sizes and PostgreSQL's `bigint`.
@@ -189,7 +200,7 @@ impl Store for PgStore {
     /// committed size: durable on return (the log's own writes go through [`commit`](Store::commit)).
     fn append(&self, batch: &Batch) -> Result<(), Error> {
         let mut conn = self.pool.get()?;
-        let mut tx = conn.transaction().map_err(db_error)?;
+        let mut tx = read_committed(&mut conn)?;
         let size = committed_size(&mut tx, true)?;
         write_batch(&mut tx, size, batch)?;
         tx.commit().map_err(db_error)
@@ -208,7 +219,7 @@ impl Store for PgStore {
         let mut conn = self.pool.get()?;
         // Dropped without `commit`, the transaction rolls back (and a dead connection rolls back on the
         // server), so every early return below leaves the store as it was.
-        let mut tx = conn.transaction().map_err(db_error)?;
+        let mut tx = read_committed(&mut conn)?;
         let size = committed_size(&mut tx, true)?;
         let leaves = foreign_leaves(&mut tx, known, size)?;
         let batch = build(Tail { size, leaves })?;
@@ -230,7 +241,7 @@ impl Store for PgStore {
 
     fn write_checkpoint(&self, size: u64, note: &[u8]) -> Result<(), Error> {
         let mut conn = self.pool.get()?;
-        let mut tx = conn.transaction().map_err(db_error)?;
+        let mut tx = read_committed(&mut conn)?;
         let row = tx
             .query_one(
                 "SELECT size, note FROM ledger_checkpoint WHERE id FOR UPDATE",
