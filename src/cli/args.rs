@@ -239,9 +239,9 @@ pub struct ServeArgs {
     /// The data directory (log, log key; and the vault unless --postgres).
     #[arg(long, value_name = "DIR")]
     pub data: PathBuf,
-    /// Keep the vault and the replay-nonce store in this PostgreSQL database (postgresql://USER@HOST/DB or
-    /// key=value settings; what it leaves out comes from PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE). The
-    /// log itself stays in --data: one frontend per log until issue 10's next step (docs/distributed.md).
+    /// Keep the log, the vault and the replay-nonce store in this PostgreSQL database (postgresql://USER@HOST/DB
+    /// or key=value settings; what it leaves out comes from PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE),
+    /// shared with every other frontend started on it (docs/distributed.md).
     #[arg(
         long,
         value_name = "URL",

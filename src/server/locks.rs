@@ -41,7 +41,7 @@ pub(super) enum Held<'a> {
     /// A mutex of this process.
     Local(#[allow(dead_code)] MutexGuard<'a, ()>),
     /// An advisory lock held by a transaction on a pooled connection.
-    Shared(#[allow(dead_code)] PgLockHeld),
+    Shared(#[allow(dead_code)] Box<PgLockHeld>),
 }
 
 impl Default for Locks {
@@ -55,7 +55,7 @@ impl Locks {
     pub(super) fn certificate(&self, cert_id: &CertId) -> Result<Held<'_>, ApiError> {
         match self {
             Locks::Local(local) => Ok(Held::Local(local.certificate(cert_id))),
-            Locks::Shared(pg) => pg.certificate(cert_id).map(Held::Shared),
+            Locks::Shared(pg) => pg.certificate(cert_id).map(|h| Held::Shared(Box::new(h))),
         }
     }
 
@@ -63,7 +63,7 @@ impl Locks {
     pub(super) fn parties(&self) -> Result<Held<'_>, ApiError> {
         match self {
             Locks::Local(local) => Ok(Held::Local(local.parties())),
-            Locks::Shared(pg) => pg.parties().map(Held::Shared),
+            Locks::Shared(pg) => pg.parties().map(|h| Held::Shared(Box::new(h))),
         }
     }
 }

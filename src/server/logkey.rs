@@ -84,7 +84,7 @@ pub(crate) fn load_signer(data: &Path) -> anyhow::Result<NoteSigner> {
 
 /// Reads a log key file; refuses one readable by others.
 fn load_signer_from(key_path: &Path) -> anyhow::Result<NoteSigner> {
-    let mode = std::fs::metadata(&key_path)
+    let mode = std::fs::metadata(key_path)
         .with_context(|| format!("reading {}", key_path.display()))?
         .permissions()
         .mode();
@@ -95,7 +95,7 @@ fn load_signer_from(key_path: &Path) -> anyhow::Result<NoteSigner> {
         mode & 0o777
     );
     let text = zeroize::Zeroizing::new(
-        std::fs::read_to_string(&key_path)
+        std::fs::read_to_string(key_path)
             .with_context(|| format!("reading {}", key_path.display()))?,
     );
     NoteSigner::from_signer_key(text.trim_end())

@@ -21,6 +21,10 @@ mod logkey;
 mod metrics;
 mod openapi;
 mod page;
+/// The throwaway PostgreSQL cluster of the unit tests (one per test binary).
+#[cfg(test)]
+#[path = "../../vault/tests/support/pg_cluster.rs"]
+mod pg_cluster;
 mod pg_frontends;
 mod pg_locks;
 mod pg_nonces;

@@ -112,13 +112,10 @@ pub(super) fn policy_digest(dir: &Path) -> anyhow::Result<[u8; 32]> {
 }
 
 #[cfg(test)]
-#[path = "../../vault/tests/support/pg_cluster.rs"]
-mod pg_cluster;
-
-#[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::server::pg_cluster;
 
     fn policies(text: &str) -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();

@@ -122,15 +122,12 @@ fn lock_failed(error: postgres::Error) -> ApiError {
 }
 
 #[cfg(test)]
-#[path = "../../vault/tests/support/pg_cluster.rs"]
-mod pg_cluster;
-
-#[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use std::time::Instant;
 
     use super::*;
+    use crate::server::pg_cluster;
 
     fn locks(db: &str, wait_ms: u64) -> PgLocks {
         let pool = PgPool::connect(db, 4).unwrap();

@@ -82,8 +82,16 @@ pub(super) async fn sealed(
         )
         .map_err(|_| ApiError::internal())?;
         let queued = state.enqueue(&receipt)?;
-        drop(deciding);
+        // One log queue keeps the order of its own calls, but another frontend's revocation goes through its
+        // own queue: with a shared log the lock is held until the receipt is committed.
+        let held = if state.shared_log() {
+            Some(deciding)
+        } else {
+            drop(deciding);
+            None
+        };
         let receipt_index = state.applied(queued, &receipt)?;
+        drop(held);
         state
             .metrics
             .envelopes_released
