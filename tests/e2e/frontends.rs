@@ -1,17 +1,23 @@
 //! Two frontends on one PostgreSQL database (`serve --postgres`), as a load balancer would use them: the whole
-//! story with each step through either frontend, concurrent registrations through both, and two revocations
-//! racing through the two frontends against the keep-a-customs-reader rule.
+//! story with each step through either frontend, concurrent registrations through both, two revocations
+//! racing through the two frontends against the keep-a-customs-reader rule, a release racing the revocation of
+//! its grant, and frontends starting together.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use ledger::{Entry, SignedEntry};
 use serde_json::Value;
+use tradeledger::api::{B64, RevokeRequest};
 use tradeledger::client::ops;
+use tradeledger::httpsig::unix_now;
 use tradeledger::server::{PostgresUrl, ServeConfig};
 use vault::{PartyId, PartyKeys, Role};
 
 use crate::pg_cluster;
-use crate::support::{Party, Server, copy_keys, example, log_key_file, run_cli};
+use crate::support::{
+    Party, Server, copy_keys, example, log_key_file, now_ms, run_cli, send, sign,
+};
 
 /// Two in-process frontends on a fresh database, with the same log key and operator.
 pub struct Pair {
@@ -262,4 +268,85 @@ async fn frontends_starting_together_enroll_the_operator_once() {
     assert!(refused.contains("--log-key-file"), "{refused}");
     a.stop().await;
     b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_open_through_one_frontend_racing_a_revocation_through_the_other_is_logged_before_it() {
+    let pair = Pair::start().await;
+    let vkey = pair.a.vkey.clone();
+    let importer = pair.enroll("acme-imports", Role::Importer).await;
+    let cbp = pair.enroll("cbp", Role::Customs).await;
+    let cbp2 = pair.enroll("cbp-west", Role::Customs).await;
+    let imp_b = at(&importer, &pair.b);
+    let (mut opened_first, mut revoked_first) = (0, 0);
+    const TRIALS: usize = 12;
+    for _ in 0..TRIALS {
+        let reg = ops::register(
+            &imp_b.actor(&vkey),
+            &example("usmca.json"),
+            &[cbp.id().clone(), cbp2.id().clone()],
+        )
+        .await
+        .unwrap();
+        let cert_id = ops::parse_cert_id(&reg.cert_id).unwrap();
+        let grants = ops::list_grants(&imp_b.actor(&vkey), &cert_id)
+            .await
+            .unwrap();
+        let revoke_target = format!("/v1/certificates/{cert_id}/revocations");
+        let entry = SignedEntry::sign(
+            Entry::Revocation {
+                cert_id,
+                grant: grants[cbp2.id()],
+                time_ms: now_ms(),
+            },
+            importer.id().clone(),
+            importer.signing_key(),
+        )
+        .unwrap();
+        let body = serde_json::to_vec(&RevokeRequest {
+            entry: B64(entry.encode()),
+            party: cbp2.id().to_string(),
+        })
+        .unwrap();
+        let now = unix_now();
+        let revoke = sign(
+            "POST",
+            &revoke_target,
+            &body,
+            importer.id().as_str(),
+            importer.signing_key(),
+            now,
+        );
+        let open_target = format!("/v1/certificates/{cert_id}/sealed");
+        let open = sign(
+            "GET",
+            &open_target,
+            b"",
+            cbp2.id().as_str(),
+            cbp2.signing_key(),
+            now,
+        );
+        // The release through A, the revocation of its grant through B, at once.
+        let (opened, revoked) = tokio::join!(
+            send(&pair.a.url, "GET", &open_target, &open, Vec::new()),
+            send(&pair.b.url, "POST", &revoke_target, &revoke, body),
+        );
+        assert_eq!(revoked.status, 200, "the revocation: {revoked:?}");
+        let revocation: Value = serde_json::from_slice(&revoked.body).unwrap();
+        let revocation = revocation["index"].as_u64().unwrap();
+        if opened.status == 200 {
+            let sealed: Value = serde_json::from_slice(&opened.body).unwrap();
+            let receipt = sealed["receipt_index"].as_u64().unwrap();
+            assert!(
+                receipt < revocation,
+                "receipt {receipt} logged after the revocation {revocation} of its grant"
+            );
+            opened_first += 1;
+        } else {
+            opened.assert_error(403, "forbidden", "only-readers-fetch");
+            revoked_first += 1;
+        }
+    }
+    assert_eq!(opened_first + revoked_first, TRIALS);
+    pair.stop().await;
 }
