@@ -516,7 +516,7 @@ pub fn copy_keys(keys: &PartyKeys) -> PartyKeys {
 }
 
 /// A log key file (C2SP signer key, mode 0600) for the default origin, to share among frontends of one
-/// database (`serve --log-key`).
+/// database (`serve --log-key-file`).
 pub fn log_key_file(dir: &Path) -> PathBuf {
     use std::os::unix::fs::PermissionsExt as _;
     let signer = ledger::NoteSigner::generate("tradeledger.example/log").unwrap();
