@@ -247,6 +247,83 @@ fn a_writer_killed_mid_commit_acknowledges_nothing() {
     assert!(store(&db).read_entries(22, 1).is_err());
 }
 
+/// Every connection of the database is killed every 30 ms while two writers append from four threads each:
+/// appends fail cleanly (an error, never a panic or a wrong index), every acknowledged entry is in the log at
+/// its index, no index is acknowledged twice, and both writers go on once the kills stop, without a reopen.
+#[test]
+fn connections_killed_under_load_lose_nothing_acknowledged() {
+    let db = pg_cluster::fresh_database();
+    let logs = [Arc::new(writer(&db)), Arc::new(writer(&db))];
+    let stop = Arc::new(AtomicBool::new(false));
+    let killer = {
+        let (db, stop) = (db.clone(), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            let mut admin = postgres::Client::connect(&db, postgres::NoTls).unwrap();
+            let mut killed = 0i64;
+            while !stop.load(Ordering::Acquire) {
+                let row = admin
+                    .query_one(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+                         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                        &[],
+                    )
+                    .unwrap();
+                killed += row.get::<_, i64>(0);
+                std::thread::sleep(Duration::from_millis(30));
+            }
+            killed
+        })
+    };
+    let threads: Vec<_> = logs
+        .iter()
+        .flat_map(|log| (0..4u64).map(move |t| (Arc::clone(log), t)))
+        .enumerate()
+        .map(|(k, (log, _))| {
+            std::thread::spawn(move || {
+                let (mut acked, mut failed) = (Vec::new(), 0u32);
+                let start = Instant::now();
+                let mut n = u64::try_from(k).unwrap() * 1_000_000;
+                while start.elapsed() < Duration::from_secs(3) {
+                    match log.append(entry(n)) {
+                        Ok(index) => acked.push((index, n)),
+                        Err(Error::Database(_)) => failed += 1,
+                        Err(other) => panic!("unexpected failure: {other}"),
+                    }
+                    n += 1;
+                }
+                (acked, failed)
+            })
+        })
+        .collect();
+    let mut acked = BTreeMap::new();
+    let mut failed = 0;
+    for t in threads {
+        let (a, f) = t.join().unwrap();
+        failed += f;
+        for (index, n) in a {
+            assert!(acked.insert(index, n).is_none(), "index {index} twice");
+        }
+    }
+    stop.store(true, Ordering::Release);
+    let killed = killer.join().unwrap();
+    assert!(killed > 0 && failed > 0, "the kills never hit a commit");
+    // Both go on without a reopen, and agree.
+    let a = logs[0].append(entry(7_000_000)).unwrap();
+    let b = logs[1].append(entry(8_000_000)).unwrap();
+    assert_eq!(logs[0].refresh().unwrap(), logs[1].refresh().unwrap());
+    assert_eq!(logs[0].checkpoint(), logs[1].checkpoint());
+    assert_eq!(logs[0].entry(a).unwrap(), entry(7_000_000));
+    assert_eq!(logs[0].entry(b).unwrap(), entry(8_000_000));
+    for (&index, &n) in &acked {
+        assert_eq!(logs[1].entry(index).unwrap(), entry(n), "entry {index}");
+    }
+    logs[0].check_integrity().unwrap();
+    eprintln!(
+        "{} acknowledged, {failed} failed appends, {killed} connections killed",
+        acked.len()
+    );
+}
+
 #[test]
 fn the_stored_checkpoint_only_moves_forward() {
     let db = pg_cluster::fresh_database();

@@ -4,7 +4,7 @@
 //! OS user (`runuser -u postgres --`), since PostgreSQL refuses to run as root.
 //!
 //! A missing PostgreSQL is a test failure naming what to install, never a skip: `scripts/test` installs
-//! Debian's `postgresql`. Shared by the vault's and the service's tests (`#[path]`).
+//! Debian's `postgresql`. Shared by the vault's, the ledger's and the service's tests (`#[path]`).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
