@@ -19,7 +19,6 @@ use tradeledger::server::{ServeConfig, serve_with_ready};
 use vault::{PartyId, PartyKeys, Role};
 
 #[path = "../vault/tests/support/pg_cluster.rs"]
-#[allow(dead_code)]
 mod pg_cluster;
 
 const ORIGIN: &str = "tradeledger.example/log";
