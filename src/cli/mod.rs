@@ -30,7 +30,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let g = &cli.global;
     match cli.command {
         Command::Keygen(args) => keys::keygen(g, args),
-        Command::Serve(args) => serve::serve(g, args).await,
+        Command::Serve(args) => serve::serve(g, *args).await,
         Command::Repair(args) => serve::repair(g, args).await,
         Command::Enroll(args) => keys::enroll(g, args).await,
         Command::Register(args) => certs::register(g, args).await,
