@@ -82,6 +82,9 @@ pub(super) async fn serve(_g: &Global, args: ServeArgs) -> anyhow::Result<()> {
         .transpose()?
         .map(std::sync::Arc::new);
     config.published_checkpoint = args.published_checkpoint;
+    config.log_key = args.log_key_file;
+    config.adopt_policies = args.adopt_policies;
+    config.lock_wait = std::time::Duration::from_millis(args.lock_wait_ms);
     config.policies = args.policies;
     config.origin = args.origin;
     config.max_body_bytes = args.max_body_bytes;

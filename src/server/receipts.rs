@@ -41,6 +41,8 @@ pub(super) async fn checkpoint(
 ) -> Result<Response, ApiError> {
     let Query(CheckpointQuery { min_size }) =
         query.map_err(|_| ApiError::bad_request("bad_query", "expected ?min_size=N (decimal)"))?;
+    // What another frontend acknowledged before this request is in the checkpoint it gets here.
+    super::follow::caught_up(&state).await?;
     let published = match min_size {
         Some(n) => {
             state
@@ -89,10 +91,7 @@ pub(super) async fn receipt(
         ))
     })
     .await?
-    .map_err(|e| {
-        tracing::error!(error = %e, index, "building a receipt failed");
-        ApiError::internal()
-    })?;
+    .map_err(|e| super::read::log_read_failed("receipt", &e))?;
     let proof = TlogProof {
         extra: Some(entry),
         index,

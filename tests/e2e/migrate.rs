@@ -141,13 +141,15 @@ async fn a_served_deployment_is_migrated_and_served_from_postgres_and_a_second_r
     );
     assert_eq!(again["log_root"], before.root.as_str());
 
-    // Served with --postgres and the embedded vault moved away: the bodies come from the database.
-    // (Until serve puts the log in PostgreSQL too, the log is still read from the data directory.)
-    std::fs::rename(data.join("vault"), dir.path().join("vault-moved-away")).unwrap();
-    let server = Server::start_with(&data, &operator.public(), |c| {
+    // A frontend on the migrated database, with the same log key and a data directory of its own: the log,
+    // the vault and the nonces all come from PostgreSQL.
+    let front = dir.path().join("front");
+    let server = Server::start_with(&front, &operator.public(), |c| {
         c.postgres = Some(PostgresUrl::new(db.clone()));
+        c.log_key = Some(data.join("log.key"));
     })
     .await;
+    assert!(!front.join("log").exists() && !front.join("vault").exists());
     let on = |p: &Party| Party::with_keys(copy_keys(&p.keys), &server.url);
     let (importer, cbp, broker) = (on(&importer), on(&cbp), on(&broker));
     let after = ops::audit(&cbp.client, &vkey, None).await.unwrap();
