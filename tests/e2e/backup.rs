@@ -197,3 +197,73 @@ fn postgres_one_pg_dump_taken_while_registrations_run_restores_a_consistent_log_
     assert_eq!(copy.root(size).unwrap(), log.root(size).unwrap());
     copy.close().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_pg_dump_taken_while_a_frontend_registers_restores_and_every_registration_in_it_opens()
+ {
+    let db = tokio::task::spawn_blocking(pg_cluster::fresh_database)
+        .await
+        .unwrap();
+    let world = SpawnedWorld::start(&["--postgres", &db], None).await;
+    let vkey = world.vkey();
+    let acked: Arc<Mutex<Vec<(CertId, u64)>>> = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut load = Vec::new();
+    for _ in 0..4 {
+        let (acked, stop) = (acked.clone(), stop.clone());
+        let importer = Party::with_keys(copy_keys(&world.importer.keys), &world.server.url);
+        let (cbp, vkey) = (world.cbp.id().clone(), vkey.clone());
+        load.push(tokio::spawn(async move {
+            while !stop.load(Ordering::SeqCst) {
+                let body = example("usmca.json");
+                let to = std::slice::from_ref(&cbp);
+                if let Ok(reg) = ops::register(&importer.actor(&vkey), &body, to).await {
+                    let id = ops::parse_cert_id(&reg.cert_id).unwrap();
+                    acked.lock().unwrap().push((id, reg.index));
+                }
+            }
+        }));
+    }
+    while acked.lock().unwrap().len() < 20 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let before = acked.lock().unwrap().len();
+    let dir = tempfile::tempdir().unwrap();
+    let dump = dir.path().join("tradeledger.dump");
+    let (db2, dump2) = (db.clone(), dump.clone());
+    tokio::task::spawn_blocking(move || pg_tool("pg_dump", &db2, &dump2))
+        .await
+        .unwrap();
+    stop.store(true, Ordering::SeqCst);
+    for task in load {
+        task.await.unwrap();
+    }
+    let all = acked.lock().unwrap().clone();
+    let restored = tokio::task::spawn_blocking(pg_cluster::fresh_database)
+        .await
+        .unwrap();
+    let (restored2, dump2) = (restored.clone(), dump.clone());
+    tokio::task::spawn_blocking(move || pg_tool("pg_restore", &restored2, &dump2))
+        .await
+        .unwrap();
+    world.server.terminate(Duration::from_secs(10)).await;
+
+    // A frontend on the restored database, with the log key: the log verifies, and every registration in the
+    // dump (all acknowledged before it began, and any later one that made it in) opens for its reader.
+    let operator = PartyPublic::load(&world.operator_pub).unwrap();
+    let server = Server::start_with(&dir.path().join("front"), &operator, |c| {
+        c.postgres = Some(tradeledger::server::PostgresUrl::new(restored.clone()));
+        c.log_key = Some(world.data.join("log.key"));
+    })
+    .await;
+    let cbp = Party::with_keys(copy_keys(&world.cbp.keys), &server.url);
+    let report = ops::audit(&cbp.client, &vkey, None).await.unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    let in_dump: Vec<_> = all.iter().filter(|a| a.1 < report.size).collect();
+    assert!(in_dump.len() >= before, "{} < {before}", in_dump.len());
+    for (cert_id, _) in in_dump {
+        let opened = ops::open(&cbp.actor(&vkey), cert_id).await.unwrap();
+        assert_eq!(opened.body, example("usmca.json"));
+    }
+    server.stop().await;
+}
