@@ -51,6 +51,8 @@ pub enum Command {
     Serve(Box<ServeArgs>),
     /// Rebuild the log's derived files (tiles, entry offsets) from its journal; the service must be stopped.
     Repair(RepairArgs),
+    /// Move a stopped embedded deployment (--data) into PostgreSQL: the log, its checkpoint and the vault.
+    Migrate(MigrateArgs),
     /// Enroll a party on the log (operator only).
     Enroll(EnrollArgs),
     /// Validate, encrypt and register certificates for the given readers.
@@ -233,6 +235,27 @@ pub struct RepairArgs {
     pub data: PathBuf,
 }
 
+/// `migrate`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The data directory of the stopped embedded service (its lock is taken: refused while it serves).
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// The PostgreSQL database to migrate into: empty, or holding an interrupted migration of this same log
+    /// (then resumed). Same forms as `serve --postgres`.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "TRADELEDGER_POSTGRES",
+        hide_env_values = true
+    )]
+    pub postgres: String,
+    /// Afterwards, publish the migrated log to this S3-compatible bucket (s3://NAME[/PREFIX]; endpoint, region
+    /// and credentials from the environment, as for `serve --bucket`).
+    #[arg(long, value_name = "URL", env = "TRADELEDGER_BUCKET")]
+    pub bucket: Option<String>,
+}
+
 /// `serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -258,6 +281,10 @@ pub struct ServeArgs {
     /// AWS_SECRET_ACCESS_KEY (docs/operations.md).
     #[arg(long, value_name = "URL", env = "TRADELEDGER_BUCKET")]
     pub bucket: Option<String>,
+    /// A checkpoint this log published (from /checkpoint, a witness, a monitor or the bucket): refuse to start
+    /// if the log is behind it or not consistent with it, as after a restore from an older backup.
+    #[arg(long, value_name = "FILE")]
+    pub published_checkpoint: Option<PathBuf>,
     /// Sign with the log key in FILE (C2SP signer key, mode 0600) instead of DATA/log.key: every frontend of
     /// one database must sign with the key the database's log was started with, and is refused otherwise.
     #[arg(long, value_name = "FILE")]

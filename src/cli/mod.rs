@@ -11,6 +11,7 @@ mod credentials;
 mod demo;
 mod keys;
 mod lifecycle;
+mod migrate;
 pub mod output;
 mod receipt;
 mod serve;
@@ -32,6 +33,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keygen(args) => keys::keygen(g, args),
         Command::Serve(args) => serve::serve(g, *args).await,
         Command::Repair(args) => serve::repair(g, args).await,
+        Command::Migrate(args) => migrate::migrate(g, args).await,
         Command::Enroll(args) => keys::enroll(g, args).await,
         Command::Register(args) => certs::register(g, args).await,
         Command::Grant(args) => certs::grant(g, args).await,

@@ -20,6 +20,7 @@ mod lifecycle;
 mod locks;
 mod logkey;
 mod metrics;
+mod migrate;
 mod openapi;
 mod page;
 /// The throwaway PostgreSQL cluster of the unit tests (one per test binary).
@@ -32,6 +33,7 @@ mod pg_nonces;
 mod policies;
 mod policy;
 mod publish;
+mod published;
 mod read;
 mod receipts;
 mod registrar;
@@ -58,6 +60,7 @@ use axum::routing::{get, post};
 pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub use error_codes::{ERROR_CODES, ErrorCode, error_code_table};
 pub use metrics::{PROCESS_CPU_SECONDS, parse_process_cpu, process_cpu};
+pub use migrate::{MigrateReport, migrate, publish_migrated};
 pub use openapi::openapi_json;
 pub use publish::Checkpoints;
 pub use repair::{RepairReport, repair};
@@ -110,6 +113,9 @@ pub struct ServeConfig {
     pub net: NetLimits,
     /// Publish the log (tiles, entry bundles, checkpoint) to this S3-compatible bucket as it grows.
     pub bucket: Option<Arc<crate::bucket::BucketLocation>>,
+    /// A checkpoint this log already published (a file): start is refused if the log is behind it or not
+    /// consistent with it (a restore from an older backup).
+    pub published_checkpoint: Option<PathBuf>,
 }
 
 /// PostgreSQL connection settings (a `postgresql://` URL or `key=value` settings, completed from the `PG*`
@@ -226,6 +232,7 @@ impl ServeConfig {
             max_replay_entries: ReplayConfig::default().max_entries_total,
             net: NetLimits::default(),
             bucket: None,
+            published_checkpoint: None,
         }
     }
 }
@@ -252,6 +259,16 @@ pub async fn serve_with_ready(
     let state = tokio::task::spawn_blocking(move || AppState::open(config))
         .await
         .context("opening the stores")??;
+    let mut state = state;
+    if let Some(location) = state.config.bucket.clone()
+        && let Some(note) = published::bucket_checkpoint(&location).await?
+    {
+        state = tokio::task::spawn_blocking(move || {
+            published::check_bucket_note(&state, &note).map(|()| state)
+        })
+        .await
+        .context("checking the bucket's checkpoint")??;
+    }
     let state = Arc::new(state);
     let cosigner = tokio::spawn(cosigner::run(state.clone()));
     let bucket = state

@@ -69,6 +69,10 @@ impl AppState {
         tracing::info!(dir = %policies.display(), "policies loaded");
         let stores = super::stores::open(&config, &log_key, &policies)?;
         let log = stores.log;
+        if let Some(path) = &config.published_checkpoint {
+            let verifier = log_key.note_signer().verifier();
+            super::published::check_file(&log, path, &verifier, &config.origin)?;
+        }
         let checkpoints = super::publish::Checkpoints::new(&config, log_key.vkey(), log.size())?;
         let (vault, shared_nonces, locks) = (stores.vault, stores.nonces, stores.locks);
         let replay = ReplayGuard::new(ReplayConfig {

@@ -2,7 +2,7 @@
 //! type for both, so handlers call the `VaultStore` contract and never care which.
 
 use ledger::CertId;
-use vault::{FsVaultStore, NewCertificate, PgVaultStore, StoreError, VaultStore};
+use vault::{FsVaultStore, NewCertificate, PgVaultStore, StoreError, StoredId, VaultStore};
 
 /// Either vault backend; both keep the same `VaultStore` contract (vault/tests/store.rs runs it on both).
 pub enum VaultBackend {
@@ -53,5 +53,13 @@ impl VaultStore for VaultBackend {
 
     fn list_recipients(&self, cert_id: CertId) -> Result<Vec<String>, StoreError> {
         self.store().list_recipients(cert_id)
+    }
+
+    fn list_ids(&self, after: Option<CertId>, limit: usize) -> Result<Vec<StoredId>, StoreError> {
+        self.store().list_ids(after, limit)
+    }
+
+    fn put_purged(&self, cert_id: CertId) -> Result<(), StoreError> {
+        self.store().put_purged(cert_id)
     }
 }

@@ -8,6 +8,7 @@
 )]
 
 mod accepted;
+mod backup;
 mod browser;
 mod browser_credentials;
 mod bucket;
@@ -22,6 +23,7 @@ mod frontends;
 mod frontends_failures;
 mod hostile;
 mod lengths;
+mod migrate;
 mod moto;
 mod netbounds;
 mod one_signature;
@@ -34,6 +36,7 @@ mod races;
 mod rawhttp;
 mod refusals;
 mod replay;
+mod restore;
 mod schemathesis;
 mod secrets;
 mod shutdown;

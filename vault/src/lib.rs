@@ -22,7 +22,7 @@ pub use ledger::{CertId, PartyId, Role};
 pub use seal::{BODY_VERSION, DataKey, MIN_BODY_CIPHERTEXT_LEN, OpenedBody, open_body, seal_body};
 pub use store::{
     FsVaultStore, MAX_ENVELOPE_LEN, MAX_PARTY_LEN, MemoryVaultStore, NewCertificate, PgVaultStore,
-    StoreError, VaultStore,
+    StoreError, StoredId, VaultStore,
 };
 
 mod canonical;

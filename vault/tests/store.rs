@@ -10,7 +10,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use vault::{
-    CertId, FsVaultStore, MemoryVaultStore, NewCertificate, PgVaultStore, StoreError, VaultStore,
+    CertId, FsVaultStore, MemoryVaultStore, NewCertificate, PgVaultStore, StoreError, StoredId,
+    VaultStore,
 };
 
 fn id(n: u32) -> CertId {
@@ -179,6 +180,61 @@ mod contract {
         assert_eq!(store.get_ciphertext(id(2)).unwrap(), Some(body(2)));
     }
 
+    pub(super) fn list_ids_pages_through_live_and_purged_in_order(store: &dyn VaultStore) {
+        assert!(store.list_ids(None, 10).unwrap().is_empty());
+        // Inserted out of order, ids whose first bytes differ (0x00.., 0xff..) and that share a prefix.
+        for n in [7, 0xFF00_0000, 3, 0, 0x0100_0000, 5] {
+            put(store, n, &["importer"]);
+        }
+        store.purge(id(5)).unwrap();
+        store.put_purged(id(4)).unwrap();
+        let want: Vec<StoredId> = [0, 3, 4, 5, 7, 0x0100_0000, 0xFF00_0000]
+            .into_iter()
+            .map(|n| StoredId {
+                cert_id: id(n),
+                purged: n == 4 || n == 5,
+            })
+            .collect();
+        assert_eq!(store.list_ids(None, 100).unwrap(), want);
+        // Paging by the last id seen gives every id once, in order.
+        let mut seen = Vec::new();
+        let mut after = None;
+        loop {
+            let page = store.list_ids(after, 3).unwrap();
+            assert!(page.len() <= 3);
+            let Some(last) = page.last() else { break };
+            after = Some(last.cert_id);
+            seen.extend(page);
+        }
+        assert_eq!(seen, want);
+        assert!(store.list_ids(Some(id(0xFF00_0000)), 5).unwrap().is_empty());
+        assert!(store.list_ids(None, 0).unwrap().is_empty());
+    }
+
+    pub(super) fn put_purged_records_a_tombstone(store: &dyn VaultStore) {
+        store.put_purged(id(1)).unwrap();
+        assert_eq!(store.get_ciphertext(id(1)).unwrap(), None);
+        assert!(store.list_recipients(id(1)).unwrap().is_empty());
+        assert!(matches!(
+            store.put_certificate(id(1), &body(1), &[]),
+            Err(StoreError::Purged(_))
+        ));
+        assert!(matches!(
+            store.add_envelope(id(1), "broker", b"b"),
+            Err(StoreError::Purged(_))
+        ));
+        assert!(matches!(
+            store.put_purged(id(1)),
+            Err(StoreError::Purged(_))
+        ));
+        put(store, 2, &["importer"]);
+        assert!(matches!(
+            store.put_purged(id(2)),
+            Err(StoreError::AlreadyExists(_))
+        ));
+        assert_eq!(store.get_ciphertext(id(2)).unwrap(), Some(body(2)));
+    }
+
     pub(super) fn concurrent_writers(store: Arc<dyn VaultStore>) {
         let threads: Vec<_> = (0..8u32)
             .map(|t| {
@@ -247,6 +303,16 @@ macro_rules! contract_tests {
             fn purge_removes_everything() {
                 let (_dir, store) = $make;
                 contract::purge_removes_everything(&*store);
+            }
+            #[test]
+            fn list_ids_pages_through_live_and_purged_in_order() {
+                let (_dir, store) = $make;
+                contract::list_ids_pages_through_live_and_purged_in_order(&*store);
+            }
+            #[test]
+            fn put_purged_records_a_tombstone() {
+                let (_dir, store) = $make;
+                contract::put_purged_records_a_tombstone(&*store);
             }
             #[test]
             fn concurrent_writers() {

@@ -12,8 +12,8 @@ use super::group::{Committer, State, Taken};
 use super::index::{self, Entry, Location, Place};
 use super::segments::{MAX_SEGMENT_LEN, Read, SegmentFiles};
 use super::{
-    NewCertificate, StoreError, VaultStore, record, recovery, validate_batch, validate_envelope,
-    validate_party,
+    NewCertificate, StoreError, StoredId, VaultStore, record, recovery, validate_batch,
+    validate_envelope, validate_party,
 };
 
 /// The embedded [`VaultStore`]: one data directory holding `index/` (sled: index entries,
@@ -432,5 +432,22 @@ impl VaultStore for FsVaultStore {
             .entry(cert_id)?
             .map(|e| e.envelopes.into_keys().collect())
             .unwrap_or_default())
+    }
+
+    fn list_ids(&self, after: Option<CertId>, limit: usize) -> Result<Vec<StoredId>, StoreError> {
+        // Index keys are `i | cert id`, so sled's byte order is the ids' order.
+        let start = match after {
+            Some(id) => std::ops::Bound::Excluded(index::index_key(id).to_vec()),
+            None => std::ops::Bound::Included(index::index_key(CertId([0; 16])).to_vec()),
+        };
+        let end = std::ops::Bound::Excluded(index::index_key_end().to_vec());
+        let mut ids = Vec::new();
+        for item in self.db.range::<Vec<u8>, _>((start, end)).take(limit) {
+            let (key, value) = item?;
+            let cert_id = index::cert_of_index_key(&key)?;
+            let purged = Entry::decode(&value)?.place == Place::Purged;
+            ids.push(StoredId { cert_id, purged });
+        }
+        Ok(ids)
     }
 }

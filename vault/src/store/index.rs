@@ -106,6 +106,21 @@ pub(crate) fn index_key(cert_id: CertId) -> [u8; 17] {
     prefixed(INDEX, cert_id)
 }
 
+/// The first key after every `i | cert id`.
+pub(crate) fn index_key_end() -> [u8; 1] {
+    [INDEX + 1]
+}
+
+/// The certificate id of an index key.
+pub(crate) fn cert_of_index_key(key: &[u8]) -> Result<CertId, StoreError> {
+    match key.split_first() {
+        Some((&INDEX, id)) => id.try_into().map(CertId).map_err(|_| BAD_KEY),
+        _ => Err(BAD_KEY),
+    }
+}
+
+const BAD_KEY: StoreError = StoreError::Corrupt("bad index key");
+
 /// `b | cert id`.
 pub(crate) fn inline_body_key(cert_id: CertId) -> [u8; 17] {
     prefixed(INLINE_BODY, cert_id)

@@ -7,7 +7,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use ledger::CertId;
 
 use super::{
-    NewCertificate, StoreError, VaultStore, validate_batch, validate_envelope, validate_party,
+    NewCertificate, StoreError, StoredId, VaultStore, validate_batch, validate_envelope,
+    validate_party,
 };
 
 /// One certificate's state: live with its bytes, or a purged tombstone (ids are never reused).
@@ -155,5 +156,20 @@ impl VaultStore for MemoryVaultStore {
             Some(Entry::Live { envelopes, .. }) => envelopes.keys().cloned().collect(),
             _ => Vec::new(),
         })
+    }
+
+    fn list_ids(&self, after: Option<CertId>, limit: usize) -> Result<Vec<StoredId>, StoreError> {
+        let map = self.lock();
+        let mut ids: Vec<StoredId> = map
+            .iter()
+            .filter(|(id, _)| after.is_none_or(|a| **id > a))
+            .map(|(id, entry)| StoredId {
+                cert_id: *id,
+                purged: matches!(entry, Entry::Purged),
+            })
+            .collect();
+        ids.sort_by_key(|s| s.cert_id);
+        ids.truncate(limit);
+        Ok(ids)
     }
 }

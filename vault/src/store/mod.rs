@@ -98,6 +98,29 @@ pub trait VaultStore: Send + Sync {
 
     /// The parties holding an envelope, in byte order; empty if the certificate does not exist.
     fn list_recipients(&self, cert_id: CertId) -> Result<Vec<String>, StoreError>;
+
+    /// Enumerates the store (to copy it, e.g. `tradeledger migrate`): up to `limit` ids, live and purged,
+    /// greater than `after` (from the first with `None`), in ascending byte order. A caller pages with the
+    /// last id it got; an id stored meanwhile below that point is not seen.
+    fn list_ids(&self, after: Option<CertId>, limit: usize) -> Result<Vec<StoredId>, StoreError>;
+
+    /// Records `cert_id` as purged without ever holding a body (copies a tombstone, so that the id stays
+    /// refused). Refused like a put if the id exists or was purged. The default puts an empty body and
+    /// purges it: two steps, so a crash between them leaves a live empty certificate (a copier re-running
+    /// purges it); stores that can do it in one step override it.
+    fn put_purged(&self, cert_id: CertId) -> Result<(), StoreError> {
+        self.put_certificate(cert_id, &[], &[])?;
+        self.purge(cert_id)
+    }
+}
+
+/// One id a store holds, as [`VaultStore::list_ids`] reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredId {
+    /// The certificate id.
+    pub cert_id: CertId,
+    /// A purged tombstone (no body, no envelopes), not a live certificate.
+    pub purged: bool,
 }
 
 /// Checks the shape of a batch before anything is written: party ids, sizes, duplicates.

@@ -6,7 +6,8 @@ use postgres::Transaction;
 use sha2::{Digest as _, Sha256};
 
 use super::{
-    NewCertificate, StoreError, VaultStore, validate_batch, validate_envelope, validate_party,
+    NewCertificate, StoreError, StoredId, VaultStore, validate_batch, validate_envelope,
+    validate_party,
 };
 
 /// The vault's migrations (track `vault`).
@@ -179,6 +180,59 @@ impl VaultStore for PgVaultStore {
             }
             Ok(())
         })
+    }
+
+    /// One row, inserted as a tombstone: atomic.
+    fn put_purged(&self, cert_id: CertId) -> Result<(), StoreError> {
+        self.transaction(|tx| {
+            let id = cert_id.as_bytes().as_slice();
+            let inserted = tx
+                .execute(
+                    "INSERT INTO vault_certificates (cert_id, purged) VALUES ($1, true) \
+                     ON CONFLICT DO NOTHING",
+                    &[&id],
+                )
+                .map_err(db_error)?;
+            if inserted == 1 {
+                return Ok(());
+            }
+            let purged: bool = tx
+                .query_one(
+                    "SELECT purged FROM vault_certificates WHERE cert_id = $1",
+                    &[&id],
+                )
+                .and_then(|row| row.try_get(0))
+                .map_err(db_error)?;
+            Err(if purged {
+                StoreError::Purged(cert_id)
+            } else {
+                StoreError::AlreadyExists(cert_id)
+            })
+        })
+    }
+
+    fn list_ids(&self, after: Option<CertId>, limit: usize) -> Result<Vec<StoredId>, StoreError> {
+        // bytea compares bytewise (memcmp), the ids' order.
+        let after = after.map(|id| id.as_bytes().to_vec()).unwrap_or_default();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self
+            .connection()?
+            .query(
+                "SELECT cert_id, purged FROM vault_certificates WHERE cert_id > $1 \
+                 ORDER BY cert_id LIMIT $2",
+                &[&after, &limit],
+            )
+            .map_err(db_error)?;
+        rows.iter()
+            .map(|row| {
+                let id: &[u8] = row.try_get(0).map_err(db_error)?;
+                let cert_id = <[u8; 16]>::try_from(id)
+                    .map(CertId)
+                    .map_err(|_| StoreError::Corrupt("a stored certificate id is not 16 bytes"))?;
+                let purged = row.try_get(1).map_err(db_error)?;
+                Ok(StoredId { cert_id, purged })
+            })
+            .collect()
     }
 
     fn add_envelope(
