@@ -22,8 +22,8 @@ use super::state::AppState;
 /// Most entries read from the log into memory per step of a catch-up.
 const CHUNK: u64 = 1024;
 
-/// When the latest catch-up after a miss (or in the background) began, shared by the requests that missed in the registry so that many
-/// misses at once cost one refresh, not one each.
+/// When the latest successful catch-up after a miss began, shared by the requests that missed in the registry
+/// so that many misses at once cost one refresh, not one each.
 pub(super) struct Follow {
     last_refresh: Mutex<Instant>,
 }
@@ -84,15 +84,18 @@ impl AppState {
         if !self.shared_log() {
             return Ok(false);
         }
-        // Held through the catch-up: whoever finds `last` recent finds that catch-up finished, too.
+        // Held through the catch-up: whoever finds `last` recent finds that catch-up finished, too. `last` moves
+        // only when a catch-up succeeded: after a failed one (the database unreachable), a request waiting here
+        // must try again and fail with 503 itself, not look again at a stale registry and answer 404.
         let mut last = self
             .follow
             .last_refresh
             .lock()
             .map_err(|_| ApiError::internal())?;
         if *last <= missed {
-            *last = Instant::now();
+            let started = Instant::now();
             self.catch_up()?;
+            *last = started;
         }
         Ok(true)
     }
