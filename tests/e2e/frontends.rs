@@ -1,9 +1,10 @@
 //! Two frontends on one PostgreSQL database (`serve --postgres`), as a load balancer would use them: the whole
-//! story with each step through either frontend, concurrent registrations through both, two revocations
+//! story with each step through either frontend, both publishing to one bucket that then audits alone, concurrent registrations through both, two revocations
 //! racing through the two frontends against the keep-a-customs-reader rule, a release racing the revocation of
 //! its grant, and frontends starting together.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use ledger::{Entry, SignedEntry};
@@ -14,6 +15,7 @@ use tradeledger::httpsig::unix_now;
 use tradeledger::server::{PostgresUrl, ServeConfig};
 use vault::{PartyId, PartyKeys, Role};
 
+use crate::moto::Moto;
 use crate::pg_cluster;
 use crate::support::{
     Party, Server, copy_keys, example, log_key_file, now_ms, run_cli, send, sign,
@@ -30,6 +32,11 @@ pub struct Pair {
 
 impl Pair {
     pub async fn start() -> Pair {
+        Pair::start_with(|_| {}).await
+    }
+
+    /// [`Pair::start`], with `configure` applied to both frontends' settings too.
+    pub async fn start_with(configure: impl Fn(&mut ServeConfig)) -> Pair {
         let db = tokio::task::spawn_blocking(pg_cluster::fresh_database)
             .await
             .unwrap();
@@ -39,6 +46,7 @@ impl Pair {
         let on_postgres = |c: &mut ServeConfig| {
             c.postgres = Some(PostgresUrl::new(db.clone()));
             c.log_key = Some(log_key.clone());
+            configure(c);
         };
         let a = Server::start_with(&dir.path().join("a"), &operator.public(), on_postgres).await;
         let b = Server::start_with(&dir.path().join("b"), &operator.public(), on_postgres).await;
@@ -86,8 +94,12 @@ pub fn at(keys: &PartyKeys, server: &Server) -> Party {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_whole_story_runs_across_two_frontends() {
-    let pair = Pair::start().await;
+async fn the_whole_story_runs_across_two_frontends_and_audits_from_their_bucket_alone() {
+    // Both frontends publish to one bucket, as a deployment behind a load balancer does.
+    let moto = Moto::start();
+    moto.bucket("tl-frontends", "").await;
+    let location = Arc::new(moto.location("tl-frontends", "log"));
+    let pair = Pair::start_with(|c| c.bucket = Some(location.clone())).await;
     let vkey = pair.a.vkey.clone();
     let importer = pair.enroll("acme-imports", Role::Importer).await;
     let cbp = pair.enroll("cbp", Role::Customs).await;
@@ -147,7 +159,30 @@ async fn the_whole_story_runs_across_two_frontends() {
     }
     assert_eq!(audited[0], audited[1]);
     assert!(audited[0].0 >= size, "{audited:?}");
+    wait_for_bucket(&location, audited[0].0).await;
     pair.stop().await;
+
+    // No frontend runs now: the bucket alone, and the log key, give the same log.
+    let out = run_cli(
+        home.path(),
+        &[
+            "audit",
+            "--tiles",
+            &moto.public_url("tl-frontends", "log"),
+            "--log-key",
+            &vkey,
+            "--json",
+        ],
+    )
+    .await
+    .success();
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["problems"], Value::Array(Vec::new()), "{report}");
+    assert_eq!(
+        (report["size"].as_u64().unwrap(), report["root"].clone()),
+        audited[0],
+        "the bucket holds the log both frontends served"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -349,4 +384,19 @@ async fn an_open_through_one_frontend_racing_a_revocation_through_the_other_is_l
     }
     assert_eq!(opened_first + revoked_first, TRIALS);
     pair.stop().await;
+}
+
+/// Waits (at most 30 s) until the bucket's checkpoint covers `size` entries.
+async fn wait_for_bucket(location: &tradeledger::bucket::BucketLocation, size: u64) {
+    let s3 = tradeledger::bucket::S3::new(location).unwrap();
+    for _ in 0..300 {
+        if let Some(object) = s3.get("checkpoint").await.unwrap() {
+            let text = String::from_utf8(object.bytes).unwrap();
+            if text.lines().nth(1).and_then(|l| l.parse::<u64>().ok()) >= Some(size) {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the bucket's checkpoint did not reach size {size} within 30 s")
 }
