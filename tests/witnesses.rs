@@ -1,7 +1,7 @@
 //! End to end: the real service with a 2-of-3 witness policy and three `tradeledger witness` processes.
 //! Registration → receipt → offline verification; one witness down keeps the quorum, two down stop new
 //! checkpoints (old receipts still verify); a restarted witness keeps its state; a forked log (same key, other
-//! history) never gets a quorum.
+//! history) never gets a quorum; two frontends on one database cosign in turn.
 #![allow(clippy::unwrap_used)]
 
 use std::os::unix::fs::OpenOptionsExt as _;
@@ -21,6 +21,9 @@ use vault::{PartyId, PartyKeys, Role};
 #[path = "e2e/moto.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod moto;
+#[path = "../vault/tests/support/pg_cluster.rs"]
+#[allow(dead_code)]
+mod pg_cluster;
 
 const ORIGIN: &str = "tradeledger.example/log";
 const BIN: &str = env!("CARGO_BIN_EXE_tradeledger");
@@ -119,7 +122,7 @@ struct Service {
 
 impl Service {
     async fn start(data: &Path, operator: &PartyKeys, policy: &Path) -> Service {
-        Service::start_with_bucket(data, operator, policy, None).await
+        Service::start_with(data, operator, policy, |_| {}).await
     }
 
     /// [`Service::start`], publishing to `bucket` too.
@@ -129,12 +132,22 @@ impl Service {
         policy: &Path,
         bucket: Option<tradeledger::bucket::BucketLocation>,
     ) -> Service {
+        let bucket = bucket.map(std::sync::Arc::new);
+        Service::start_with(data, operator, policy, |c| c.bucket = bucket).await
+    }
+
+    async fn start_with(
+        data: &Path,
+        operator: &PartyKeys,
+        policy: &Path,
+        configure: impl FnOnce(&mut ServeConfig),
+    ) -> Service {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let mut config = ServeConfig::new(data.to_owned(), operator.public());
         config.witness_policy = Some(policy.to_owned());
-        config.bucket = bucket.map(std::sync::Arc::new);
         config.cosign_interval = Duration::from_millis(100);
+        configure(&mut config);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (ready, is_ready) = tokio::sync::oneshot::channel();
         let task = tokio::spawn(serve_with_ready(
@@ -504,4 +517,80 @@ async fn cosigned_checkpoints_reach_the_bucket_and_audit_from_it_under_the_polic
         String::from_utf8_lossy(&out.stdout).contains("verdict: clean"),
         "{out:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_frontends_on_one_database_cosign_one_sequence() {
+    let root = TempDir::new().unwrap();
+    let db = tokio::task::spawn_blocking(pg_cluster::fresh_database)
+        .await
+        .unwrap();
+    let signer = NoteSigner::generate(ORIGIN).unwrap();
+    let vkey = signer.verifier().to_vkey();
+    let shared = root.path().join("shared");
+    make_log_key(&shared, &signer);
+    let mut witnesses = Vec::new();
+    for i in 1..=3 {
+        let mut w = WitnessProc::new(i).await;
+        w.start(&vkey).await;
+        witnesses.push(w);
+    }
+    let policy_path = root.path().join("policy.txt");
+    let policy = write_policy(&policy_path, &vkey, "http://log.invalid", &witnesses);
+    let operator = PartyKeys::generate(PartyId::new("operator").unwrap(), Role::Operator);
+    let on_postgres = |c: &mut ServeConfig| {
+        c.postgres = Some(tradeledger::server::PostgresUrl::new(db.clone()));
+        c.log_key = Some(shared.join("log.key"));
+    };
+    let a = Service::start_with(&root.path().join("a"), &operator, &policy_path, on_postgres).await;
+    let b = Service::start_with(&root.path().join("b"), &operator, &policy_path, on_postgres).await;
+    let op = Party::from_keys(operator, &a.url, &policy);
+    let acme = PartyKeys::generate(PartyId::new("acme").unwrap(), Role::Importer);
+    let cbp = PartyKeys::generate(PartyId::new("cbp").unwrap(), Role::Customs);
+    let mut enrolled = 0;
+    for party in [&acme, &cbp] {
+        enrolled = ops::enroll(&op.client, &op.keys, &party.public())
+            .await
+            .unwrap();
+    }
+    let copy = |keys: &PartyKeys| {
+        PartyKeys::from_secret_bytes(
+            keys.id().clone(),
+            keys.role(),
+            &keys.signing_key().to_bytes(),
+            keys.encryption_secret().to_bytes(),
+        )
+    };
+    let (acme_a, acme_b) = (
+        Party::from_keys(copy(&acme), &a.url, &policy),
+        Party::from_keys(copy(&acme), &b.url, &policy),
+    );
+    // Clients rely only on cosigned checkpoints: both frontends publish one covering the enrollments.
+    for client in [&acme_a.client, &acme_b.client] {
+        assert!(published_size(client, &vkey, enrolled + 1).await > enrolled);
+    }
+    let body: serde_json::Value = serde_json::from_str(USMCA).unwrap();
+    let mut last = 0;
+    for round in 0..6 {
+        let through = if round % 2 == 0 { &acme_a } else { &acme_b };
+        let reg = ops::register(&through.actor(&vkey), &body, &[cbp.id().clone()])
+            .await
+            .unwrap();
+        last = last.max(reg.index);
+    }
+    // Both frontends publish checkpoints cosigned to the quorum that cover every registration, whichever
+    // frontend took it; a receipt taken through B verifies offline under the policy.
+    for client in [&acme_a.client, &acme_b.client] {
+        assert!(published_size(client, &vkey, last + 1).await > last);
+    }
+    let (receipt, _) = ops::fetch_receipt(&acme_b.client, &vkey, last)
+        .await
+        .unwrap();
+    ops::verify_receipt(receipt.as_bytes(), &vkey, Some(&policy)).unwrap();
+    // The witnesses followed one log: each cosigned a size covering everything.
+    for w in &witnesses {
+        assert!(w.latest_size().await.unwrap() > last);
+    }
+    a.shutdown().await;
+    b.shutdown().await;
 }

@@ -239,9 +239,9 @@ pub struct ServeArgs {
     /// The data directory (log, log key; and the vault unless --postgres).
     #[arg(long, value_name = "DIR")]
     pub data: PathBuf,
-    /// Keep the vault and the replay-nonce store in this PostgreSQL database (postgresql://USER@HOST/DB or
-    /// key=value settings; what it leaves out comes from PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE). The
-    /// log itself stays in --data: one frontend per log until issue 10's next step (docs/distributed.md).
+    /// Keep the log, the vault and the replay-nonce store in this PostgreSQL database (postgresql://USER@HOST/DB
+    /// or key=value settings; what it leaves out comes from PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE),
+    /// shared with every other frontend started on it (docs/distributed.md).
     #[arg(
         long,
         value_name = "URL",
@@ -249,7 +249,8 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub postgres: Option<String>,
-    /// Most connections to PostgreSQL at once (vault and nonce store together).
+    /// Most connections to PostgreSQL at once (vault and nonce store together; the cross-frontend locks have
+    /// as many again).
     #[arg(long, value_name = "N", default_value_t = 16)]
     pub postgres_connections: u32,
     /// Publish the log in C2SP tlog-tiles layout to this S3-compatible bucket (s3://NAME[/PREFIX]) as it
@@ -257,6 +258,18 @@ pub struct ServeArgs {
     /// AWS_SECRET_ACCESS_KEY (docs/operations.md).
     #[arg(long, value_name = "URL", env = "TRADELEDGER_BUCKET")]
     pub bucket: Option<String>,
+    /// Sign with the log key in FILE (C2SP signer key, mode 0600) instead of DATA/log.key: every frontend of
+    /// one database must sign with the key the database's log was started with, and is refused otherwise.
+    #[arg(long, value_name = "FILE")]
+    pub log_key_file: Option<PathBuf>,
+    /// With --postgres: record this frontend's policy set as the one every frontend must run (after changing
+    /// the policies; frontends started with another set are refused).
+    #[arg(long)]
+    pub adopt_policies: bool,
+    /// With --postgres: longest wait, in milliseconds, for a certificate's or the party registry's lock held
+    /// by another request (at any frontend) before answering 503.
+    #[arg(long, value_name = "MS", default_value_t = 5_000)]
+    pub lock_wait_ms: u64,
     /// The address to listen on.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     pub listen: String,

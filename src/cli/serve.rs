@@ -81,6 +81,9 @@ pub(super) async fn serve(_g: &Global, args: ServeArgs) -> anyhow::Result<()> {
         .map(crate::bucket::BucketLocation::from_env)
         .transpose()?
         .map(std::sync::Arc::new);
+    config.log_key = args.log_key_file;
+    config.adopt_policies = args.adopt_policies;
+    config.lock_wait = std::time::Duration::from_millis(args.lock_wait_ms);
     config.policies = args.policies;
     config.origin = args.origin;
     config.max_body_bytes = args.max_body_bytes;

@@ -14,6 +14,8 @@ use anyhow::Context as _;
 use ledger::{Hash, Policy};
 use tokio::sync::watch;
 
+use super::locks::Locks;
+use super::pg_locks::PgLockHeld;
 use super::publish::Published;
 use super::state::AppState;
 use crate::witness::{ConsistencySource, WitnessClient, WitnessError};
@@ -213,6 +215,30 @@ impl ConsistencySource for LogProofs {
     }
 }
 
+/// The right to run a cosigning round now: always with one frontend; with frontends sharing the log, only
+/// while no other frontend runs one (a PostgreSQL advisory lock, not waited for: this frontend tries again
+/// after the interval), so that witnesses see one sequence of checkpoints, never two rounds interleaved.
+async fn cosigning_turn(state: &Arc<AppState>) -> Option<Option<PgLockHeld>> {
+    let Locks::Shared(_) = &state.locks else {
+        return Some(None);
+    };
+    let st = state.clone();
+    let turn = tokio::task::spawn_blocking(move || match &st.locks {
+        Locks::Shared(pg) => pg.try_cosigning(),
+        Locks::Local(_) => Ok(None),
+    })
+    .await;
+    match turn {
+        Ok(Ok(Some(held))) => Some(Some(held)),
+        Ok(Ok(None)) => {
+            tracing::debug!("another frontend is cosigning; this one waits for its next turn");
+            None
+        }
+        // Logged where it failed; the next turn tries again.
+        Ok(Err(_)) | Err(_) => None,
+    }
+}
+
 /// Runs cosigning rounds until the service stops. Returns at once without a witness policy.
 pub(crate) async fn run(state: Arc<AppState>) {
     let Some(witnessing) = &state.checkpoints.witnessing else {
@@ -226,11 +252,15 @@ pub(crate) async fn run(state: Arc<AppState>) {
         let note = state.log.checkpoint();
         let size =
             Published::from_note(String::from_utf8_lossy(&note).into_owned()).map_or(0, |p| p.size);
-        if !witnessing.is_published(size) {
+        if !witnessing.is_published(size)
+            && let Some(turn) = cosigning_turn(&state).await
+        {
             match String::from_utf8(note) {
                 Ok(note) => witnessing.round(&state, note, &mut skip_until).await,
                 Err(_) => tracing::error!("the log's checkpoint is not UTF-8"),
             }
+            // Ending the turn is a database round trip: not on an async worker.
+            let _ = tokio::task::spawn_blocking(move || drop(turn)).await;
         }
         // At most one round per interval; once up to date, sleep until the next append (or a while). An append
         // made before `borrow_and_update` shows in `log.size()`, one made after it wakes `changed()`.

@@ -65,7 +65,7 @@ pub(super) async fn enroll(
             ));
         }
         // "Not enrolled yet" must still hold when the entry is appended.
-        let _enrolling = state.locks.parties();
+        let _enrolling = state.decide_on_parties()?;
         if state
             .registry
             .read()
@@ -227,7 +227,7 @@ pub(super) async fn grant(
         }
         let grantee = recipient_roles(&state, std::slice::from_ref(&request.envelope))?;
         let grantee = grantee.first().ok_or_else(ApiError::internal)?;
-        let _deciding = state.locks.certificate(&cert_id);
+        let _deciding = state.decide_on(&cert_id)?;
         policy::may_grant(&state, &caller, &cert_id, grantee)?;
         let id = cert_id;
         let party = request.envelope.party.as_str();
@@ -280,7 +280,7 @@ pub(super) async fn revoke(
         same_certificate(revoked, &cert_id)?;
         let revokee = PartyId::new(&request.party)
             .map_err(|_| ApiError::bad_request("bad_party_id", "malformed party id"))?;
-        let _deciding = state.locks.certificate(&cert_id);
+        let _deciding = state.decide_on(&cert_id)?;
         policy::may_revoke(&state, &caller, &cert_id, &revokee)?;
         let id = cert_id;
         let stored = state
@@ -333,7 +333,7 @@ pub(super) async fn purge(
             ));
         };
         same_certificate(purged, &cert_id)?;
-        let _deciding = state.locks.certificate(&cert_id);
+        let _deciding = state.decide_on(&cert_id)?;
         policy::may_purge(&state, &caller, &cert_id)?;
         state.vault.purge(cert_id).map_err(vault_error)?;
         let index = state.append(&entry)?;
@@ -379,20 +379,21 @@ pub(super) fn recipient_roles(
     state: &AppState,
     envelopes: &[EnvelopeUpload],
 ) -> Result<Vec<(PartyId, ledger::Role)>, ApiError> {
-    let registry = state.registry.read().map_err(|_| ApiError::internal())?;
     envelopes
         .iter()
         .map(|e| {
             let id = PartyId::new(&e.party).map_err(|_| {
                 ApiError::bad_request("bad_party_id", "malformed recipient party id")
             })?;
-            let party = registry.party(&id).ok_or_else(|| {
-                ApiError::bad_request(
-                    "unknown_recipient",
-                    format!("recipient {id} is not enrolled"),
-                )
-            })?;
-            Ok((id, party.role))
+            let role = state
+                .look_up(|registry| registry.party(&id).map(|p| p.role))?
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "unknown_recipient",
+                        format!("recipient {id} is not enrolled"),
+                    )
+                })?;
+            Ok((id, role))
         })
         .collect()
 }

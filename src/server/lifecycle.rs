@@ -65,13 +65,14 @@ pub(super) async fn receipts(
     Path(id): Path<String>,
 ) -> Answer<ReceiptIndexes> {
     let cert_id = parse_cert_id(&id)?;
-    let registry = state.registry.read().map_err(|_| ApiError::internal())?;
-    let cert = registry
-        .certificate(&cert_id)
-        .ok_or_else(|| ApiError::not_found("unknown_certificate", "no such certificate"))?;
+    let indexes = super::follow::look_up(&state, move |registry| {
+        registry.certificate(&cert_id).map(|c| c.receipts.clone())
+    })
+    .await?
+    .ok_or_else(|| ApiError::not_found("unknown_certificate", "no such certificate"))?;
     Ok(Json(ReceiptIndexes {
         cert_id: cert_id.to_string(),
-        indexes: cert.receipts.clone(),
+        indexes,
     }))
 }
 
@@ -111,7 +112,7 @@ pub(super) async fn rotate(
         // Rotating is enrolling the party anew: the same question to the policies (operator only).
         policy::may_enroll(&state, &caller, party, *role)?;
         // The key it replaces must still be the current one when the rotation is appended.
-        let _enrolling = state.locks.parties();
+        let _enrolling = state.decide_on_parties()?;
         let current = state
             .registry
             .read()
@@ -211,7 +212,7 @@ pub(super) async fn rewrap(
         let reader = recipient_roles(&state, std::slice::from_ref(&request.envelope))?;
         let reader = reader.first().ok_or_else(ApiError::internal)?;
         // The new envelope is a grant to the same reader: the same question to the policies.
-        let _deciding = state.locks.certificate(&cert_id);
+        let _deciding = state.decide_on(&cert_id)?;
         policy::may_grant(&state, &caller, &cert_id, reader)?;
         let party = request.envelope.party.as_str();
         let stored = state

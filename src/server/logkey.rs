@@ -1,4 +1,5 @@
-//! The log's Ed25519 key: generated at first start into `DATA/log.key` (C2SP signer-key text, mode 0600), its
+//! The log's Ed25519 key: generated at first start into `DATA/log.key` (C2SP signer-key text, mode 0600), or
+//! read from `serve --log-key-file FILE` (every frontend of one database signs with the same key); its
 //! verifier key written to `DATA/log.vkey` on every start.
 //!
 //! The same key signs checkpoints (as a signed note) and the log's own entries (the operator's enrollment,
@@ -21,11 +22,15 @@ pub struct LogKey {
 }
 
 impl LogKey {
-    /// Loads `DATA/log.key`, or creates it, and (re)writes `DATA/log.vkey`.
-    pub fn load_or_create(data: &Path, origin: &str) -> anyhow::Result<LogKey> {
-        let key_path = data.join("log.key");
-        let signer = if key_path.exists() {
-            let signer = load_signer(data)?;
+    /// Loads `chosen` if given, else `DATA/log.key` (created if absent), and (re)writes `DATA/log.vkey`.
+    pub fn load_or_create(
+        data: &Path,
+        chosen: Option<&Path>,
+        origin: &str,
+    ) -> anyhow::Result<LogKey> {
+        let key_path = chosen.map_or_else(|| data.join("log.key"), Path::to_owned);
+        let signer = if chosen.is_some() || key_path.exists() {
+            let signer = load_signer_from(&key_path)?;
             anyhow::ensure!(
                 signer.name() == origin,
                 "{} signs for origin {:?}, not {origin:?}: pass --origin {:?}",
@@ -74,8 +79,12 @@ impl LogKey {
 
 /// Reads the existing `DATA/log.key` (its name is the log's origin); refuses one readable by others.
 pub(crate) fn load_signer(data: &Path) -> anyhow::Result<NoteSigner> {
-    let key_path = data.join("log.key");
-    let mode = std::fs::metadata(&key_path)
+    load_signer_from(&data.join("log.key"))
+}
+
+/// Reads a log key file; refuses one readable by others.
+fn load_signer_from(key_path: &Path) -> anyhow::Result<NoteSigner> {
+    let mode = std::fs::metadata(key_path)
         .with_context(|| format!("reading {}", key_path.display()))?
         .permissions()
         .mode();
@@ -86,7 +95,7 @@ pub(crate) fn load_signer(data: &Path) -> anyhow::Result<NoteSigner> {
         mode & 0o777
     );
     let text = zeroize::Zeroizing::new(
-        std::fs::read_to_string(&key_path)
+        std::fs::read_to_string(key_path)
             .with_context(|| format!("reading {}", key_path.display()))?,
     );
     NoteSigner::from_signer_key(text.trim_end())

@@ -12,6 +12,7 @@ mod cpu;
 mod datadir;
 mod error;
 mod error_codes;
+mod follow;
 mod handlers;
 mod json_body;
 mod lengths;
@@ -21,6 +22,12 @@ mod logkey;
 mod metrics;
 mod openapi;
 mod page;
+/// The throwaway PostgreSQL cluster of the unit tests (one per test binary).
+#[cfg(test)]
+#[path = "../../vault/tests/support/pg_cluster.rs"]
+mod pg_cluster;
+mod pg_frontends;
+mod pg_locks;
 mod pg_nonces;
 mod policies;
 mod policy;
@@ -35,6 +42,7 @@ mod retention;
 mod sealed;
 mod signed;
 mod state;
+mod stores;
 mod vault_backend;
 
 use std::future::Future;
@@ -63,8 +71,18 @@ use crate::httpsig::ReplayConfig;
 pub struct ServeConfig {
     /// The data directory: the log and its key live here, and the vault unless `postgres` is set.
     pub data: PathBuf,
-    /// Keep the vault and the replay nonces in this PostgreSQL database instead (the log stays in `data`).
+    /// Keep the log, the vault and the replay nonces in this PostgreSQL database instead, shared with any other
+    /// frontend started on it (`data` then holds only this frontend's own files).
     pub postgres: Option<PostgresUrl>,
+    /// Sign with the log key in this file instead of `DATA/log.key` (every frontend of one database must
+    /// sign with the same key).
+    pub log_key: Option<PathBuf>,
+    /// With `postgres`: record this frontend's policy set as the one every frontend must run.
+    pub adopt_policies: bool,
+    /// With `postgres`: longest wait for a decision's cross-frontend lock before answering 503.
+    pub lock_wait: Duration,
+    /// With `postgres`: how often the registry and the published checkpoint take in other frontends' appends.
+    pub follow_every: Duration,
     /// Most connections to PostgreSQL, vault and nonce store together.
     pub postgres_connections: u32,
     /// The operator's public identity: the one party allowed to enroll others.
@@ -191,6 +209,10 @@ impl ServeConfig {
         ServeConfig {
             data,
             postgres: None,
+            log_key: None,
+            adopt_policies: false,
+            lock_wait: Duration::from_secs(5),
+            follow_every: Duration::from_millis(200),
             postgres_connections: 16,
             operator,
             policies: None,
@@ -240,6 +262,7 @@ pub async fn serve_with_ready(
     let _ = ready.send(());
     let (stop_sweep, sweep_stopped) = tokio::sync::oneshot::channel();
     let sweeper = tokio::spawn(retention::run(state.clone(), sweep_stopped));
+    let follower = tokio::spawn(follow::run(state.clone(), state.config.follow_every));
     let app = router(state.clone());
     // The shutdown signal also ends long polls and the cosigner, so that in-flight requests finish promptly.
     let stop = state.checkpoints.stop_handle();
@@ -256,6 +279,7 @@ pub async fn serve_with_ready(
     if let Some(bucket) = bucket {
         bucket.await.context("the bucket publisher panicked")?;
     }
+    follower.await.context("the catch-up task panicked")?;
     let state = sole_owner(state).await?;
     tokio::task::spawn_blocking(move || state.close())
         .await

@@ -89,13 +89,10 @@ impl SharedNonceStore for PgNonces {
 }
 
 #[cfg(test)]
-#[path = "../../vault/tests/support/pg_cluster.rs"]
-mod pg_cluster;
-
-#[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::server::pg_cluster;
 
     fn rows(db: &str) -> i64 {
         let mut client = postgres::Client::connect(db, postgres::NoTls).unwrap();

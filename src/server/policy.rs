@@ -146,6 +146,8 @@ fn certificate_info(
     state: &AppState,
     cert_id: &CertId,
 ) -> Result<(CertificateInfo, u64), ApiError> {
+    // A certificate another frontend just registered is found after a catch-up.
+    state.look_up(|registry| registry.certificate(cert_id).map(|_| ()))?;
     let registry = state.registry.read().map_err(|_| ApiError::internal())?;
     let cert = registry
         .certificate(cert_id)
@@ -180,11 +182,7 @@ fn recipient(registry: &Registry, holder: &str) -> Option<PartyInfo> {
 
 fn role_of(state: &AppState, party: &PartyId) -> Result<Role, ApiError> {
     state
-        .registry
-        .read()
-        .map_err(|_| ApiError::internal())?
-        .party(party)
-        .map(|p| p.role)
+        .look_up(|registry| registry.party(party).map(|p| p.role))?
         .ok_or_else(|| {
             ApiError::bad_request(
                 "unknown_recipient",

@@ -38,12 +38,19 @@ pub(super) async fn tile(
 ) -> Result<Response, ApiError> {
     let tile = TileRef::parse(&rest)
         .ok_or_else(|| ApiError::bad_request("bad_tile_path", "malformed tile path"))?;
-    let bytes = blocking(move || match tile.level {
-        Some(level) => state.log.read_tile(level, tile.index, tile.partial),
-        None => state.log.read_entry_bundle(tile.index, tile.partial),
-    })
-    .await?
-    .map_err(|e| {
+    let read = |state: Arc<AppState>| {
+        blocking(move || match tile.level {
+            Some(level) => state.log.read_tile(level, tile.index, tile.partial),
+            None => state.log.read_entry_bundle(tile.index, tile.partial),
+        })
+    };
+    let mut bytes = read(state.clone()).await?;
+    if bytes.is_err() && state.shared_log() {
+        // Perhaps a tile another frontend's appends completed a moment ago.
+        super::follow::caught_up(&state).await?;
+        bytes = read(state).await?;
+    }
+    let bytes = bytes.map_err(|e| {
         tracing::debug!(error = %e, path = %rest, "tile not served");
         ApiError::not_found("no_such_tile", "no such tile")
     })?;
@@ -68,6 +75,7 @@ pub(super) async fn entry(
     Path(index): Path<String>,
 ) -> Result<Json<EntryRecord>, ApiError> {
     let index = parse_u64(&index, "index")?;
+    super::follow::covering(&state, index.saturating_add(1)).await?;
     let bytes = blocking(move || state.log.entry(index))
         .await?
         .map_err(|_| ApiError::not_found("no_such_entry", "no entry at that index"))?;
@@ -91,6 +99,7 @@ pub(super) async fn inclusion(
 ) -> Result<Json<InclusionProof>, ApiError> {
     let Query(InclusionQuery { index, size }) = query
         .map_err(|_| ApiError::bad_request("bad_query", "expected ?index=I&size=S (decimal)"))?;
+    super::follow::covering(&state, size).await?;
     if index >= size || size > state.log.size() {
         return Err(ApiError::bad_request(
             "bad_proof_range",
@@ -124,6 +133,7 @@ pub(super) async fn consistency(
 ) -> Result<Json<ConsistencyProof>, ApiError> {
     let Query(ConsistencyQuery { old, new }) =
         query.map_err(|_| ApiError::bad_request("bad_query", "expected ?old=M&new=N (decimal)"))?;
+    super::follow::covering(&state, new).await?;
     // RFC 9162 §2.1.4 defines consistency only from a non-empty tree.
     if old == 0 || old > new || new > state.log.size() {
         return Err(ApiError::bad_request(
@@ -151,19 +161,17 @@ pub(super) async fn party(
 ) -> Result<Json<PartyRecord>, ApiError> {
     let id = PartyId::new(&id)
         .map_err(|_| ApiError::bad_request("bad_party_id", "malformed party id"))?;
-    let (index, previous, conflicting) = state
-        .registry
-        .read()
-        .map_err(|_| ApiError::internal())?
-        .party(&id)
-        .map(|p| {
+    let (index, previous, conflicting) = super::follow::look_up(&state, move |registry| {
+        registry.party(&id).map(|p| {
             (
                 p.enrollment_index,
                 p.previous_enrollments.clone(),
                 p.conflicting_enrollments.clone(),
             )
         })
-        .ok_or_else(|| ApiError::not_found("unknown_party", "no such party"))?;
+    })
+    .await?
+    .ok_or_else(|| ApiError::not_found("unknown_party", "no such party"))?;
     let bytes = blocking(move || state.log.entry(index))
         .await?
         .map_err(|_| ApiError::internal())?;
@@ -181,10 +189,11 @@ pub(super) async fn certificate(
     Path(id): Path<String>,
 ) -> Result<Json<CertificateInfo>, ApiError> {
     let cert_id = parse_cert_id(&id)?;
-    let registry = state.registry.read().map_err(|_| ApiError::internal())?;
-    let cert = registry
-        .certificate(&cert_id)
-        .ok_or_else(|| ApiError::not_found("unknown_certificate", "no such certificate"))?;
+    let cert = super::follow::look_up(&state, move |registry| {
+        registry.certificate(&cert_id).cloned()
+    })
+    .await?
+    .ok_or_else(|| ApiError::not_found("unknown_certificate", "no such certificate"))?;
     Ok(Json(CertificateInfo {
         cert_id: cert_id.to_string(),
         registration_index: cert.registration_index,

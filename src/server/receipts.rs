@@ -41,6 +41,8 @@ pub(super) async fn checkpoint(
 ) -> Result<Response, ApiError> {
     let Query(CheckpointQuery { min_size }) =
         query.map_err(|_| ApiError::bad_request("bad_query", "expected ?min_size=N (decimal)"))?;
+    // What another frontend acknowledged before this request is in the checkpoint it gets here.
+    super::follow::caught_up(&state).await?;
     let published = match min_size {
         Some(n) => {
             state

@@ -224,28 +224,15 @@ fn log_stage(state: &Weak<AppState>, incoming: &mpsc::Receiver<Vec<Job>>) {
         let entries = batch.iter().map(|job| job.encoded.clone()).collect();
         let answers = match strong.log.append_batch(entries) {
             Ok(indices) => {
-                let applied = match strong.registry.write() {
-                    Ok(mut registry) => {
-                        for (job, index) in batch.iter().zip(indices.clone()) {
-                            registry.apply(index, &job.checked.entry);
-                        }
-                        true
-                    }
-                    Err(_) => false,
-                };
-                if let Some(last) = indices.end.checked_sub(1) {
-                    strong.checkpoints.appended(last);
-                }
+                let entries: Vec<&SignedEntry> =
+                    batch.iter().map(|job| &job.checked.entry).collect();
+                // Durable either way; a registry that cannot take them in yet (entries of other frontends
+                // before them could not be read) makes the answer an error, as a failed append would.
+                let applied = strong.apply_own(indices.start, &entries);
                 let n = u64::try_from(batch.len()).unwrap_or(u64::MAX);
                 strong.metrics.registrations.fetch_add(n, Ordering::Relaxed);
                 indices
-                    .map(|index| {
-                        if applied {
-                            Ok(index)
-                        } else {
-                            Err(ApiError::internal())
-                        }
-                    })
+                    .map(|index| applied.clone().map(|()| index))
                     .collect()
             }
             Err(e) => {

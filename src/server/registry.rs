@@ -1,7 +1,9 @@
 //! The service's index of the log: enrolled parties and registered certificates.
 //!
 //! Everything here is derived from log entries, so it is rebuilt by replaying the log at start and kept up to
-//! date as entries are appended. Which party holds which grant lives in the vault beside each envelope.
+//! date as entries are appended, by this frontend or (over PostgreSQL) by another one: entries are applied
+//! strictly in index order, each exactly once, and the registry remembers how far it got ([`Registry::applied`];
+//! `super::follow` catches it up). Which party holds which grant lives in the vault beside each envelope.
 
 use std::collections::HashMap;
 
@@ -47,6 +49,8 @@ pub struct Certificate {
 pub struct Registry {
     parties: HashMap<PartyId, Party>,
     certificates: HashMap<CertId, Certificate>,
+    /// Entries `[0, applied)` of the log are applied, and no other.
+    applied: u64,
 }
 
 impl Registry {
@@ -74,8 +78,29 @@ impl Registry {
         self.parties.len()
     }
 
-    /// Takes an entry that is now durable in the log at `index` into account.
-    pub fn apply(&mut self, index: u64, entry: &SignedEntry) {
+    /// How many leading entries of the log are applied: the index of the next one to apply.
+    pub fn applied(&self) -> u64 {
+        self.applied
+    }
+
+    /// Applies the entry at `index` if it is the next one; an index already applied is skipped (another thread
+    /// applied it first). Returns whether the registry now covers `index`; `false` means entries before it are
+    /// missing and must be applied first.
+    pub fn apply_next(&mut self, index: u64, entry: &SignedEntry) -> bool {
+        if index < self.applied {
+            return true;
+        }
+        if index > self.applied {
+            return false;
+        }
+        self.apply(index, entry);
+        self.applied = index.saturating_add(1);
+        true
+    }
+
+    /// Takes an entry that is now durable in the log at `index` into account (call through
+    /// [`Registry::apply_next`], which keeps the order).
+    fn apply(&mut self, index: u64, entry: &SignedEntry) {
         match entry.entry() {
             Entry::Enrollment {
                 party,
@@ -182,5 +207,19 @@ mod tests {
         assert_eq!(acme.signing_key, first);
         assert_eq!(acme.enrollment_index, 1);
         assert_eq!(acme.conflicting_enrollments, vec![2]);
+    }
+
+    #[test]
+    fn entries_apply_in_index_order_and_once() {
+        let mut registry = Registry::default();
+        // Index 1 before index 0 is refused (not applied), index 0 then 1 applies both, a repeat is a no-op.
+        assert!(!registry.apply_next(1, &enrollment("acme", 1)));
+        assert!(registry.party(&PartyId::new("acme").unwrap()).is_none());
+        assert!(registry.apply_next(0, &enrollment("cbp", 2)));
+        assert!(registry.apply_next(1, &enrollment("acme", 1)));
+        assert!(registry.apply_next(1, &enrollment("acme", 3)));
+        assert_eq!(registry.applied(), 2);
+        let acme = registry.party(&PartyId::new("acme").unwrap()).unwrap();
+        assert!(acme.conflicting_enrollments.is_empty(), "applied once");
     }
 }

@@ -35,7 +35,19 @@ pub(super) fn sweep(state: &AppState) -> usize {
 
 fn purge_one(state: &AppState, cert_id: ledger::CertId) -> anyhow::Result<()> {
     // Not in the middle of a grant, revocation or release of the same certificate.
-    let _deciding = state.locks.certificate(&cert_id);
+    let _deciding = state
+        .decide_on(&cert_id)
+        .map_err(|e| anyhow::anyhow!("taking the certificate's lock: {}", e.message))?;
+    // Another frontend's sweep may have purged it since this one listed it.
+    let purged = state
+        .registry
+        .read()
+        .map_err(|_| anyhow::anyhow!("registry lock poisoned"))?
+        .certificate(&cert_id)
+        .is_none_or(|c| c.purged);
+    if purged {
+        return Ok(());
+    }
     match state.vault.purge(cert_id) {
         // Purged already: a previous round (or the registrant) shredded it but its entry is not on the log.
         Ok(()) | Err(StoreError::Purged(_)) => {}

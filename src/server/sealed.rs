@@ -42,7 +42,7 @@ pub(super) async fn sealed(
         // receipt's place in the log's queue happen inside the certificate's critical section. Waiting for the
         // receipt to be durable does not need it: a revocation decided later is queued later, so it gets a
         // later index, and it is not durable unless the receipt is (`ledger::Log::enqueue`).
-        let deciding = state.locks.certificate(&cert_id);
+        let deciding = state.decide_on(&cert_id)?;
         if state
             .registry
             .read()
@@ -82,8 +82,16 @@ pub(super) async fn sealed(
         )
         .map_err(|_| ApiError::internal())?;
         let queued = state.enqueue(&receipt)?;
-        drop(deciding);
+        // One log queue keeps the order of its own calls, but another frontend's revocation goes through its
+        // own queue: with a shared log the lock is held until the receipt is committed.
+        let held = if state.shared_log() {
+            Some(deciding)
+        } else {
+            drop(deciding);
+            None
+        };
         let receipt_index = state.applied(queued, &receipt)?;
+        drop(held);
         state
             .metrics
             .envelopes_released

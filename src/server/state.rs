@@ -50,6 +50,8 @@ pub struct AppState {
     pub(super) cpu: CpuPool,
     /// Per-certificate and registry critical sections for decisions that read state.
     pub(super) locks: super::locks::Locks,
+    /// How the registry keeps up with entries other frontends append.
+    pub(super) follow: super::follow::Follow,
     /// This process's ownership of the data directory; declared last, so released after the stores close.
     _lock: DataDirLock,
 }
@@ -59,17 +61,16 @@ impl AppState {
     pub fn open(config: ServeConfig) -> anyhow::Result<AppState> {
         // Before anything else is read or written: a second instance must change nothing.
         let lock = DataDirLock::acquire(&config.data)?;
-        let log_key = LogKey::load_or_create(&config.data, &config.origin)?;
-        let store =
-            ledger::FsStore::open(config.data.join("log")).context("opening the log store")?;
-        let log = ledger::Log::open(store, log_key.note_signer(), &config.origin)
-            .context("opening the log")?;
-        let checkpoints = super::publish::Checkpoints::new(&config, log_key.vkey(), log.size())?;
-        let (vault, shared_nonces) = open_vault(&config)?;
+        let log_key =
+            LogKey::load_or_create(&config.data, config.log_key.as_deref(), &config.origin)?;
         let policies = super::policies::policy_dir(&config.data, config.policies.as_deref())?;
         let authz = Authorizer::load(&policies)
             .with_context(|| format!("loading policies from {}", policies.display()))?;
         tracing::info!(dir = %policies.display(), "policies loaded");
+        let stores = super::stores::open(&config, &log_key, &policies)?;
+        let log = stores.log;
+        let checkpoints = super::publish::Checkpoints::new(&config, log_key.vkey(), log.size())?;
+        let (vault, shared_nonces, locks) = (stores.vault, stores.nonces, stores.locks);
         let replay = ReplayGuard::new(ReplayConfig {
             max_skew_secs: config.max_skew.as_secs(),
             max_entries_total: config.max_replay_entries,
@@ -87,7 +88,8 @@ impl AppState {
             checkpoints,
             registrar: Registrar::default(),
             cpu: CpuPool::default(),
-            locks: super::locks::Locks::default(),
+            locks,
+            follow: super::follow::Follow::default(),
             _lock: lock,
         };
         state.bootstrap()?;
@@ -115,7 +117,15 @@ impl AppState {
     /// On first start, enrolls the operator as the log's first entry (signed by the log key); on every start,
     /// replays the log into the registry and checks the operator is the one the log was started with.
     fn bootstrap(&self) -> anyhow::Result<()> {
-        if self.log.size() == 0 {
+        // With other frontends on the log, the first one to get here enrolls the operator; the others find it.
+        let enrolling = self
+            .locks
+            .parties()
+            .map_err(|e| anyhow::anyhow!("taking the enrollment lock: {}", e.message))?;
+        let size = self
+            .refreshed_size()
+            .map_err(|e| anyhow::anyhow!("reading the log's size: {}", e.message))?;
+        if size == 0 {
             let operator = &self.config.operator;
             anyhow::ensure!(
                 operator.role == Role::Operator,
@@ -136,18 +146,19 @@ impl AppState {
                 .append(signed.encode())
                 .context("enrolling the operator")?;
         }
+        drop(enrolling);
         let mut registry = self
             .registry
             .write()
             .map_err(|_| anyhow::anyhow!("registry lock poisoned"))?;
-        for index in 0..self.log.size() {
+        for index in registry.applied()..self.log.size() {
             let bytes = self
                 .log
                 .entry(index)
                 .with_context(|| format!("reading log entry {index}"))?;
             let entry = SignedEntry::decode(&bytes)
                 .with_context(|| format!("decoding log entry {index}"))?;
-            registry.apply(index, &entry);
+            registry.apply_next(index, &entry);
         }
         let operator = registry
             .party(&self.config.operator.id)
@@ -179,11 +190,7 @@ impl AppState {
         entry: &SignedEntry,
     ) -> Result<u64, ApiError> {
         let index = queued.wait().map_err(log_failed)?.start;
-        self.registry
-            .write()
-            .map_err(|_| ApiError::internal())?
-            .apply(index, entry);
-        self.checkpoints.appended(index);
+        self.apply_own(index, &[entry])?;
         Ok(index)
     }
 
@@ -197,14 +204,7 @@ impl AppState {
                 tracing::error!(error = %e, "log append failed");
                 ApiError::unavailable()
             })?;
-        let mut registry = self.registry.write().map_err(|_| ApiError::internal())?;
-        for (index, entry) in range.clone().zip(entries) {
-            registry.apply(index, entry);
-        }
-        drop(registry);
-        if let Some(last) = range.end.checked_sub(1) {
-            self.checkpoints.appended(last);
-        }
+        self.apply_own(range.start, &entries.iter().collect::<Vec<_>>())?;
         Ok(range.start)
     }
 
@@ -214,24 +214,6 @@ impl AppState {
         self.log.close().context("closing the log")?;
         Ok(())
     }
-}
-
-/// The vault, and with PostgreSQL the shared nonce store on the same pool.
-fn open_vault(
-    config: &ServeConfig,
-) -> anyhow::Result<(super::VaultBackend, Option<super::pg_nonces::PgNonces>)> {
-    let Some(url) = &config.postgres else {
-        let vault =
-            vault::FsVaultStore::open(&config.data.join("vault")).context("opening the vault")?;
-        return Ok((super::VaultBackend::Fs(Box::new(vault)), None));
-    };
-    let pool = vault::PgPool::connect(url.expose(), config.postgres_connections)
-        .context("connecting to PostgreSQL")?;
-    let vault =
-        vault::PgVaultStore::with_pool(pool.clone()).context("opening the vault in PostgreSQL")?;
-    let nonces = super::pg_nonces::PgNonces::open(pool)?;
-    tracing::info!("vault and replay nonces in PostgreSQL; the log in the data directory");
-    Ok((super::VaultBackend::Pg(vault), Some(nonces)))
 }
 
 fn log_failed(error: ledger::Error) -> ApiError {

@@ -18,6 +18,8 @@ mod credentials_in;
 mod documents;
 mod durability;
 mod framing;
+mod frontends;
+mod frontends_failures;
 mod hostile;
 mod lengths;
 mod moto;

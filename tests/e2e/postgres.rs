@@ -1,4 +1,4 @@
-//! `serve --postgres`: the vault and the replay-nonce store in PostgreSQL (a throwaway cluster of this test
+//! `serve --postgres`: the log, the vault and the replay-nonce store in PostgreSQL (a throwaway cluster of this test
 //! binary, tests/support via vault/tests/support/pg_cluster.rs). Two frontends on one database refuse each
 //! other's replays; the binary, as a user starts it, keeps certificate bodies in the database and none on disk.
 
@@ -9,7 +9,7 @@ use vault::{PartyId, PartyKeys, Role};
 
 use crate::pg_cluster;
 use crate::spawned::SpawnedWorld;
-use crate::support::{Party, Server, copy_keys, example, send, sign};
+use crate::support::{Party, Server, copy_keys, example, log_key_file, send, sign};
 
 /// A signed GET any enrolled party may send: authenticated (its nonce claimed) before the certificate is
 /// found missing.
@@ -38,17 +38,19 @@ async fn a_request_accepted_by_one_frontend_is_refused_by_another() {
     let db = fresh_database().await;
     let dir = tempfile::tempdir().unwrap();
     let operator = PartyKeys::generate(PartyId::new("operator").unwrap(), Role::Operator);
-    let on_postgres = |c: &mut ServeConfig| c.postgres = Some(PostgresUrl::new(db.clone()));
+    let log_key = log_key_file(dir.path());
+    let on_postgres = |c: &mut ServeConfig| {
+        c.postgres = Some(PostgresUrl::new(db.clone()));
+        c.log_key = Some(log_key.clone());
+    };
     let a = Server::start_with(&dir.path().join("a"), &operator.public(), on_postgres).await;
     let b = Server::start_with(&dir.path().join("b"), &operator.public(), on_postgres).await;
-    // Each frontend has its own log for now, so the party is enrolled on both.
+    // The frontends share the log: enrolled through one, the party is known to both.
     let cbp = Party::new("cbp", Role::Customs, &a.url);
-    for server in [&a, &b] {
-        let op = Party::with_keys(copy_keys(&operator), &server.url);
-        ops::enroll(&op.client, &op.keys, &cbp.keys.public())
-            .await
-            .unwrap();
-    }
+    let op = Party::with_keys(copy_keys(&operator), &a.url);
+    ops::enroll(&op.client, &op.keys, &cbp.keys.public())
+        .await
+        .unwrap();
     let signed = |now| sign("GET", SIGNED_GET, b"", cbp.name(), cbp.signing_key(), now);
     let headers = signed(unix_now());
     let first = send(&a.url, "GET", SIGNED_GET, &headers, Vec::new()).await;

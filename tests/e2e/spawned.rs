@@ -85,6 +85,13 @@ impl Spawned {
             .unwrap_or(0)
     }
 
+    /// Sends SIGKILL (`kill -9`: no shutdown, no flush) and waits for the process to be gone.
+    pub async fn kill9(mut self) {
+        self.child.start_kill().unwrap();
+        let status = self.child.wait().await.unwrap();
+        assert!(!status.success(), "killed, not exited: {status:?}");
+    }
+
     /// Sends SIGTERM and waits at most `bound` for the process to exit; returns how long it took.
     pub async fn terminate(mut self, bound: Duration) -> Duration {
         let started = Instant::now();

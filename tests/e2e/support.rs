@@ -527,3 +527,14 @@ pub fn copy_keys(keys: &PartyKeys) -> PartyKeys {
         keys.encryption_secret().to_bytes(),
     )
 }
+
+/// A log key file (C2SP signer key, mode 0600) for the default origin, to share among frontends of one
+/// database (`serve --log-key-file`).
+pub fn log_key_file(dir: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt as _;
+    let signer = ledger::NoteSigner::generate("tradeledger.example/log").unwrap();
+    let path = dir.join("shared-log.key");
+    std::fs::write(&path, format!("{}\n", signer.to_signer_key().as_str())).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    path
+}

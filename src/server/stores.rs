@@ -1,0 +1,70 @@
+//! Opening the service's stores: everything in the data directory (the embedded mode), or with
+//! `serve --postgres` the log, the vault and the replay nonces in one PostgreSQL database shared by every
+//! frontend, on one pool, with the cross-frontend locks on a pool of their own.
+
+use std::path::Path;
+
+use anyhow::Context as _;
+
+use super::ServeConfig;
+use super::locks::Locks;
+use super::logkey::LogKey;
+use super::pg_locks::PgLocks;
+use super::pg_nonces::PgNonces;
+use super::vault_backend::VaultBackend;
+
+/// The opened stores.
+pub(super) struct Stores {
+    /// The log: in `DATA/log`, or in PostgreSQL shared with the other frontends.
+    pub(super) log: ledger::Log,
+    /// The vault: in `DATA/vault`, or in PostgreSQL.
+    pub(super) vault: VaultBackend,
+    /// The shared replay-nonce store (PostgreSQL only).
+    pub(super) nonces: Option<PgNonces>,
+    /// The critical sections: this process's, or the database's advisory locks.
+    pub(super) locks: Locks,
+}
+
+/// Opens the stores `config` names. With PostgreSQL, first checks that this frontend signs with the log key
+/// and runs the policies (`policies`) the database's other frontends do.
+pub(super) fn open(
+    config: &ServeConfig,
+    log_key: &LogKey,
+    policies: &Path,
+) -> anyhow::Result<Stores> {
+    let Some(url) = &config.postgres else {
+        let store =
+            ledger::FsStore::open(config.data.join("log")).context("opening the log store")?;
+        let log = ledger::Log::open(store, log_key.note_signer(), &config.origin)
+            .context("opening the log")?;
+        let vault =
+            vault::FsVaultStore::open(&config.data.join("vault")).context("opening the vault")?;
+        return Ok(Stores {
+            log,
+            vault: VaultBackend::Fs(Box::new(vault)),
+            nonces: None,
+            locks: Locks::default(),
+        });
+    };
+    let pool = vault::PgPool::connect(url.expose(), config.postgres_connections)
+        .context("connecting to PostgreSQL")?;
+    let agreed =
+        super::pg_frontends::agree(&pool, log_key.vkey(), policies, config.adopt_policies)?;
+    let store = ledger::PgStore::open(pool.clone()).context("opening the log in PostgreSQL")?;
+    let log = ledger::Log::open(store, log_key.note_signer(), &config.origin)
+        .context("opening the log")?;
+    let vault =
+        vault::PgVaultStore::with_pool(pool.clone()).context("opening the vault in PostgreSQL")?;
+    let nonces = PgNonces::open(pool)?;
+    // A pool of their own: a lock holder must not wait for a connection behind other holders.
+    let lock_pool = vault::PgPool::connect(url.expose(), config.postgres_connections)
+        .context("connecting to PostgreSQL for locks")?;
+    let locks = Locks::Shared(PgLocks::new(lock_pool, agreed.lock_key, config.lock_wait));
+    tracing::info!("log, vault and replay nonces in PostgreSQL, shared with any other frontend");
+    Ok(Stores {
+        log,
+        vault: VaultBackend::Pg(vault),
+        nonces: Some(nonces),
+        locks,
+    })
+}
