@@ -119,36 +119,36 @@ pub(super) fn print(json: bool, summary: &Summary) -> anyhow::Result<()> {
     ))?;
     output::line("")?;
     output::line(format_args!(
-        "| operation                            |  count |   ops/s |      p50 |      p99 |      max | errors | CPU µs/req (this process) | server CPU µs/req | server CPU/req (verifies) | ops/s ÷ verifies/s | ack→published p50 | ack→published p99 | ops/s per server |"
+        "| operation                            |  count |   ops/s | ops/s per server |      p50 |      p99 |      max | ack→published p50 | ack→published p99 | errors | CPU µs/req (this process) | server CPU µs/req | server CPU/req (verifies) | ops/s ÷ verifies/s |"
     ))?;
     output::line(format_args!(
-        "|--------------------------------------|-------:|--------:|---------:|---------:|---------:|-------:|--------------------------:|------------------:|--------------------------:|-------------------:|------------------:|------------------:|------------------|"
+        "|--------------------------------------|-------:|--------:|------------------|---------:|---------:|---------:|------------------:|------------------:|-------:|--------------------------:|------------------:|--------------------------:|-------------------:|"
     ))?;
     for p in &summary.phases {
         output::line(format_args!(
-            "| {:<36} | {:>6} | {:>7.0} | {:>5.2} ms | {:>5.2} ms | {:>5.1} ms | {:>6} | {:>25.0} | {:>17} | {:>25} | {:>18.3} | {:>17} | {:>17} | {:<16} |",
+            "| {:<36} | {:>6} | {:>7.0} | {:<16} | {:>5.2} ms | {:>5.2} ms | {:>5.1} ms | {:>17} | {:>17} | {:>6} | {:>25.0} | {:>17} | {:>25} | {:>18.3} |",
             p.operation,
             p.ok,
             p.per_second,
+            p.per_server_per_second
+                .iter()
+                .map(|r| format!("{r:.0}"))
+                .collect::<Vec<_>>()
+                .join(" + "),
             p.p50_ms,
             p.p99_ms,
             p.max_ms,
+            p.published_p50_ms
+                .map_or("-".to_owned(), |ms| format!("{ms:.0} ms")),
+            p.published_p99_ms
+                .map_or("-".to_owned(), |ms| format!("{ms:.0} ms")),
             p.sent - p.ok,
             p.process_cpu_us_per_request,
             p.server_cpu_us_per_request
                 .map_or("?".to_owned(), |us| format!("{us:.0}")),
             p.server_cpu_verifies_per_request
                 .map_or("?".to_owned(), |v| format!("{v:.2}")),
-            p.ops_per_verify,
-            p.published_p50_ms
-                .map_or("-".to_owned(), |ms| format!("{ms:.0} ms")),
-            p.published_p99_ms
-                .map_or("-".to_owned(), |ms| format!("{ms:.0} ms")),
-            p.per_server_per_second
-                .iter()
-                .map(|r| format!("{r:.0}"))
-                .collect::<Vec<_>>()
-                .join(" + ")
+            p.ops_per_verify
         ))?;
     }
     Ok(())
