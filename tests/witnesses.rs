@@ -22,7 +22,6 @@ use vault::{PartyId, PartyKeys, Role};
 #[allow(dead_code, unreachable_pub)]
 mod moto;
 #[path = "../vault/tests/support/pg_cluster.rs"]
-#[allow(dead_code)]
 mod pg_cluster;
 
 const ORIGIN: &str = "tradeledger.example/log";

@@ -349,7 +349,7 @@ pub const ERROR_CODES: &[ErrorCode] = &[
     ErrorCode {
         code: "unavailable",
         statuses: &[503],
-        when: "storage is failing (including the replay journal, for a request dated ahead of the server clock); the request had no effect and may be retried",
+        when: "storage is failing (including the replay journal, for a request dated ahead of the server clock; with `--postgres`, the database is unreachable or a decision's cross-frontend lock was not free within `--lock-wait-ms`); the request had no effect and may be retried",
     },
 ];
 

@@ -51,6 +51,9 @@ pub(super) async fn tile(
         bytes = read(state).await?;
     }
     let bytes = bytes.map_err(|e| {
+        if let ledger::Error::Database(_) = e {
+            return log_read_failed("tile", &e);
+        }
         tracing::debug!(error = %e, path = %rest, "tile not served");
         ApiError::not_found("no_such_tile", "no such tile")
     })?;
@@ -78,7 +81,10 @@ pub(super) async fn entry(
     super::follow::covering(&state, index.saturating_add(1)).await?;
     let bytes = blocking(move || state.log.entry(index))
         .await?
-        .map_err(|_| ApiError::not_found("no_such_entry", "no entry at that index"))?;
+        .map_err(|e| match e {
+            ledger::Error::Database(_) => log_read_failed("entry", &e),
+            _ => ApiError::not_found("no_such_entry", "no entry at that index"),
+        })?;
     Ok(Json(EntryRecord {
         index,
         entry: B64(bytes),
@@ -108,10 +114,7 @@ pub(super) async fn inclusion(
     }
     let proof = blocking(move || state.log.inclusion_proof(index, size))
         .await?
-        .map_err(|e| {
-            tracing::error!(error = %e, "inclusion proof failed");
-            ApiError::internal()
-        })?;
+        .map_err(|e| log_read_failed("inclusion proof", &e))?;
     Ok(Json(InclusionProof {
         index,
         size,
@@ -143,10 +146,7 @@ pub(super) async fn consistency(
     }
     let proof = blocking(move || state.log.consistency_proof(old, new))
         .await?
-        .map_err(|e| {
-            tracing::error!(error = %e, "consistency proof failed");
-            ApiError::internal()
-        })?;
+        .map_err(|e| log_read_failed("consistency proof", &e))?;
     Ok(Json(ConsistencyProof {
         old,
         new,
@@ -174,7 +174,7 @@ pub(super) async fn party(
     .ok_or_else(|| ApiError::not_found("unknown_party", "no such party"))?;
     let bytes = blocking(move || state.log.entry(index))
         .await?
-        .map_err(|_| ApiError::internal())?;
+        .map_err(|e| log_read_failed("enrollment entry", &e))?;
     Ok(Json(PartyRecord {
         index,
         entry: B64(bytes),
@@ -219,6 +219,16 @@ fn parse_u64(text: &str, what: &str) -> Result<u64, ApiError> {
     text.parse().map_err(|_| {
         ApiError::bad_request("bad_number", format!("{what} must be a decimal number"))
     })
+}
+
+/// A failed read of the log: 503 if its database is unreachable (a shared log; it comes back by itself),
+/// else 500.
+pub(super) fn log_read_failed(what: &str, error: &ledger::Error) -> ApiError {
+    tracing::error!(error = %error, "reading the log ({what}) failed");
+    match error {
+        ledger::Error::Database(_) | ledger::Error::LogFailed => ApiError::unavailable(),
+        _ => ApiError::internal(),
+    }
 }
 
 /// Runs blocking store work on the blocking pool.

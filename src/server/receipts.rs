@@ -91,10 +91,7 @@ pub(super) async fn receipt(
         ))
     })
     .await?
-    .map_err(|e| {
-        tracing::error!(error = %e, index, "building a receipt failed");
-        ApiError::internal()
-    })?;
+    .map_err(|e| super::read::log_read_failed("receipt", &e))?;
     let proof = TlogProof {
         extra: Some(entry),
         index,
