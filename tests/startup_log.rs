@@ -7,6 +7,8 @@
 //! TL_FILL_DATA=DIR TL_FILL_OPERATOR_KEY=op.key [TL_FILL_POSTGRES=URL] [TL_FILL_COUNT=1000000] \
 //!   cargo test --release --test startup_log -- --ignored --nocapture
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use ledger::{CertId, Entry, FsStore, Log, NoteSigner, PartyId, PgStore, Role, SignedEntry};
