@@ -8,6 +8,7 @@
 )]
 
 mod accepted;
+mod bench_frontends;
 mod browser;
 mod browser_credentials;
 mod bucket;
