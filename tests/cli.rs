@@ -259,4 +259,22 @@ fn bench_prints_the_ed25519_reference_and_the_ratios() {
             assert!(value > 0.0, "{row}");
         }
     }
+    // Issue 10: registrations are timed to the first published checkpoint covering them (the embedded
+    // server's /checkpoint here), and each server's rate is shown (one server: the total).
+    let columns: Vec<&str> = header.split('|').map(str::trim).collect();
+    let at = |name: &str| columns.iter().position(|c| *c == name).unwrap();
+    let register = stdout
+        .lines()
+        .find(|l| l.starts_with("| register"))
+        .unwrap();
+    let cells: Vec<&str> = register.split('|').map(str::trim).collect();
+    for name in ["ack→published p50", "ack→published p99"] {
+        let ms: f64 = cells[at(name)].trim_end_matches(" ms").parse().unwrap();
+        assert!((0.0..30_000.0).contains(&ms), "{name} in {register}");
+    }
+    assert_eq!(
+        cells[at("ops/s per server")],
+        cells[at("ops/s")],
+        "{register}"
+    );
 }

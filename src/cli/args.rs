@@ -451,8 +451,9 @@ pub struct AuditArgs {
     pub tiles: Option<String>,
 }
 
-/// `bench`: the load generator. With `--server` (and `--operator-key`) it loads a running server; without, it
-/// starts an embedded one on a temporary data directory.
+/// `bench`: the load generator. With `--server URL[,URL...]` (and `--operator-key`) it loads running servers,
+/// each client bound to one of them in turn (frontends of one database); without, it starts an embedded one
+/// on a temporary data directory.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// Concurrent clients of the registration phase; one run per value.
@@ -484,4 +485,8 @@ pub struct BenchArgs {
     /// Data directory of the embedded server [default: a temporary directory under /var/tmp, removed after].
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
+    /// Where to watch for the published checkpoint (a checkpoint's URL, e.g. the bucket's public
+    /// .../checkpoint), to time acknowledgment-to-published; default: every server's /checkpoint.
+    #[arg(long, value_name = "URL")]
+    pub published: Option<String>,
 }

@@ -4,9 +4,12 @@
 //! by the customs party. Sealing and request signing happen before each timed phase: they are the client's
 //! cost, and on a shared 2-core machine they would otherwise compete with the server being measured.
 //! Before the phases it times single-core Ed25519 verifies, the yardstick each phase is divided by (issue 12).
+//! `--server A,B` loads several frontends of one database at once (issue 10), and every registration phase
+//! also times acknowledgment to the first published checkpoint covering the entry.
 
 mod load;
 mod prepare;
+mod published;
 mod reference;
 mod report;
 
@@ -33,7 +36,7 @@ pub(super) async fn bench(g: &Global, args: BenchArgs) -> anyhow::Result<()> {
                 .context("--server needs --operator-key FILE to enroll the benchmark's parties")?;
             let operator = PartyKeys::load(path)
                 .with_context(|| format!("loading the operator key {}", path.display()))?;
-            (url.trim_end_matches('/').to_owned(), operator)
+            (url.clone(), operator)
         }
         None => {
             let data = match &args.data {
@@ -56,7 +59,13 @@ pub(super) async fn bench(g: &Global, args: BenchArgs) -> anyhow::Result<()> {
             (url, operator)
         }
     };
-    let result = run(g, &args, &url, &operator, loadavg_start).await;
+    let urls: Vec<String> = url
+        .split(',')
+        .map(|u| u.trim().trim_end_matches('/').to_owned())
+        .filter(|u| !u.is_empty())
+        .collect();
+    anyhow::ensure!(!urls.is_empty(), "--server names no URL");
+    let result = run(g, &args, &urls, &operator, loadavg_start).await;
     if let Some(server) = embedded {
         server.stop().await?;
     }
@@ -67,10 +76,16 @@ pub(super) async fn bench(g: &Global, args: BenchArgs) -> anyhow::Result<()> {
 async fn run(
     g: &Global,
     args: &BenchArgs,
-    url: &str,
+    urls: &[String],
     operator: &PartyKeys,
     loadavg_start: Vec<f64>,
 ) -> anyhow::Result<()> {
+    // Enrollment, the open check and the summary use the first server; the others share its database.
+    let url = urls.first().context("a server URL")?.as_str();
+    let checkpoints: Vec<String> = match &args.published {
+        Some(published) => vec![published.clone()],
+        None => urls.iter().map(|u| format!("{u}/checkpoint")).collect(),
+    };
     let say = |text: String| {
         if !g.json {
             output::err_line(format_args!("{text}"));
@@ -108,19 +123,25 @@ async fn run(
         let (requests, certs): (Vec<_>, Vec<_>) = prepared.into_iter().unzip();
         request_bytes = requests.first().map_or(0, |r| r.body.len());
         say(format!("registering with {clients} clients ..."));
-        let cpu_before = reference::server_cpu(&http, url).await;
-        let mut phase = load::run(
+        let cpu_before = reference::server_cpu(&http, urls).await;
+        let watch = published::Watch::start(&http, &checkpoints);
+        let (mut phase, acks) = load::run(
             format!("register, {clients} clients"),
             &http,
-            url,
+            urls,
             reqwest::Method::POST,
             clients,
             requests,
             check_registered,
         )
         .await?;
-        let cpu_after = reference::server_cpu(&http, url).await;
+        let cpu_after = reference::server_cpu(&http, urls).await;
         reference::apply(&mut phase, cpu_before, cpu_after, verifies);
+        (
+            phase.published_p50_ms,
+            phase.published_p99_ms,
+            phase.unpublished,
+        ) = watch.finish(&acks).await;
         say(report::line(&phase));
         phases.push(phase);
         registered.extend(certs);
@@ -136,18 +157,18 @@ async fn run(
                 .await??;
         // Every certificate seals the same body, so every ciphertext has the same length.
         let expected = sample.first().map_or(0, |c| c.ciphertext_len);
-        let cpu_before = reference::server_cpu(&http, url).await;
-        let mut phase = load::run(
+        let cpu_before = reference::server_cpu(&http, urls).await;
+        let (mut phase, _) = load::run(
             format!("open (GET sealed), {} clients", args.open_clients),
             &http,
-            url,
+            urls,
             reqwest::Method::GET,
             args.open_clients,
             requests,
-            move |answer| check_sealed(answer, expected),
+            move |answer| check_sealed(answer, expected).map(|()| None),
         )
         .await?;
-        let cpu_after = reference::server_cpu(&http, url).await;
+        let cpu_after = reference::server_cpu(&http, urls).await;
         reference::apply(&mut phase, cpu_before, cpu_after, verifies);
         say(report::line(&phase));
         phases.push(phase);
@@ -158,7 +179,7 @@ async fn run(
         g.json,
         &report::Summary {
             server: if g.server.is_some() {
-                url.to_owned()
+                urls.join(",")
             } else {
                 "embedded".to_owned()
             },
@@ -173,13 +194,13 @@ async fn run(
     )
 }
 
-/// A registration answer must be 200 with the certificate id and an index.
-fn check_registered(answer: &Answer) -> Result<(), String> {
+/// A registration answer must be 200 with the certificate id and an index (returned, to time its publication).
+fn check_registered(answer: &Answer) -> Result<Option<u64>, String> {
     if answer.status != 200 {
         return Err(error_code(answer));
     }
     serde_json::from_slice::<RegisteredAnswer>(&answer.body)
-        .map(|_| ())
+        .map(|registered| Some(registered.index))
         .map_err(|_| "malformed_answer".to_owned())
 }
 

@@ -9,6 +9,7 @@
 
 mod accepted;
 mod backup;
+mod bench_frontends;
 mod browser;
 mod browser_credentials;
 mod bucket;

@@ -1,5 +1,6 @@
 //! The timed phases: N tasks send prepared requests as fast as the server answers (a closed loop), each
-//! timing its own requests from send to the last byte of the answer.
+//! timing its own requests from send to the last byte of the answer. With several servers (frontends of one
+//! database), client i talks to server i mod n.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -43,7 +44,19 @@ pub(super) struct Phase {
     pub(super) server_cpu_verifies_per_request: Option<f64>,
     /// `per_second` ÷ single-core Ed25519 verifies per second (issue 12's ratio).
     pub(super) ops_per_verify: f64,
+    /// Successful requests per second of wall time at each server, in `--server` order.
+    pub(super) per_server_per_second: Vec<f64>,
+    /// Acknowledgment to the first published checkpoint covering the entry, p50, in milliseconds
+    /// (registrations only).
+    pub(super) published_p50_ms: Option<f64>,
+    /// The same, p99.
+    pub(super) published_p99_ms: Option<f64>,
+    /// Acknowledged entries no checkpoint was seen to cover within the wait after the phase.
+    pub(super) unpublished: usize,
 }
+
+/// What [`run`] returns besides the phase: each acknowledged log index with when its answer arrived.
+pub(super) type Acks = Vec<(Instant, u64)>;
 
 /// An answer worth checking: its status and body.
 pub(super) struct Answer {
@@ -51,31 +64,33 @@ pub(super) struct Answer {
     pub(super) body: Vec<u8>,
 }
 
-/// Sends `requests` with `clients` concurrent tasks; `check` judges each answer (`Err(code)` counts as an
-/// error under that code).
+/// Sends `requests` with `clients` concurrent tasks spread over `bases` in turn; `check` judges each answer
+/// (`Err(code)` counts as an error under that code; `Ok(Some(index))` is an acknowledged log entry).
 pub(super) async fn run(
     operation: String,
     http: &reqwest::Client,
-    base: &str,
+    bases: &[String],
     method: reqwest::Method,
     clients: usize,
     requests: Vec<Prepared>,
-    check: impl Fn(&Answer) -> Result<(), String> + Send + Sync + 'static,
-) -> anyhow::Result<Phase> {
+    check: impl Fn(&Answer) -> Result<Option<u64>, String> + Send + Sync + 'static,
+) -> anyhow::Result<(Phase, Acks)> {
     let sent = requests.len();
     let queue = Arc::new(Mutex::new(requests.into_iter()));
     let check = Arc::new(check);
     let cpu_before = process_cpu();
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(clients);
-    for _ in 0..clients.max(1) {
+    for client in 0..clients.max(1) {
         let queue = Arc::clone(&queue);
         let check = Arc::clone(&check);
         let http = http.clone();
-        let base = base.to_owned();
+        let server = client % bases.len().max(1);
+        let base = bases.get(server).cloned().unwrap_or_default();
         let method = method.clone();
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
+            let mut acks = Vec::new();
             let mut errors: BTreeMap<String, usize> = BTreeMap::new();
             loop {
                 let next = queue
@@ -105,18 +120,27 @@ pub(super) async fn run(
                     .map_err(|_| "transport".to_owned())
                     .and_then(|a| check(&a))
                 {
-                    Ok(()) => latencies.push(elapsed),
+                    Ok(index) => {
+                        latencies.push(elapsed);
+                        acks.extend(index.map(|index| (begun + elapsed, index)));
+                    }
                     Err(code) => *errors.entry(code).or_default() += 1,
                 }
             }
-            anyhow::Ok((latencies, errors))
+            anyhow::Ok((server, latencies, acks, errors))
         }));
     }
     let mut latencies = Vec::with_capacity(sent);
+    let mut all_acks = Vec::with_capacity(sent);
+    let mut per_server = vec![0_usize; bases.len().max(1)];
     let mut errors: BTreeMap<String, usize> = BTreeMap::new();
     for task in tasks {
-        let (mine, their_errors) = task.await??;
+        let (server, mine, acks, their_errors) = task.await??;
+        if let Some(count) = per_server.get_mut(server) {
+            *count += mine.len();
+        }
         latencies.extend(mine);
+        all_acks.extend(acks);
         for (code, n) in their_errors {
             *errors.entry(code).or_default() += n;
         }
@@ -125,18 +149,21 @@ pub(super) async fn run(
     let cpu = process_cpu().saturating_sub(cpu_before).as_secs_f64();
     latencies.sort_unstable();
     let ok = latencies.len();
-    Ok(Phase {
+    let rate = |ok: usize| {
+        if seconds > 0.0 {
+            ok as f64 / seconds
+        } else {
+            0.0
+        }
+    };
+    let phase = Phase {
         operation,
         clients,
         sent,
         ok,
         errors,
         seconds,
-        per_second: if seconds > 0.0 {
-            ok as f64 / seconds
-        } else {
-            0.0
-        },
+        per_second: rate(ok),
         p50_ms: percentile(&latencies, 50),
         p99_ms: percentile(&latencies, 99),
         max_ms: latencies.last().map_or(0.0, |d| d.as_secs_f64() * 1e3),
@@ -149,11 +176,16 @@ pub(super) async fn run(
         server_cpu_us_per_request: None,
         server_cpu_verifies_per_request: None,
         ops_per_verify: 0.0,
-    })
+        per_server_per_second: per_server.into_iter().map(rate).collect(),
+        published_p50_ms: None,
+        published_p99_ms: None,
+        unpublished: 0,
+    };
+    Ok((phase, all_acks))
 }
 
 /// The nearest-rank percentile of sorted latencies, in milliseconds.
-fn percentile(sorted: &[Duration], p: usize) -> f64 {
+pub(super) fn percentile(sorted: &[Duration], p: usize) -> f64 {
     let rank = sorted.len().saturating_mul(p).div_ceil(100).max(1);
     sorted.get(rank - 1).map_or(0.0, |d| d.as_secs_f64() * 1e3)
 }

@@ -34,8 +34,16 @@ pub(super) fn verifies_per_second(budget: Duration) -> anyhow::Result<f64> {
     Ok(f64::from(done) / started.elapsed().as_secs_f64())
 }
 
-/// The server's CPU seconds so far, from its `/metrics`; `None` if it cannot be read.
-pub(super) async fn server_cpu(http: &reqwest::Client, url: &str) -> Option<f64> {
+/// The servers' CPU seconds so far, summed over their `/metrics`; `None` if one cannot be read.
+pub(super) async fn server_cpu(http: &reqwest::Client, urls: &[String]) -> Option<f64> {
+    let mut total = 0.0;
+    for url in urls {
+        total += one_server_cpu(http, url).await?;
+    }
+    Some(total)
+}
+
+async fn one_server_cpu(http: &reqwest::Client, url: &str) -> Option<f64> {
     let response = http.get(format!("{url}/metrics")).send().await.ok()?;
     let text = response.error_for_status().ok()?.text().await.ok()?;
     crate::server::parse_process_cpu(&text)
