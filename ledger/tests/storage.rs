@@ -130,6 +130,7 @@ fn corruption_is_reported_not_served() {
     store.corrupt_entry(5);
     assert!(matches!(log.check_integrity(), Err(Error::Corrupted(_))));
     assert!(matches!(log.entry(5), Err(Error::Corrupted(_))));
+    assert!(matches!(log.entries(0..10), Err(Error::Corrupted(_))));
     assert!(matches!(
         log.read_entry_bundle(0, None),
         Err(Error::Corrupted(_))

@@ -143,16 +143,27 @@ impl AppState {
                 return Ok(());
             }
             let to = end.min(from.saturating_add(CHUNK));
-            // Read outside the registry's lock: other threads keep applying and reading meanwhile.
-            let mut entries = Vec::new();
-            for index in from..to {
-                let mine = index
+            let mine = |index: u64| {
+                index
                     .checked_sub(own_first)
                     .and_then(|i| usize::try_from(i).ok())
-                    .and_then(|i| own.get(i));
-                entries.push(match mine {
-                    Some(entry) => std::borrow::Cow::Borrowed(*entry),
-                    None => std::borrow::Cow::Owned(self.read_entry(index)?),
+                    .and_then(|i| own.get(i))
+            };
+            // Read outside the registry's lock (other threads keep applying and reading meanwhile), in one
+            // query for the chunk unless every entry in it is this frontend's own.
+            let stored = if (from..to).all(|index| mine(index).is_some()) {
+                Vec::new()
+            } else {
+                self.read_entries(from..to)?
+            };
+            let mut stored = stored.into_iter();
+            let mut entries = Vec::new();
+            for index in from..to {
+                // `stored` holds every entry of the chunk, or none if all are this frontend's own.
+                entries.push(match (mine(index), stored.next()) {
+                    (Some(entry), _) => std::borrow::Cow::Borrowed(*entry),
+                    (None, Some(bytes)) => std::borrow::Cow::Owned(decode(index, &bytes)?),
+                    (None, None) => return Err(ApiError::internal()),
                 });
             }
             let mut registry = self.registry.write().map_err(|_| ApiError::internal())?;
@@ -165,15 +176,10 @@ impl AppState {
         }
     }
 
-    fn read_entry(&self, index: u64) -> Result<SignedEntry, ApiError> {
-        let bytes = self.log.entry(index).map_err(|e| {
-            tracing::error!(index, error = %e, "reading a log entry to apply");
+    fn read_entries(&self, range: std::ops::Range<u64>) -> Result<Vec<Vec<u8>>, ApiError> {
+        self.log.entries(range.clone()).map_err(|e| {
+            tracing::error!(from = range.start, to = range.end, error = %e, "reading log entries to apply");
             ApiError::unavailable()
-        })?;
-        SignedEntry::decode(&bytes).map_err(|e| {
-            // Every writer checks what it appends: this is a damaged log, not a client's doing.
-            tracing::error!(index, error = %e, "a log entry does not decode; the registry stops before it");
-            ApiError::internal()
         })
     }
 
@@ -257,4 +263,13 @@ pub(super) async fn run(state: Arc<AppState>, every: Duration) {
             Err(e) => tracing::error!(error = %e, "the catch-up task failed"),
         }
     }
+}
+
+/// Log entry `index`, decoded.
+fn decode(index: u64, bytes: &[u8]) -> Result<SignedEntry, ApiError> {
+    SignedEntry::decode(bytes).map_err(|e| {
+        // Every writer checks what it appends: this is a damaged log, not a client's doing.
+        tracing::error!(index, error = %e, "a log entry does not decode; the registry stops before it");
+        ApiError::internal()
+    })
 }

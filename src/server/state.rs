@@ -20,6 +20,9 @@ use super::registry::Registry;
 use crate::authz::Authorizer;
 use crate::httpsig::{ReplayConfig, ReplayGuard};
 
+/// Entries read per store call while replaying the log into the registry at start.
+const REPLAY_CHUNK: u64 = 4096;
+
 /// The party id under which the log itself signs the entries it makes (the operator's enrollment, access
 /// receipts). No party can be enrolled under it.
 pub(super) const LOG_PARTY: &str = "log";
@@ -155,14 +158,22 @@ impl AppState {
             .registry
             .write()
             .map_err(|_| anyhow::anyhow!("registry lock poisoned"))?;
-        for index in registry.applied()..self.log.size() {
-            let bytes = self
+        // In chunks, one store read each: on PostgreSQL one query per entry made a start at 1M entries take
+        // minutes.
+        let size = self.log.size();
+        let mut from = registry.applied();
+        while from < size {
+            let to = size.min(from.saturating_add(REPLAY_CHUNK));
+            let entries = self
                 .log
-                .entry(index)
-                .with_context(|| format!("reading log entry {index}"))?;
-            let entry = SignedEntry::decode(&bytes)
-                .with_context(|| format!("decoding log entry {index}"))?;
-            registry.apply_next(index, &entry);
+                .entries(from..to)
+                .with_context(|| format!("reading log entries {from}..{to}"))?;
+            for (index, bytes) in (from..to).zip(&entries) {
+                let entry = SignedEntry::decode(bytes)
+                    .with_context(|| format!("decoding log entry {index}"))?;
+                registry.apply_next(index, &entry);
+            }
+            from = to;
         }
         let operator = registry
             .party(&self.config.operator.id)

@@ -50,6 +50,15 @@ pub(crate) fn concurrent_appends_are_provable(log: &Arc<Log>) {
     let (size, root) = signed(&log.checkpoint());
     assert_eq!(size, base + 400);
     assert_eq!(log.refresh().unwrap(), size, "nobody else appended");
+    // A range read in one call gives what single reads give, and nothing beyond the log.
+    let ranged = log.entries(base..size).unwrap();
+    for (index, bytes) in (base..size).zip(&ranged) {
+        assert_eq!(bytes, &log.entry(index).unwrap());
+    }
+    assert!(matches!(
+        log.entries(base..size + 1),
+        Err(Error::BeyondLog { .. })
+    ));
     for (index, n) in acked {
         assert_eq!(log.entry(index).unwrap(), entry(n));
         let proof = log.inclusion_proof(index, size).unwrap();
