@@ -8,7 +8,7 @@ use tradeledger::client::{ClientError, LogView, ops};
 use tradeledger::httpsig::unix_now;
 use vault::{PartyId, PartyKeys, Role};
 
-use crate::support::{Party, Server, World, example, now_ms, send, sign};
+use crate::support::{Answer, Party, Server, World, example, now_ms, send, sign};
 
 /// Trials per race. On the old code both revocations succeeded in about one trial in six.
 const TRIALS: usize = 40;
@@ -123,19 +123,9 @@ async fn an_open_racing_its_readers_revocation_is_logged_before_it() {
             send(&w.server.url, "GET", &open_target, &open, Vec::new()),
             send(&w.server.url, "POST", &revoke_target, &revoke, body),
         );
-        assert_eq!(revoked.status, 200, "the revocation: {revoked:?}");
-        let revocation: serde_json::Value = serde_json::from_slice(&revoked.body).unwrap();
-        let revocation = revocation["index"].as_u64().unwrap();
-        if opened.status == 200 {
-            let sealed: serde_json::Value = serde_json::from_slice(&opened.body).unwrap();
-            let receipt = sealed["receipt_index"].as_u64().unwrap();
-            assert!(
-                receipt < revocation,
-                "receipt {receipt} logged after the revocation {revocation} of its grant"
-            );
+        if open_won_or_was_refused(&opened, &revoked) {
             opened_first += 1;
         } else {
-            opened.assert_error(403, "forbidden", "only-readers-fetch");
             revoked_first += 1;
         }
     }
@@ -281,4 +271,24 @@ fn append_directly(data: &std::path::Path, entry: SignedEntry) -> u64 {
     let index = log.append(entry.encode()).unwrap();
     log.close().unwrap();
     index
+}
+
+/// Judges one race between a release and the revocation of its grant: true if the release won (its access
+/// receipt is logged before the revocation, asserted), false if it was refused (asserted) because the
+/// revocation came first. Either way the revocation succeeded.
+pub(crate) fn open_won_or_was_refused(opened: &Answer, revoked: &Answer) -> bool {
+    assert_eq!(revoked.status, 200, "the revocation: {revoked:?}");
+    let revocation: serde_json::Value = serde_json::from_slice(&revoked.body).unwrap();
+    let revocation = revocation["index"].as_u64().unwrap();
+    if opened.status != 200 {
+        opened.assert_error(403, "forbidden", "only-readers-fetch");
+        return false;
+    }
+    let sealed: serde_json::Value = serde_json::from_slice(&opened.body).unwrap();
+    let receipt = sealed["receipt_index"].as_u64().unwrap();
+    assert!(
+        receipt < revocation,
+        "receipt {receipt} logged after the revocation {revocation} of its grant"
+    );
+    true
 }
