@@ -1,61 +1,6 @@
-#![allow(clippy::unwrap_used)]
+//! Signing and verifying requests: shapes, tampering, staleness, keys, the documented example.
 
-use ed25519_dalek::{SigningKey, VerifyingKey};
-use http::{HeaderMap, HeaderName, HeaderValue};
-use proptest::prelude::*;
-
-use super::sign::sign_with_nonce;
 use super::*;
-
-const NOW: u64 = 1_790_000_000;
-const BODY: &[u8] = br#"{"cert_id":"00112233445566778899aabbccddeeff"}"#;
-
-fn key(seed: u8) -> SigningKey {
-    SigningKey::from_bytes(&[seed; 32])
-}
-
-fn lookup(party: &PartyId) -> Option<VerifyingKey> {
-    match party.as_str() {
-        "importer-1" => Some(key(1).verifying_key()),
-        "customs-cbp" => Some(key(2).verifying_key()),
-        _ => None,
-    }
-}
-
-fn to_map(pairs: Vec<(HeaderName, String)>) -> HeaderMap {
-    let mut map = HeaderMap::new();
-    for (name, value) in pairs {
-        map.append(name, HeaderValue::from_str(&value).unwrap());
-    }
-    map
-}
-
-fn signed(method: &str, target: &str, body: &[u8]) -> HeaderMap {
-    to_map(sign_request(method, target, body, "importer-1", &key(1), NOW).unwrap())
-}
-
-fn verify(
-    method: &str,
-    target: &str,
-    headers: &HeaderMap,
-    body: &[u8],
-    now: u64,
-) -> Result<PartyId, SigError> {
-    verify_request(
-        method,
-        target,
-        headers,
-        body,
-        now,
-        lookup,
-        &ReplayGuard::default(),
-    )
-}
-
-fn with_header(mut headers: HeaderMap, name: &'static str, value: &str) -> HeaderMap {
-    headers.insert(name, HeaderValue::from_str(value).unwrap());
-    headers
-}
 
 #[test]
 fn round_trip() {
@@ -319,102 +264,6 @@ fn signed_with_the_wrong_key() {
 }
 
 #[test]
-fn replays_are_refused() {
-    let guard = ReplayGuard::default();
-    let headers = signed("POST", "/p", BODY);
-    assert!(verify_request("POST", "/p", &headers, BODY, NOW, lookup, &guard).is_ok());
-    assert_eq!(
-        verify_request("POST", "/p", &headers, BODY, NOW + 10, lookup, &guard),
-        Err(SigError::ReplayedRequest)
-    );
-    // The same nonce from another party is another request.
-    let n = "AAAAAAAAAAAAAAAAAAAAAA";
-    let a = to_map(sign_with_nonce("POST", "/p", BODY, "importer-1", &key(1), NOW, n).unwrap());
-    let b = to_map(sign_with_nonce("POST", "/p", BODY, "customs-cbp", &key(2), NOW, n).unwrap());
-    assert!(verify_request("POST", "/p", &a, BODY, NOW, lookup, &guard).is_ok());
-    assert!(verify_request("POST", "/p", &b, BODY, NOW, lookup, &guard).is_ok());
-    // A failed verification does not consume the nonce.
-    let c = to_map(
-        sign_with_nonce(
-            "POST",
-            "/p",
-            BODY,
-            "customs-cbp",
-            &key(2),
-            NOW,
-            "BBBBBBBBBBBBBBBBBBBBBA",
-        )
-        .unwrap(),
-    );
-    assert_eq!(
-        verify_request("PUT", "/p", &c, BODY, NOW, lookup, &guard),
-        Err(SigError::BadSignature)
-    );
-    assert!(verify_request("POST", "/p", &c, BODY, NOW, lookup, &guard).is_ok());
-}
-
-#[test]
-fn replay_guard_expires_and_refuses_under_pressure() {
-    let guard = ReplayGuard::new(ReplayConfig {
-        max_skew_secs: 10,
-        max_entries_per_party: 3,
-        max_entries_total: 5,
-    });
-    for i in 0..3 {
-        guard
-            .check_and_insert("a", &format!("n{i}"), NOW, NOW)
-            .unwrap();
-    }
-    assert_eq!(
-        guard.check_and_insert("a", "n3", NOW, NOW),
-        Err(SigError::ReplayQuotaExceeded)
-    );
-    guard.check_and_insert("b", "n0", NOW, NOW).unwrap();
-    guard.check_and_insert("c", "n0", NOW, NOW).unwrap();
-    assert_eq!(
-        guard.check_and_insert("d", "n0", NOW, NOW),
-        Err(SigError::ReplayCacheFull)
-    );
-    assert_eq!(guard.len(), 5);
-    // Still inside the window: still remembered.
-    assert_eq!(
-        guard.check_and_insert("a", "n0", NOW, NOW + 10),
-        Err(SigError::ReplayedRequest)
-    );
-    // Past created + skew: forgotten, memory released, new requests accepted.
-    guard
-        .check_and_insert("d", "n0", NOW + 11, NOW + 11)
-        .unwrap();
-    assert_eq!(guard.len(), 1);
-    guard
-        .check_and_insert("a", "n3", NOW + 11, NOW + 11)
-        .unwrap();
-}
-
-#[test]
-fn replay_guard_is_thread_safe() {
-    let guard = std::sync::Arc::new(ReplayGuard::default());
-    let handles: Vec<_> = (0..4)
-        .map(|_| {
-            let guard = guard.clone();
-            std::thread::spawn(move || {
-                (0..1000)
-                    .filter(|i| {
-                        guard
-                            .check_and_insert(&format!("p{}", i % 7), &format!("n{i}"), NOW, NOW)
-                            .is_ok()
-                    })
-                    .count()
-            })
-        })
-        .collect();
-    let accepted: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
-    // Four threads race on the same 1000 (party, nonce) pairs: each pair is accepted exactly once.
-    assert_eq!(accepted, 1000);
-    assert_eq!(guard.len(), 1000);
-}
-
-#[test]
 fn profile_violations_are_malformed() {
     let headers = signed("POST", "/p", BODY);
     let input = headers["signature-input"].to_str().unwrap().to_owned();
@@ -473,34 +322,6 @@ fn signer_refuses_unusable_inputs() {
 }
 
 #[test]
-fn one_party_cannot_take_more_than_its_share_of_the_replay_memory() {
-    let guard = ReplayGuard::new(ReplayConfig {
-        max_skew_secs: 10,
-        max_entries_per_party: 1_000,
-        max_entries_total: 60,
-    });
-    guard.set_party_count(6);
-    for i in 0..10 {
-        guard
-            .check_and_insert("noisy", &format!("n{i}"), NOW, NOW)
-            .unwrap();
-    }
-    assert_eq!(
-        guard.check_and_insert("noisy", "n10", NOW, NOW),
-        Err(SigError::ReplayQuotaExceeded)
-    );
-    // Every other party still has its whole share, so the total is never reached.
-    for party in ["a", "b", "c", "d", "e"] {
-        for i in 0..10 {
-            guard
-                .check_and_insert(party, &format!("n{i}"), NOW, NOW)
-                .unwrap();
-        }
-    }
-    assert_eq!(guard.len(), 60);
-}
-
-#[test]
 fn errors_have_stable_codes_and_no_secrets() {
     let all = [
         (SigError::BadSignature, "bad_signature"),
@@ -517,45 +338,6 @@ fn errors_have_stable_codes_and_no_secrets() {
     for (err, code) in all {
         assert_eq!(err.code(), code);
         assert!(!err.to_string().is_empty() && err.to_string().len() < 80);
-    }
-}
-
-proptest! {
-    #[test]
-    fn arbitrary_headers_never_panic(
-        input in ".{0,300}",
-        signature in ".{0,200}",
-        digest in ".{0,120}",
-        target in ".{0,60}",
-    ) {
-        let mut headers = HeaderMap::new();
-        for (name, value) in [("signature-input", &input), ("signature", &signature), ("content-digest", &digest)] {
-            if let Ok(v) = HeaderValue::from_str(value) {
-                headers.insert(name, v);
-            }
-        }
-        let _ = verify_request("POST", &target, &headers, BODY, NOW, lookup, &ReplayGuard::default());
-    }
-
-    #[test]
-    fn mutated_valid_headers_never_verify_or_panic(pos in 0usize..400, byte in 0x20u8..0x7f) {
-        let headers = signed("POST", "/p", BODY);
-        let input = headers["signature-input"].to_str().unwrap();
-        let mut bytes = input.as_bytes().to_vec();
-        let i = pos % bytes.len();
-        prop_assume!(bytes[i] != byte);
-        bytes[i] = byte;
-        let mutated = String::from_utf8(bytes).unwrap();
-        let h = with_header(headers.clone(), "signature-input", &mutated);
-        // Every byte of Signature-Input is either signed or checked against the profile: no mutation verifies.
-        prop_assert!(verify("POST", "/p", &h, BODY, NOW).is_err());
-    }
-
-    #[test]
-    fn round_trip_any_target_and_body(path in "/[a-zA-Z0-9/_.~%-]{0,40}", query in proptest::option::of("[a-zA-Z0-9=&%]{0,20}"), body in proptest::collection::vec(any::<u8>(), 0..256)) {
-        let target = match &query { Some(q) => format!("{path}?{q}"), None => path.clone() };
-        let headers = signed("PUT", &target, &body);
-        prop_assert_eq!(verify("PUT", &target, &headers, &body, NOW).unwrap(), "importer-1");
     }
 }
 
