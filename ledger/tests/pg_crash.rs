@@ -45,7 +45,8 @@ impl Writer {
             ])
             .env(DB_VAR, db)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            // Inherited: a child that fails (the database unreachable, a panic) says why in the test's output.
+            .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
@@ -81,6 +82,15 @@ impl Writer {
         self.report.lock().unwrap().acked.len()
     }
 
+    /// Fails the test if the child already exited: it was never killed, so it failed on its own.
+    fn assert_alive(&mut self) {
+        if let Some(status) = self.child.try_wait().unwrap() {
+            panic!(
+                "a writer exited by itself ({status}) before it was killed; its stderr is above"
+            );
+        }
+    }
+
     /// SIGKILL, then everything it reported.
     fn kill(mut self) -> Report {
         self.child.kill().unwrap();
@@ -105,9 +115,12 @@ fn a_killed_writer_loses_nothing_and_the_other_goes_on() {
     // Every checkpoint signed by any writer, by size: one size must always mean the same bytes.
     let mut notes: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
     for round in 0..rounds {
-        let (victim, survivor) = (Writer::spawn(&db), Writer::spawn(&db));
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let (mut victim, mut survivor) = (Writer::spawn(&db), Writer::spawn(&db));
+        // A liveness bound, not a speed target: under load 11 a start once took more than 30 s here.
+        let deadline = Instant::now() + Duration::from_secs(90);
         while victim.acked() == 0 || survivor.acked() == 0 {
+            victim.assert_alive();
+            survivor.assert_alive();
             assert!(Instant::now() < deadline, "a writer never acknowledged");
             std::thread::sleep(Duration::from_millis(10));
         }
@@ -117,6 +130,7 @@ fn a_killed_writer_loses_nothing_and_the_other_goes_on() {
         let before = survivor.acked();
         let deadline = Instant::now() + Duration::from_secs(10);
         while survivor.acked() < before + 50 {
+            survivor.assert_alive();
             assert!(
                 Instant::now() < deadline,
                 "round {round}: the other writer stopped after the kill"
