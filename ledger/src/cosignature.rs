@@ -33,26 +33,7 @@ fn valid_name(name: &str) -> bool {
 
 /// key ID = SHA-256(name || "\n" || 0x04 || 32-byte Ed25519 public key)[:4] (tlog-cosignature "Format").
 fn cosigner_key_id(name: &str, public: &VerifyingKey) -> u32 {
-    let digest = Sha256::new()
-        .chain_update(name.as_bytes())
-        .chain_update([0x0a, COSIGNATURE_TYPE])
-        .chain_update(public.as_bytes())
-        .finalize();
-    u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]])
-}
-
-/// Splits `<name>+<8 hex>+<base64>` (names hold no '+', base64 may) and parses the key id.
-fn split_key_text(text: &str) -> Result<(&str, u32, &str), Error> {
-    let mut parts = text.splitn(3, '+');
-    let (Some(name), Some(hex), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(Error::MalformedKey("key text needs name+id+key"));
-    };
-    if hex.len() != 8 || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-        return Err(Error::MalformedKey("key id is not 8 lowercase hex digits"));
-    }
-    let id = u32::from_str_radix(hex, 16)
-        .map_err(|_| Error::MalformedKey("key id is not 8 lowercase hex digits"))?;
-    Ok((name, id, b64))
+    note::key_id(name, COSIGNATURE_TYPE, public.as_bytes())
 }
 
 /// The exact bytes a v1 Ed25519 cosignature signs (tlog-cosignature "Ed25519 signed message").
@@ -248,26 +229,9 @@ impl CosignatureVerifier {
 
     /// Parses a vkey `<name>+<hex key id>+<base64(0x04 || 32-byte public key)>`. The key id must match.
     pub fn from_vkey(vkey: &str) -> Result<Self, Error> {
-        let (name, id, b64) = split_key_text(vkey.trim_end())?;
-        let raw = BASE64
-            .decode(b64)
-            .map_err(|_| Error::MalformedKey("vkey key is not base64"))?;
-        let verifier = match raw.split_first() {
-            Some((&COSIGNATURE_TYPE, public)) => {
-                let public: &[u8; 32] = public
-                    .try_into()
-                    .map_err(|_| Error::MalformedKey("Ed25519 public key is not 32 bytes"))?;
-                let key = VerifyingKey::from_bytes(public)
-                    .map_err(|_| Error::MalformedKey("invalid Ed25519 key"))?;
-                Self::ed25519(name, key)?
-            }
-            Some(_) => return Err(Error::MalformedKey("not a cosignature (0x04) vkey")),
-            None => return Err(Error::MalformedKey("empty vkey key")),
-        };
-        if verifier.key_id != id {
-            return Err(Error::MalformedKey("key id does not match the key"));
-        }
-        Ok(verifier)
+        let (name, key) =
+            note::parse_vkey(vkey, COSIGNATURE_TYPE, "not a cosignature (0x04) vkey")?;
+        Self::ed25519(name, key)
     }
 
     /// The vkey text (see [`CosignatureVerifier::from_vkey`]).

@@ -25,7 +25,7 @@ fn valid_name(name: &str) -> bool {
 }
 
 /// key ID = SHA-256(key name || 0x0A || signature type || public key)[:4] (signed-note "Signatures").
-fn key_id(name: &str, sig_type: u8, public: &[u8]) -> u32 {
+pub(crate) fn key_id(name: &str, sig_type: u8, public: &[u8]) -> u32 {
     let digest = Sha256::new()
         .chain_update(name.as_bytes())
         .chain_update([0x0a, sig_type])
@@ -75,6 +75,37 @@ pub(crate) fn parse_signer_key(text: &str, sig_type: u8) -> Result<(&str, Signin
     };
     let key = SigningKey::from_bytes(&seed);
     if key_id(name, sig_type, key.verifying_key().as_bytes()) != id {
+        return Err(Error::MalformedKey("key id does not match the key"));
+    }
+    Ok((name, key))
+}
+
+/// Parses a vkey `<name>+<hex key id>+<base64(sig_type || 32-byte Ed25519 public key)>` of the given signature
+/// type (another type is refused with `wrong_type`), checking the key id against the key. Shared by note
+/// verifiers and cosignature verifiers, as [`parse_signer_key`] is by their signers.
+pub(crate) fn parse_vkey<'a>(
+    text: &'a str,
+    sig_type: u8,
+    wrong_type: &'static str,
+) -> Result<(&'a str, VerifyingKey), Error> {
+    let (name, hex, b64) =
+        split_key_text(text.trim_end()).ok_or(Error::MalformedKey("vkey needs name+id+key"))?;
+    let id = parse_key_id(hex)?;
+    let raw = BASE64
+        .decode(b64)
+        .map_err(|_| Error::MalformedKey("vkey key is not base64"))?;
+    let key = match raw.split_first() {
+        Some((&t, public)) if t == sig_type => {
+            let public: &[u8; 32] = public
+                .try_into()
+                .map_err(|_| Error::MalformedKey("Ed25519 public key is not 32 bytes"))?;
+            VerifyingKey::from_bytes(public)
+                .map_err(|_| Error::MalformedKey("invalid Ed25519 key"))?
+        }
+        Some(_) => return Err(Error::MalformedKey(wrong_type)),
+        None => return Err(Error::MalformedKey("empty vkey key")),
+    };
+    if key_id(name, sig_type, key.as_bytes()) != id {
         return Err(Error::MalformedKey("key id does not match the key"));
     }
     Ok((name, key))
@@ -235,28 +266,8 @@ impl NoteVerifier {
 
     /// Parses a vkey `<name>+<hex key id>+<base64(signature type || public key)>`. The key id must match.
     pub fn from_vkey(vkey: &str) -> Result<Self, Error> {
-        let (name, hex, b64) =
-            split_key_text(vkey).ok_or(Error::MalformedKey("vkey needs name+id+key"))?;
-        let id = parse_key_id(hex)?;
-        let raw = BASE64
-            .decode(b64)
-            .map_err(|_| Error::MalformedKey("vkey key is not base64"))?;
-        let verifier = match raw.split_first() {
-            Some((&TYPE_ED25519, public)) => {
-                let public: &[u8; 32] = public
-                    .try_into()
-                    .map_err(|_| Error::MalformedKey("Ed25519 public key is not 32 bytes"))?;
-                let key = VerifyingKey::from_bytes(public)
-                    .map_err(|_| Error::MalformedKey("invalid Ed25519 key"))?;
-                Self::ed25519(name, key)?
-            }
-            Some(_) => return Err(Error::MalformedKey("unsupported signature type")),
-            None => return Err(Error::MalformedKey("empty vkey key")),
-        };
-        if verifier.key_id != id {
-            return Err(Error::MalformedKey("key id does not match the key"));
-        }
-        Ok(verifier)
+        let (name, key) = parse_vkey(vkey, TYPE_ED25519, "unsupported signature type")?;
+        Self::ed25519(name, key)
     }
 
     /// The vkey text (see [`NoteVerifier::from_vkey`]).
