@@ -69,7 +69,7 @@ async fn the_page_verifies_bundles_receipts_and_reports_a_fork() {
         .await
         .unwrap();
     let cert_id = ops::parse_cert_id(&reg.cert_id).unwrap();
-    opens_share_a_receipt(
+    let opens = opens_share_a_receipt(
         &a,
         &vkey,
         &cert_id,
@@ -92,7 +92,8 @@ async fn the_page_verifies_bundles_receipts_and_reports_a_fork() {
     let tricky_bundle = ops::disclose(&importer, &odd_id, &all).await.unwrap();
     ops::purge(&importer, &odd_id).await.unwrap();
 
-    // Log B: another history under the same log key (its data directory got A's key file), longer than A.
+    // Log B: another history under the same log key (its data directory got A's key file), longer than A
+    // (which has fewer than 13 entries besides the receipts of those opens, at most one entry each).
     let dir = tempfile::tempdir().unwrap();
     let data_b = dir.path().join("data");
     std::fs::create_dir(&data_b).unwrap();
@@ -101,13 +102,13 @@ async fn the_page_verifies_bundles_receipts_and_reports_a_fork() {
     save_keys(dir.path(), &operator);
     let b = Spawned::start(&data_b, &dir.path().join("operator.key.pub"), &[], None).await;
     let operator = Party::with_keys(operator, &b.url);
-    for i in 0..12 {
+    for i in 0..12 + opens {
         let party = PartyKeys::generate(PartyId::new(&format!("party-{i}")).unwrap(), Role::Broker);
         ops::enroll(&operator.client, &operator.keys, &party.public())
             .await
             .unwrap();
     }
-    wait_for_size(&b.url, 13).await;
+    wait_for_size(&b.url, 13 + opens as u64).await;
 
     let work = tempfile::tempdir().unwrap();
     let bundle_path = work.path().join("bundle.json");
@@ -142,13 +143,13 @@ async fn the_page_verifies_bundles_receipts_and_reports_a_fork() {
 /// Opens both certificates concurrently until one access receipt (kind 0x09) records a release of `first`
 /// together with another release: the page must check such a group's receipt release by release, and show it
 /// in `first`'s history ("one of N releases in this receipt"). A group forms while the previous one is being
-/// committed, so this takes a round or two.
+/// committed, so this takes a round or two. Returns how many opens it made.
 async fn opens_share_a_receipt(
     a: &SpawnedWorld,
     vkey: &str,
     first: &vault::CertId,
     second: &vault::CertId,
-) {
+) -> usize {
     let reader = a.cbp.actor(vkey);
     let open = |cert_id: &vault::CertId| {
         let (reader, cert_id) = (&reader, *cert_id);
@@ -157,7 +158,7 @@ async fn opens_share_a_receipt(
             (cert_id, opened.receipt_index)
         }
     };
-    for _ in 0..20 {
+    for round in 1..=20 {
         // On this one task, so the eight requests are in flight together.
         let (r1, r2, r3, r4, r5, r6, r7, r8) = tokio::join!(
             open(first),
@@ -174,7 +175,7 @@ async fn opens_share_a_receipt(
             cert == first && receipts.iter().filter(|(_, i)| i == index).count() > 1
         });
         if shared {
-            return;
+            return 8 * round;
         }
     }
     panic!("20 rounds of 8 concurrent opens never shared an access receipt");
