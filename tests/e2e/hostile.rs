@@ -135,6 +135,23 @@ async fn concurrent_registrations_and_opens_all_land_and_audit_clean() {
     let released: std::collections::BTreeSet<String> =
         report.receipts.iter().map(|r| r.cert_id.clone()).collect();
     assert_eq!(released, opened);
+    // The registrant's access trail finds each certificate's one release, also inside a shared receipt.
+    for (cert_id, _) in &certs {
+        let trail = ops::accesses(
+            &w.importer.client,
+            Some(&w.importer.keys),
+            vkey,
+            w.importer.home.path(),
+            cert_id,
+        )
+        .await
+        .unwrap();
+        let ops::AccessTrail::Registrant { accesses, .. } = trail else {
+            panic!("the registrant sees the outsider's view of {cert_id}");
+        };
+        assert_eq!(accesses.len(), 1, "{cert_id}: {accesses:?}");
+        assert_eq!(accesses[0].party.as_deref(), Some("cbp"));
+    }
 }
 
 /// Runs futures concurrently on this task and collects their outputs in order.
