@@ -15,6 +15,9 @@ pub const ENTRY_VERSION: u8 = 0x01;
 pub const MAX_ENTRY_SIZE: usize = 65535;
 /// The most grant commitments one registration carries.
 pub const MAX_GRANTS: usize = 64;
+/// The most releases one access receipt of kind `0x09` lists (48 bytes each: the entry stays under
+/// [`MAX_ENTRY_SIZE`]).
+pub const MAX_RELEASES: usize = 1024;
 /// Prefix of the message an entry signature covers, separating it from every other Ed25519 use of the key.
 pub const ENTRY_SIGNATURE_DOMAIN: &[u8] = b"tradeledger/entry/v1\n";
 /// Prefix of the message a party's previous key signs to consent to a rotation ([`rotation_consent_message`]).
@@ -28,6 +31,17 @@ const KIND_PURGE: u8 = 0x05;
 const KIND_ACCESS_RECEIPT: u8 = 0x06;
 const KIND_ROTATION: u8 = 0x07;
 const KIND_SEALED_REGISTRATION: u8 = 0x08;
+const KIND_ACCESS_RECEIPTS: u8 = 0x09;
+
+/// One envelope release recorded by an [`Entry::AccessReceipts`]: the certificate and the grant commitment
+/// it was released under.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Release {
+    /// The certificate.
+    pub cert_id: CertId,
+    /// The grant under which the envelope was released.
+    pub grant: Hash,
+}
 
 /// The content of a log entry. New kinds get new kind codes; existing layouts never change within a version.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -100,6 +114,14 @@ pub enum Entry {
         /// Milliseconds since the Unix epoch.
         time_ms: u64,
     },
+    /// The log service records several envelope releases in one entry, signed once (kind `0x09`): the
+    /// releases of one group of concurrent opens. Each release means what one [`Entry::AccessReceipt`] means.
+    AccessReceipts {
+        /// The releases, 1 to [`MAX_RELEASES`], in the order the opens reached the log.
+        releases: Vec<Release>,
+        /// Milliseconds since the Unix epoch.
+        time_ms: u64,
+    },
     /// The operator records that a party replaced its keys; the party's previous signing key consents.
     ///
     /// The entry is signed by the operator (as every enrollment is); `consent` is the previous key's signature
@@ -156,14 +178,18 @@ impl Entry {
             Entry::Revocation { .. } => KIND_REVOCATION,
             Entry::Purge { .. } => KIND_PURGE,
             Entry::AccessReceipt { .. } => KIND_ACCESS_RECEIPT,
+            Entry::AccessReceipts { .. } => KIND_ACCESS_RECEIPTS,
             Entry::Rotation { .. } => KIND_ROTATION,
         }
     }
 
-    /// The certificate the entry is about, if any.
+    /// The certificate the entry is about, if it is about one (an [`Entry::AccessReceipts`] lists several:
+    /// see [`Entry::releases`]).
     pub fn cert_id(&self) -> Option<CertId> {
         match self {
-            Entry::Enrollment { .. } | Entry::Rotation { .. } => None,
+            Entry::Enrollment { .. } | Entry::Rotation { .. } | Entry::AccessReceipts { .. } => {
+                None
+            }
             Entry::Registration { cert_id, .. }
             | Entry::Grant { cert_id, .. }
             | Entry::Revocation { cert_id, .. }
@@ -181,7 +207,21 @@ impl Entry {
             | Entry::Revocation { time_ms, .. }
             | Entry::Purge { time_ms, .. }
             | Entry::AccessReceipt { time_ms, .. }
+            | Entry::AccessReceipts { time_ms, .. }
             | Entry::Rotation { time_ms, .. } => *time_ms,
+        }
+    }
+
+    /// The envelope releases an access receipt records: one for kind `0x06`, every listed one for kind
+    /// `0x09`; none for other kinds.
+    pub fn releases(&self) -> Vec<Release> {
+        match self {
+            Entry::AccessReceipt { cert_id, grant, .. } => vec![Release {
+                cert_id: *cert_id,
+                grant: *grant,
+            }],
+            Entry::AccessReceipts { releases, .. } => releases.clone(),
+            _ => Vec::new(),
         }
     }
 
@@ -280,6 +320,19 @@ impl Entry {
                 out.extend_from_slice(cert_id.as_bytes());
                 out.extend_from_slice(&time_ms.to_be_bytes());
             }
+            Entry::AccessReceipts { releases, time_ms } => {
+                if releases.is_empty() || releases.len() > MAX_RELEASES {
+                    return Err(Error::EntryTooLarge("not 1 to 1024 releases"));
+                }
+                let count = u16::try_from(releases.len())
+                    .map_err(|_| Error::EntryTooLarge("release count"))?;
+                out.extend_from_slice(&count.to_be_bytes());
+                for release in releases {
+                    out.extend_from_slice(release.cert_id.as_bytes());
+                    out.extend_from_slice(&release.grant);
+                }
+                out.extend_from_slice(&time_ms.to_be_bytes());
+            }
             Entry::Rotation {
                 party,
                 role,
@@ -354,6 +407,23 @@ impl Entry {
             KIND_ACCESS_RECEIPT => Entry::AccessReceipt {
                 cert_id: CertId(r.array()?),
                 grant: r.array()?,
+                time_ms: r.u64()?,
+            },
+            KIND_ACCESS_RECEIPTS => Entry::AccessReceipts {
+                releases: {
+                    let count = usize::from(r.u16()?);
+                    if count == 0 || count > MAX_RELEASES {
+                        return Err(Error::MalformedEntry("not 1 to 1024 releases"));
+                    }
+                    (0..count)
+                        .map(|_| {
+                            Ok(Release {
+                                cert_id: CertId(r.array()?),
+                                grant: r.array()?,
+                            })
+                        })
+                        .collect::<Result<_, Error>>()?
+                },
                 time_ms: r.u64()?,
             },
             KIND_ROTATION => Entry::Rotation {

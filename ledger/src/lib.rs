@@ -14,8 +14,8 @@
 //! Formats are specified in docs/formats.md ("Ledger formats"). The public interface is:
 pub use checkpoint::{Checkpoint, open_checkpoint, sign_checkpoint};
 pub use entry::{
-    ENTRY_SIGNATURE_DOMAIN, ENTRY_VERSION, Entry, MAX_ENTRY_SIZE, MAX_GRANTS,
-    ROTATION_CONSENT_DOMAIN, SignedEntry, rotation_consent_message,
+    ENTRY_SIGNATURE_DOMAIN, ENTRY_VERSION, Entry, MAX_ENTRY_SIZE, MAX_GRANTS, MAX_RELEASES,
+    ROTATION_CONSENT_DOMAIN, Release, SignedEntry, rotation_consent_message,
 };
 pub use error::Error;
 pub use ids::{CertId, MAX_PARTY_ID_LEN, PartyId, Role};

@@ -224,7 +224,7 @@ pub(crate) fn kind(entry: &Entry) -> &'static str {
         Entry::Grant { .. } => "grant",
         Entry::Revocation { .. } => "revocation",
         Entry::Purge { .. } => "purge",
-        Entry::AccessReceipt { .. } => "access_receipt",
+        Entry::AccessReceipt { .. } | Entry::AccessReceipts { .. } => "access_receipt",
         Entry::Rotation { .. } => "rotation",
         _ => "unknown",
     }
@@ -235,14 +235,20 @@ pub(crate) fn cert_of(entry: &Entry) -> Option<CertId> {
     entry.cert_id().map(|id| vault_cert(&id))
 }
 
-/// An access receipt's certificate, grant commitment and time (ms).
-pub(crate) fn access_receipt(entry: &Entry) -> Option<(CertId, Hash, u64)> {
-    match entry {
-        Entry::AccessReceipt {
-            cert_id,
-            grant,
-            time_ms,
-        } => Some((vault_cert(cert_id), *grant, *time_ms)),
-        _ => None,
-    }
+/// Whether the entry is an access receipt, of one release (kind 0x06) or of a group (kind 0x09).
+pub(crate) fn is_access_receipt(entry: &Entry) -> bool {
+    matches!(
+        entry,
+        Entry::AccessReceipt { .. } | Entry::AccessReceipts { .. }
+    )
+}
+
+/// The releases an access receipt records: certificate, grant commitment and the entry's time (ms); empty
+/// for other kinds.
+pub(crate) fn releases(entry: &Entry) -> Vec<(CertId, Hash, u64)> {
+    entry
+        .releases()
+        .iter()
+        .map(|r| (vault_cert(&r.cert_id), r.grant, entry.time_ms()))
+        .collect()
 }

@@ -38,6 +38,7 @@ mod read;
 mod receipts;
 mod registrar;
 mod registry;
+mod releases;
 mod repair;
 mod replay_journal;
 mod retention;

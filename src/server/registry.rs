@@ -166,12 +166,18 @@ impl Registry {
                     cert.purged = true;
                 }
             }
-            Entry::AccessReceipt { cert_id, .. } => {
-                if let Some(cert) = self.certificates.get_mut(cert_id) {
-                    cert.accesses += 1;
-                    // Opens apply their receipts once durable, not necessarily in log order.
-                    let at = cert.receipts.partition_point(|&i| i < index);
-                    cert.receipts.insert(at, index);
+            Entry::AccessReceipt { .. } | Entry::AccessReceipts { .. } => {
+                // Kind 0x09 lists several releases, possibly two of one certificate: each counts as an access,
+                // the entry's index is listed once.
+                for release in entry.entry().releases() {
+                    if let Some(cert) = self.certificates.get_mut(&release.cert_id) {
+                        cert.accesses += 1;
+                        // Opens apply their receipts once durable, not necessarily in log order.
+                        let at = cert.receipts.partition_point(|&i| i < index);
+                        if cert.receipts.get(at) != Some(&index) {
+                            cert.receipts.insert(at, index);
+                        }
+                    }
                 }
             }
             _ => {}

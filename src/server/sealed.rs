@@ -1,5 +1,6 @@
 //! The open: `GET /v1/certificates/{id}/sealed` releases the ciphertext and the caller's envelope, logging an
-//! access receipt first, and its answer, written straight into its body.
+//! access receipt first (grouped with concurrent opens' into one entry: `super::releases`), and its answer,
+//! written straight into its body.
 //!
 //! Through `Json<Sealed>`, serde_json base64-encoded the 8 KiB ciphertext into a string and then scanned that
 //! string byte by byte for characters to escape, of which base64 has none: 11 % of the server's instructions
@@ -15,7 +16,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use ledger::{Entry, PartyId, SignedEntry};
+use ledger::Release;
 use vault::VaultStore as _;
 
 use super::error::ApiError;
@@ -23,7 +24,7 @@ use super::handlers::{unframe, vault_error};
 use super::policy;
 use super::read::{blocking, parse_cert_id};
 use super::signed::SignedRequest;
-use super::state::{AppState, LOG_PARTY, now_ms};
+use super::state::AppState;
 use crate::api::{B64, Sealed};
 
 /// `GET /v1/certificates/{id}/sealed`: a grantee fetches the ciphertext and its own envelope; the release is
@@ -71,27 +72,18 @@ pub(super) async fn sealed(
                     "the certificate body was purged",
                 )
             })?;
-        let receipt = SignedEntry::sign(
-            Entry::AccessReceipt {
-                cert_id,
-                grant,
-                time_ms: now_ms(),
-            },
-            PartyId::new(LOG_PARTY).map_err(|_| ApiError::internal())?,
-            state.log_key.signing_key(),
-        )
-        .map_err(|_| ApiError::internal())?;
-        let queued = state.enqueue(&receipt)?;
-        // One log queue keeps the order of its own calls, but another frontend's revocation goes through its
-        // own queue: with a shared log the lock is held until the receipt is committed.
-        let held = if state.shared_log() {
-            Some(deciding)
-        } else {
-            drop(deciding);
-            None
-        };
-        let receipt_index = state.applied(queued, &receipt)?;
-        drop(held);
+        // The receipt goes into the entry of the next group of concurrent opens, signed once for all of them
+        // (`super::releases`).
+        let shared_log = state.shared_log();
+        let mut deciding = Some(deciding);
+        let receipt_index = state.releases.log(&state, Release { cert_id, grant }, || {
+            // One log queue keeps the order of its own calls, but another frontend's revocation goes through
+            // its own queue: with a shared log the lock is held until the receipt is committed.
+            if !shared_log {
+                deciding.take();
+            }
+        })?;
+        drop(deciding);
         state
             .metrics
             .envelopes_released

@@ -51,6 +51,8 @@ pub struct AppState {
     pub(super) registrar: Registrar,
     /// Threads for the CPU-heavy checks of registrations.
     pub(super) cpu: CpuPool,
+    /// Access receipts of concurrent opens, grouped into one signed entry.
+    pub(super) releases: super::releases::Releases,
     /// Per-certificate and registry critical sections for decisions that read state.
     pub(super) locks: super::locks::Locks,
     /// How the registry keeps up with entries other frontends append.
@@ -95,6 +97,7 @@ impl AppState {
             checkpoints,
             registrar: Registrar::default(),
             cpu: CpuPool::default(),
+            releases: Default::default(),
             locks,
             follow: super::follow::Follow::default(),
             _lock: lock,

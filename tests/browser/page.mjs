@@ -84,6 +84,8 @@ async function story() {
   await verdict(page, '#history-verdict', 'ok', /each signature and inclusion verified/);
   const kinds = await page.$$eval('#history [data-verdict=ok]', (els) => els.map((e) => e.dataset.kind));
   assert.ok(kinds.includes('registration') && kinds.includes('access'), `history kinds ${kinds}`);
+  // Concurrent opens shared a receipt (kind 9): checked release by release, shown as one of several.
+  assert.match(await page.textContent('#history'), /one of \d+ releases in this receipt/);
   await page.screenshot({ path: join(config.shots, 'history.png'), fullPage: true });
   await page.fill('#cert-id', config.purgedId);
   await page.click('#search');

@@ -65,10 +65,17 @@ async fn the_page_verifies_bundles_receipts_and_reports_a_fork() {
     let reg = ops::register(&importer, &example("usmca.json"), &to)
         .await
         .unwrap();
-    ops::register(&importer, &example("cafta-dr.json"), &to)
+    let cafta = ops::register(&importer, &example("cafta-dr.json"), &to)
         .await
         .unwrap();
     let cert_id = ops::parse_cert_id(&reg.cert_id).unwrap();
+    let opens = opens_share_a_receipt(
+        &a,
+        &vkey,
+        &cert_id,
+        &ops::parse_cert_id(&cafta.cert_id).unwrap(),
+    )
+    .await;
     let pointers = ["/exporter/name".to_owned(), "/regime".to_owned()];
     let bundle = ops::disclose(&importer, &cert_id, &pointers).await.unwrap();
     let (receipt, _) = ops::fetch_receipt(&a.importer.client, &vkey, reg.index)
@@ -85,7 +92,8 @@ async fn the_page_verifies_bundles_receipts_and_reports_a_fork() {
     let tricky_bundle = ops::disclose(&importer, &odd_id, &all).await.unwrap();
     ops::purge(&importer, &odd_id).await.unwrap();
 
-    // Log B: another history under the same log key (its data directory got A's key file), longer than A.
+    // Log B: another history under the same log key (its data directory got A's key file), longer than A
+    // (which has fewer than 13 entries besides the receipts of those opens, at most one entry each).
     let dir = tempfile::tempdir().unwrap();
     let data_b = dir.path().join("data");
     std::fs::create_dir(&data_b).unwrap();
@@ -94,13 +102,13 @@ async fn the_page_verifies_bundles_receipts_and_reports_a_fork() {
     save_keys(dir.path(), &operator);
     let b = Spawned::start(&data_b, &dir.path().join("operator.key.pub"), &[], None).await;
     let operator = Party::with_keys(operator, &b.url);
-    for i in 0..12 {
+    for i in 0..12 + opens {
         let party = PartyKeys::generate(PartyId::new(&format!("party-{i}")).unwrap(), Role::Broker);
         ops::enroll(&operator.client, &operator.keys, &party.public())
             .await
             .unwrap();
     }
-    wait_for_size(&b.url, 13).await;
+    wait_for_size(&b.url, 13 + opens as u64).await;
 
     let work = tempfile::tempdir().unwrap();
     let bundle_path = work.path().join("bundle.json");
@@ -130,6 +138,47 @@ async fn the_page_verifies_bundles_receipts_and_reports_a_fork() {
             "no screenshot {shot}.png"
         );
     }
+}
+
+/// Opens both certificates concurrently until one access receipt (kind 0x09) records a release of `first`
+/// together with another release: the page must check such a group's receipt release by release, and show it
+/// in `first`'s history ("one of N releases in this receipt"). A group forms while the previous one is being
+/// committed, so this takes a round or two. Returns how many opens it made.
+async fn opens_share_a_receipt(
+    a: &SpawnedWorld,
+    vkey: &str,
+    first: &vault::CertId,
+    second: &vault::CertId,
+) -> usize {
+    let reader = a.cbp.actor(vkey);
+    let open = |cert_id: &vault::CertId| {
+        let (reader, cert_id) = (&reader, *cert_id);
+        async move {
+            let opened = ops::open(reader, &cert_id).await.unwrap();
+            (cert_id, opened.receipt_index)
+        }
+    };
+    for round in 1..=20 {
+        // On this one task, so the eight requests are in flight together.
+        let (r1, r2, r3, r4, r5, r6, r7, r8) = tokio::join!(
+            open(first),
+            open(second),
+            open(first),
+            open(second),
+            open(first),
+            open(second),
+            open(first),
+            open(second)
+        );
+        let receipts = [r1, r2, r3, r4, r5, r6, r7, r8];
+        let shared = receipts.iter().any(|(cert, index)| {
+            cert == first && receipts.iter().filter(|(_, i)| i == index).count() > 1
+        });
+        if shared {
+            return 8 * round;
+        }
+    }
+    panic!("20 rounds of 8 concurrent opens never shared an access receipt");
 }
 
 /// A live log with a 2-of-2 witness policy: the page must verify both cosignatures made by real

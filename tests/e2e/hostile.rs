@@ -125,7 +125,33 @@ async fn concurrent_registrations_and_opens_all_land_and_audit_clean() {
     let report = ops::audit(&w.auditor.client, vkey, None).await.unwrap();
     assert!(report.problems.is_empty(), "{:?}", report.problems);
     assert_eq!(report.kinds.get("registration"), Some(&12));
-    assert_eq!(report.kinds.get("access_receipt"), Some(&12));
+    // Concurrent opens share access receipts (kind 0x09): twelve releases, one per open, in at most twelve
+    // entries, each release naming one of the certificates opened.
+    assert_eq!(report.receipts.len(), 12, "{:?}", report.receipts);
+    let receipt_entries = report.kinds.get("access_receipt").copied().unwrap_or(0);
+    assert!((1..=12).contains(&receipt_entries), "{receipt_entries}");
+    let opened: std::collections::BTreeSet<String> =
+        certs.iter().map(|(id, _)| id.to_string()).collect();
+    let released: std::collections::BTreeSet<String> =
+        report.receipts.iter().map(|r| r.cert_id.clone()).collect();
+    assert_eq!(released, opened);
+    // The registrant's access trail finds each certificate's one release, also inside a shared receipt.
+    for (cert_id, _) in &certs {
+        let trail = ops::accesses(
+            &w.importer.client,
+            Some(&w.importer.keys),
+            vkey,
+            w.importer.home.path(),
+            cert_id,
+        )
+        .await
+        .unwrap();
+        let ops::AccessTrail::Registrant { accesses, .. } = trail else {
+            panic!("the registrant sees the outsider's view of {cert_id}");
+        };
+        assert_eq!(accesses.len(), 1, "{cert_id}: {accesses:?}");
+        assert_eq!(accesses[0].party.as_deref(), Some("cbp"));
+    }
 }
 
 /// Runs futures concurrently on this task and collects their outputs in order.

@@ -154,10 +154,10 @@ fn decoding_rejects_what_it_must() {
         Err(Error::UnknownEntryVersion(2))
     ));
     let mut kind = good.clone();
-    kind[1] = 0x09;
+    kind[1] = 0x0a;
     assert!(matches!(
         SignedEntry::decode(&kind),
-        Err(Error::UnknownEntryKind(9))
+        Err(Error::UnknownEntryKind(10))
     ));
     // Kind 0x08 is the registration with a sealed digest: the original layout read as one does not decode.
     let mut short = good.clone();
@@ -314,6 +314,72 @@ fn signing_enforces_limits() {
     ));
 }
 
+fn receipts(n: usize) -> Entry {
+    Entry::AccessReceipts {
+        releases: (0..n)
+            .map(|i| Release {
+                cert_id: CertId([u8::try_from(i % 256).unwrap(); 16]),
+                grant: [0x33; 32],
+            })
+            .collect(),
+        time_ms: 7,
+    }
+}
+
+#[test]
+fn access_receipts_list_one_to_1024_releases() {
+    // Layout (docs/formats.md, kind 0x09): version, kind, u16 count, count x (cert id, grant), time.
+    let signed = SignedEntry::sign(receipts(2), party("log"), &key(1)).unwrap();
+    let bytes = signed.encode();
+    assert_eq!(&bytes[..4], &[0x01, 0x09, 0x00, 0x02]);
+    assert_eq!(&bytes[4..20], &[0; 16]);
+    assert_eq!(&bytes[20..52], &[0x33; 32]);
+    assert_eq!(&bytes[52..68], &[1; 16]);
+    assert_eq!(&bytes[100..108], &7u64.to_be_bytes());
+    assert_eq!(bytes.len(), 108 + 2 + 3 + 64);
+    assert_eq!(signed.entry().releases().len(), 2);
+    assert_eq!(signed.entry().cert_id(), None);
+    assert_eq!(signed.entry().time_ms(), 7);
+
+    // The most releases still fit one entry; one more, or none, is refused when signing.
+    let full = SignedEntry::sign(receipts(MAX_RELEASES), party("log"), &key(1)).unwrap();
+    assert!(full.encode().len() <= MAX_ENTRY_SIZE);
+    assert_eq!(
+        SignedEntry::decode(&full.encode())
+            .unwrap()
+            .entry()
+            .releases()
+            .len(),
+        MAX_RELEASES
+    );
+    for n in [0, MAX_RELEASES + 1] {
+        assert!(matches!(
+            SignedEntry::sign(receipts(n), party("log"), &key(1)),
+            Err(Error::EntryTooLarge(_))
+        ));
+    }
+    // A count of 0 or over the limit does not decode either.
+    for count in [0u16, 1025] {
+        let mut edited = bytes.clone();
+        edited[2..4].copy_from_slice(&count.to_be_bytes());
+        assert!(SignedEntry::decode(&edited).is_err(), "count {count}");
+    }
+    // An access receipt of kind 0x06 lists its one release the same way.
+    let single = Entry::AccessReceipt {
+        cert_id: CertId([9; 16]),
+        grant: [8; 32],
+        time_ms: 1,
+    };
+    assert_eq!(
+        single.releases(),
+        vec![Release {
+            cert_id: CertId([9; 16]),
+            grant: [8; 32]
+        }]
+    );
+    assert!(example().entry().releases().is_empty());
+}
+
 fn arb_party() -> impl Strategy<Value = PartyId> {
     "[a-z0-9][a-z0-9._-]{0,63}".prop_map(|s| PartyId::new(&s).unwrap())
 }
@@ -375,6 +441,17 @@ fn arb_entry() -> impl Strategy<Value = Entry> {
         }),
         (cert.clone(), any::<u64>())
             .prop_map(|(cert_id, time_ms)| Entry::Purge { cert_id, time_ms }),
+        (
+            proptest::collection::vec((cert.clone(), any::<[u8; 32]>()), 1..=8),
+            any::<u64>()
+        )
+            .prop_map(|(releases, time_ms)| Entry::AccessReceipts {
+                releases: releases
+                    .into_iter()
+                    .map(|(cert_id, grant)| Release { cert_id, grant })
+                    .collect(),
+                time_ms,
+            }),
         (cert, any::<[u8; 32]>(), any::<u64>()).prop_map(|(cert_id, grant, time_ms)| {
             Entry::AccessReceipt {
                 cert_id,

@@ -18,7 +18,7 @@ use crate::client::logview::{LogView, VerifyError};
 /// One verified access receipt, as the registrant sees it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Access {
-    /// The receipt's log index.
+    /// The receipt's log index (one receipt may record several releases: concurrent opens share one).
     pub index: u64,
     /// When the envelope was released (the receipt's time), in milliseconds since the Unix epoch.
     pub time_ms: u64,
@@ -47,7 +47,7 @@ pub enum AccessTrail {
     Outsider {
         /// The certificate id.
         cert_id: String,
-        /// The number of verified access receipts.
+        /// The number of releases the verified access receipts record.
         count: u64,
     },
 }
@@ -75,7 +75,7 @@ pub async fn accesses(
     let registrant = verified_registrant(&view, cert_id, info.registration_index).await?;
     let mut receipts = Vec::with_capacity(indexes.len());
     for index in indexes {
-        receipts.push(verified_receipt(&view, cert_id, index).await?);
+        receipts.extend(verified_receipt(&view, cert_id, index).await?);
     }
     let Some(keys) = keys.filter(|k| *k.id() == registrant) else {
         return Ok(AccessTrail::Outsider {
@@ -145,20 +145,24 @@ async fn verified_registrant(
     Ok(facts.registrant)
 }
 
-/// Entry `index`, verified as an access receipt for `cert_id` signed by the log key: (index, grant, time).
+/// Entry `index`, verified as an access receipt signed by the log key that records at least one release of
+/// `cert_id`: (index, grant, time) for each of them (a group's receipt, kind 0x09, may list several).
 async fn verified_receipt(
     view: &LogView<'_>,
     cert_id: &CertId,
     index: u64,
-) -> anyhow::Result<(u64, ledger::Hash, u64)> {
+) -> anyhow::Result<Vec<(u64, ledger::Hash, u64)>> {
     let entry = view.entry(index).await?;
     let unexpected = || VerifyError::Unexpected {
         index,
         expected: format!("an access receipt for {cert_id}"),
     };
-    let (receipt_cert, grant, time_ms) =
-        entries::access_receipt(entry.signed.entry()).ok_or_else(unexpected)?;
-    if receipt_cert != *cert_id || entry.signed.signer().as_str() != crate::api::LOG_PARTY {
+    let releases: Vec<_> = entries::releases(entry.signed.entry())
+        .into_iter()
+        .filter(|(released, _, _)| released == cert_id)
+        .map(|(_, grant, time_ms)| (index, grant, time_ms))
+        .collect();
+    if releases.is_empty() || entry.signed.signer().as_str() != crate::api::LOG_PARTY {
         return Err(unexpected().into());
     }
     entry
@@ -168,7 +172,7 @@ async fn verified_receipt(
             index,
             signer: "the log key".into(),
         })?;
-    Ok((index, grant, time_ms))
+    Ok(releases)
 }
 
 /// Milliseconds since the Unix epoch as RFC 3339 UTC (`2026-11-21T10:15:30.123Z`).

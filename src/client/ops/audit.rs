@@ -65,10 +65,11 @@ pub struct Problem {
     pub message: String,
 }
 
-/// An access receipt found on the log.
+/// A release recorded by an access receipt on the log (a receipt of kind 0x09 records several, each listed
+/// here with the receipt's index).
 #[derive(Debug, Clone, Serialize)]
 pub struct Receipt {
-    /// Its index.
+    /// The receipt's index.
     pub index: u64,
     /// The certificate released.
     pub cert_id: String,
@@ -124,14 +125,18 @@ impl Replay {
             self.operator = Some(party);
             return Ok(());
         }
-        if let Some((cert_id, _, _)) = entries::access_receipt(entry) {
+        if entries::is_access_receipt(entry) {
             signed
                 .verify(&self.log_key)
                 .map_err(|_| "access receipt not signed by the log key")?;
-            if !self.registrants.contains_key(&cert_id) {
-                return Err(format!(
-                    "access receipt for unregistered certificate {cert_id}"
-                ));
+            // A group's receipt (kind 0x09) vouches for each release it lists: each must be of a registered
+            // certificate.
+            for (cert_id, _, _) in entries::releases(entry) {
+                if !self.registrants.contains_key(&cert_id) {
+                    return Err(format!(
+                        "access receipt for unregistered certificate {cert_id}"
+                    ));
+                }
             }
             return Ok(());
         }
@@ -387,7 +392,7 @@ pub async fn audit(
                     if let Err(message) = replay.check(index, &signed) {
                         problem(Some(index), message);
                     }
-                    if let Some((cert_id, grant, time)) = entries::access_receipt(signed.entry()) {
+                    for (cert_id, grant, time) in entries::releases(signed.entry()) {
                         receipts.push(Receipt {
                             index,
                             cert_id: cert_id.to_string(),
@@ -440,3 +445,6 @@ pub async fn audit(
         problems,
     })
 }
+
+#[cfg(test)]
+mod tests;

@@ -164,13 +164,17 @@
 
   // ----- a certificate's history -----
 
-  function describe(e) {
+  function describe(e, cert) {
     const short = (h) => `${TL.bytes.toHex(h).slice(0, 12)}…`;
     switch (e.kind) {
       case 'registration': return `registered by ${e.registrant} for ${e.grants.length} reader(s)`;
       case 'grant': return `grant ${short(e.grant)} added by ${e.signer}`;
       case 'revocation': return `grant ${short(e.grant)} revoked by ${e.signer}`;
-      case 'access': return `opened by the holder of grant ${short(e.grant)} (receipt by the log)`;
+      case 'access': {
+        const grants = e.releases.filter((r) => r.cert === cert).map((r) => short(r.grant)).join(', ');
+        const shared = e.releases.length > 1 ? `, one of ${e.releases.length} releases in this receipt` : '';
+        return `opened by the holder of grant ${grants} (receipt by the log${shared})`;
+      }
       case 'purge': return e.signer === TL.entry.LOG_SIGNER ? 'purged by the retention sweep' : `purged by ${e.signer}`;
       default: return e.kind;
     }
@@ -190,7 +194,7 @@
       verdict($('history-verdict'), false, 'the log did not verify, so no history can be shown');
       return;
     }
-    const rows = state.rows.filter((r) => r.entry && r.entry.cert === id);
+    const rows = state.rows.filter((r) => r.entry && TL.entry.isAbout(r.entry, id));
     if (rows.length === 0) {
       verdict($('history-verdict'), false, `no entry for certificate ${id} in the checkpoint of size ${state.checkpoint.size}`);
       return;
@@ -200,7 +204,7 @@
       const li = document.createElement('li');
       const line = document.createElement('p');
       line.className = 'verdict';
-      const label = `${new Date(r.entry.time).toISOString()} entry ${r.index}: ${describe(r.entry)}`;
+      const label = `${new Date(r.entry.time).toISOString()} entry ${r.index}: ${describe(r.entry, id)}`;
       let ok = r.ok;
       let why = r.reason;
       if (ok) {

@@ -6,8 +6,10 @@
   const MAX_ENTRY = 65535;
   const DOMAIN = utf8('tradeledger/entry/v1\n');
   const CONSENT_DOMAIN = utf8('tradeledger/rotation/v1\n');
-  // Kind 8 is a registration that also carries the sealed digest of its uploads (docs/formats.md).
-  const KINDS = { 1: 'enrollment', 2: 'registration', 3: 'grant', 4: 'revocation', 5: 'purge', 6: 'access', 7: 'rotation', 8: 'registration' };
+  // Kind 8 is a registration that also carries the sealed digest of its uploads; kind 9 an access receipt
+  // listing the releases of a group of concurrent opens (docs/formats.md).
+  const KINDS = { 1: 'enrollment', 2: 'registration', 3: 'grant', 4: 'revocation', 5: 'purge', 6: 'access', 7: 'rotation', 8: 'registration', 9: 'access' };
+  const MAX_RELEASES = 1024;
   const ROLES = { 1: 'importer', 2: 'exporter', 3: 'producer', 4: 'broker', 5: 'customs', 6: 'auditor', 7: 'operator' };
   const LOG_SIGNER = 'log';
 
@@ -88,7 +90,17 @@
       case 6:
         e.cert = toHex(r.take(16, 'certificate id'));
         e.grant = r.take(32, 'grant commitment');
+        if (code === 6) e.releases = [{ cert: e.cert, grant: e.grant }];
         break;
+      case 9: {
+        const count = r.u16('release count');
+        if (count < 1 || count > MAX_RELEASES) fail(`entry: ${count} releases, not 1 to ${MAX_RELEASES}`);
+        e.releases = [];
+        for (let i = 0; i < count; i++) {
+          e.releases.push({ cert: toHex(r.take(16, 'certificate id')), grant: r.take(32, 'grant commitment') });
+        }
+        break;
+      }
       case 5:
         e.cert = toHex(r.take(16, 'certificate id'));
         break;
@@ -122,6 +134,11 @@
     }
   }
 
+  /** Whether the entry is about certificate `cert` (an access receipt of kind 9 may list several). */
+  function isAbout(entry, cert) {
+    return entry.cert === cert || (entry.releases || []).some((r) => r.cert === cert);
+  }
+
   /** Whether the entry's signature verifies with the raw 32-byte Ed25519 key `pub` (or a CryptoKey). */
   async function signedBy(entry, pub) {
     const key = pub instanceof Uint8Array ? await importEd25519(pub) : pub;
@@ -134,5 +151,5 @@
     return key !== null && TL.note.ed25519Verify(key, entry.consent, entry.consentMessage);
   }
 
-  TL.entry = { decodeEntry, signedBy, consentHolds, LOG_SIGNER, KINDS };
+  TL.entry = { decodeEntry, signedBy, consentHolds, isAbout, LOG_SIGNER, KINDS };
 })((window.TL = window.TL || {}));

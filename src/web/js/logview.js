@@ -86,9 +86,12 @@
           const signer = e.kind === 'purge' && e.signer === LOG ? LOG : registrant;
           return result(await bySigner(e, signer));
         }
-        case 'access':
-          if (!certs.has(e.cert)) return result(`certificate ${e.cert} is not registered`);
+        case 'access': {
+          // Each release the receipt lists (one for kind 6, a group's for kind 9) is of a registered certificate.
+          const unknown = e.releases.find((r) => !certs.has(r.cert));
+          if (unknown) return result(`certificate ${unknown.cert} is not registered`);
           return result(await bySigner(e, LOG));
+        }
         default:
           return result('unknown kind');
       }
