@@ -234,8 +234,9 @@ async fn publish_rounds(state: &Arc<AppState>, publisher: &Publisher, lease: Opt
             metrics.publisher.store(holds, Ordering::Relaxed);
             if !holds {
                 // Standing by: what the holder published is unknown here, so the first round as holder reads
-                // the bucket afresh.
+                // the bucket afresh; the lag is the holder's to report (no alert from every standby).
                 bucket_size = 0;
+                metrics.behind_since_ms.store(0, Ordering::Relaxed);
                 tokio::select! {
                     () = tokio::time::sleep(RENEW_EVERY / 4) => continue,
                     () = state.checkpoints.stopped() => return,
