@@ -440,6 +440,25 @@ async fn three_witness_processes_two_of_three() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_frontends_on_one_database_cosign_one_sequence() {
+    two_frontends_cosign(false).await;
+}
+
+/// With a bucket, only the publishing lease's holder runs rounds; the other frontend serves the cosigned
+/// checkpoints it reads back from the bucket, so both still publish checkpoints meeting the quorum.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_frontends_with_a_bucket_cosign_at_the_lease_holder_and_both_serve_its_checkpoints() {
+    two_frontends_cosign(true).await;
+}
+
+async fn two_frontends_cosign(with_bucket: bool) {
+    let moto = with_bucket.then(moto::Moto::start);
+    let location = match &moto {
+        Some(moto) => {
+            moto.bucket("tl-shared", "").await;
+            Some(std::sync::Arc::new(moto.location("tl-shared", "log")))
+        }
+        None => None,
+    };
     let root = TempDir::new().unwrap();
     let db = tokio::task::spawn_blocking(pg_cluster::fresh_database)
         .await
@@ -460,6 +479,7 @@ async fn two_frontends_on_one_database_cosign_one_sequence() {
     let on_postgres = |c: &mut ServeConfig| {
         c.postgres = Some(tradeledger::server::PostgresUrl::new(db.clone()));
         c.log_key = Some(shared.join("log.key"));
+        c.bucket = location.clone();
     };
     let a = Service::start_with(&root.path().join("a"), &operator, &policy_path, on_postgres).await;
     let b = Service::start_with(&root.path().join("b"), &operator, &policy_path, on_postgres).await;
@@ -509,6 +529,27 @@ async fn two_frontends_on_one_database_cosign_one_sequence() {
     // The witnesses followed one log: each cosigned a size covering everything.
     for w in &witnesses {
         assert!(w.latest_size().await.unwrap() > last);
+    }
+    // The bucket's checkpoint, published by the lease holder, meets the quorum and covers them too.
+    if let Some(location) = &location {
+        let s3 = tradeledger::bucket::S3::new(location).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let note = s3.get("checkpoint").await.unwrap().map(|o| o.bytes);
+            let size = note.as_ref().and_then(|n| {
+                let text = String::from_utf8_lossy(n);
+                text.lines().nth(1).and_then(|l| l.parse::<u64>().ok())
+            });
+            if size > Some(last) {
+                policy.verify_checkpoint(&note.unwrap()).unwrap();
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the bucket stayed at {size:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
     a.shutdown().await;
     b.shutdown().await;

@@ -7,9 +7,13 @@
 //! - every object a checkpoint needs is uploaded before that checkpoint;
 //! - the checkpoint (`no-cache`) only moves forward: it is replaced with `If-Match` on the ETag read, only by a
 //!   larger checkpoint of the same history (the bucket's root must be this log's root at the bucket's size),
-//!   re-read and retried when another writer got there first.
+//!   re-read and retried when another writer got there first;
+//! - with frontends sharing the log, the caller's fence (its publishing lease, `src/server/pg_lease.rs`) is
+//!   checked right before each checkpoint write; the conditional write stays the last guard for a writer paused
+//!   between the two.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::BucketError;
 use super::layout::tiles_between;
@@ -46,12 +50,23 @@ impl LogReader for ledger::Log {
 pub struct Publisher {
     s3: S3,
     log: Arc<dyn LogReader>,
+    /// PUT requests sent (what publishing costs the bucket).
+    puts: AtomicU64,
 }
 
 impl Publisher {
     /// A publisher of `log` through `s3`.
     pub fn new(s3: S3, log: Arc<dyn LogReader>) -> Publisher {
-        Publisher { s3, log }
+        Publisher {
+            s3,
+            log,
+            puts: AtomicU64::new(0),
+        }
+    }
+
+    /// How many PUT requests this publisher has sent.
+    pub fn puts(&self) -> u64 {
+        self.puts.load(Ordering::Relaxed)
     }
 
     /// The S3 client (tests create the bucket through it).
@@ -63,6 +78,17 @@ impl Publisher {
     /// every tile and bundle it needs; returns the size the bucket's checkpoint has afterwards (larger than
     /// `size` if another frontend published further).
     pub async fn publish(&self, size: u64, note: &[u8]) -> Result<u64, BucketError> {
+        self.publish_fenced(size, note, &|| true).await
+    }
+
+    /// [`Publisher::publish`], writing the checkpoint only while `may_write()` says so (asked right before each
+    /// checkpoint write); when it refuses, the round ends with the size the bucket's checkpoint had.
+    pub async fn publish_fenced(
+        &self,
+        size: u64,
+        note: &[u8],
+        may_write: &(dyn Fn() -> bool + Sync),
+    ) -> Result<u64, BucketError> {
         let mut current = self.read_checkpoint().await?;
         let from = current.as_ref().map_or(0, |c| c.size);
         if from >= size {
@@ -72,8 +98,14 @@ impl Publisher {
             self.put_tile(tile).await?;
         }
         for _ in 0..CHECKPOINT_ATTEMPTS {
+            if !may_write() {
+                return Ok(current.map_or(0, |c| c.size));
+            }
             let written = match &current {
-                None => self.s3.put_new(CHECKPOINT, note.to_vec(), NO_CACHE).await?,
+                None => {
+                    self.puts.fetch_add(1, Ordering::Relaxed);
+                    self.s3.put_new(CHECKPOINT, note.to_vec(), NO_CACHE).await?
+                }
                 Some(BucketCheckpoint { size: ahead, .. }) if *ahead >= size => return Ok(*ahead),
                 Some(BucketCheckpoint { etag: None, .. }) => {
                     return Err(BucketError::Config(
@@ -83,6 +115,7 @@ impl Publisher {
                 Some(BucketCheckpoint {
                     etag: Some(etag), ..
                 }) => {
+                    self.puts.fetch_add(1, Ordering::Relaxed);
                     self.s3
                         .put_replacing(CHECKPOINT, note.to_vec(), NO_CACHE, etag)
                         .await?
@@ -140,6 +173,7 @@ impl Publisher {
         .map_err(|e| BucketError::Log(e.to_string()))?
         .map_err(|e| BucketError::Log(e.to_string()))?;
         let name = tile.path();
+        self.puts.fetch_add(1, Ordering::Relaxed);
         if self.s3.put_new(&name, bytes.clone(), IMMUTABLE).await? == Put::Written {
             return Ok(());
         }

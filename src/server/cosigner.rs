@@ -5,6 +5,10 @@
 //! cosigner wakes after appends, runs at most one round per `cosign_interval` over the log's latest checkpoint,
 //! and publishes as soon as enough witnesses answered. A round that misses the quorum publishes nothing (the
 //! previous cosigned checkpoint stays) and is retried after the interval.
+//!
+//! With frontends sharing the log and a bucket, only the holder of the publishing lease runs rounds (it is the
+//! one that publishes their checkpoints to the bucket); every other frontend adopts the cosigned checkpoint it
+//! finds in the bucket, once it has checked the witness quorum and that its log extends it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,6 +19,7 @@ use ledger::{Hash, Policy};
 use tokio::sync::watch;
 
 use super::locks::Locks;
+use super::pg_lease::Lease;
 use super::pg_locks::PgLockHeld;
 use super::publish::Published;
 use super::state::AppState;
@@ -162,6 +167,53 @@ impl Witnessing {
         }
     }
 
+    /// Adopts the bucket's checkpoint if it is newer than the published one, meets the witness quorum and this
+    /// log extends it (the lease holder cosigned and published it).
+    async fn adopt_from_bucket(&self, state: &Arc<AppState>, s3: &crate::bucket::S3) {
+        let note = match s3.get("checkpoint").await {
+            Ok(Some(object)) => object.bytes,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::debug!(error = %e, "reading the bucket's cosigned checkpoint");
+                return;
+            }
+        };
+        // Not yet cosigned (the bucket's first checkpoint before any quorum): nothing to adopt.
+        if self.policy.verify_checkpoint(&note).is_err() {
+            return;
+        }
+        let Some(size) = String::from_utf8(note.clone())
+            .ok()
+            .and_then(Published::from_note)
+            .map(|p| p.size)
+        else {
+            return;
+        };
+        if self.is_published(size) {
+            return;
+        }
+        let st = state.clone();
+        let checked = tokio::task::spawn_blocking(move || {
+            super::published::check_bucket_note(&st, &note).map(|()| note)
+        })
+        .await;
+        match checked {
+            Ok(Ok(note)) => {
+                self.publish(size, &String::from_utf8_lossy(&note));
+                tracing::debug!(
+                    size,
+                    "adopted the cosigned checkpoint the publishing frontend published"
+                );
+            }
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "not adopting the bucket's cosigned checkpoint")
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "checking the bucket's cosigned checkpoint panicked")
+            }
+        }
+    }
+
     fn is_published(&self, size: u64) -> bool {
         self.published
             .borrow()
@@ -239,10 +291,21 @@ async fn cosigning_turn(state: &Arc<AppState>) -> Option<Option<PgLockHeld>> {
     }
 }
 
-/// Runs cosigning rounds until the service stops. Returns at once without a witness policy.
-pub(crate) async fn run(state: Arc<AppState>) {
+/// Runs cosigning rounds until the service stops (with `lease`, only while holding it, adopting the holder's
+/// cosigned checkpoints from the bucket otherwise). Returns at once without a witness policy.
+pub(crate) async fn run(state: Arc<AppState>, lease: Option<Arc<Lease>>) {
     let Some(witnessing) = &state.checkpoints.witnessing else {
         return;
+    };
+    let bucket = match (&lease, &state.config.bucket) {
+        (Some(_), Some(location)) => match crate::bucket::S3::new(location) {
+            Ok(s3) => Some(s3),
+            Err(e) => {
+                tracing::error!(error = %e, "the bucket's settings: cosigned checkpoints not adopted");
+                None
+            }
+        },
+        _ => None,
     };
     let interval = state.config.cosign_interval;
     let mut appends = state.checkpoints.appends();
@@ -252,7 +315,12 @@ pub(crate) async fn run(state: Arc<AppState>) {
         let note = state.log.checkpoint();
         let size =
             Published::from_note(String::from_utf8_lossy(&note).into_owned()).map_or(0, |p| p.size);
-        if !witnessing.is_published(size)
+        let standby = lease.as_ref().is_some_and(|l| !l.holds());
+        if standby {
+            if let Some(s3) = &bucket {
+                witnessing.adopt_from_bucket(&state, s3).await;
+            }
+        } else if !witnessing.is_published(size)
             && let Some(turn) = cosigning_turn(&state).await
         {
             match String::from_utf8(note) {

@@ -28,6 +28,7 @@ mod page;
 #[path = "../../vault/tests/support/pg_cluster.rs"]
 mod pg_cluster;
 mod pg_frontends;
+mod pg_lease;
 mod pg_locks;
 mod pg_nonces;
 mod policies;
@@ -271,12 +272,14 @@ pub async fn serve_with_ready(
         .context("checking the bucket's checkpoint")??;
     }
     let state = Arc::new(state);
-    let cosigner = tokio::spawn(cosigner::run(state.clone()));
+    // With frontends sharing the log, one publishes to the bucket (and cosigns what it publishes) at a time.
+    let lease = (state.config.bucket.as_deref()).and_then(|l| bucket_task::lease(&state, l));
+    let cosigner = tokio::spawn(cosigner::run(state.clone(), lease.clone()));
     let bucket = state
         .config
         .bucket
         .clone()
-        .map(|location| tokio::spawn(bucket_task::run(state.clone(), location)));
+        .map(|location| tokio::spawn(bucket_task::run(state.clone(), location, lease)));
     let _ = ready.send(());
     let (stop_sweep, sweep_stopped) = tokio::sync::oneshot::channel();
     let sweeper = tokio::spawn(retention::run(state.clone(), sweep_stopped));

@@ -13,10 +13,16 @@ use anyhow::Context as _;
 use sha2::{Digest as _, Sha256};
 use vault::{PgMigration, PgPool, pg_error, pg_migrate};
 
-const MIGRATIONS: &[PgMigration] = &[PgMigration {
-    version: 1,
-    sql: include_str!("pg_frontends.sql"),
-}];
+const MIGRATIONS: &[PgMigration] = &[
+    PgMigration {
+        version: 1,
+        sql: include_str!("pg_frontends.sql"),
+    },
+    PgMigration {
+        version: 2,
+        sql: include_str!("pg_lease.sql"),
+    },
+];
 
 /// What this frontend agreed with the others.
 pub(super) struct Agreed {
@@ -33,7 +39,7 @@ pub(super) fn agree(
     adopt_policies: bool,
 ) -> anyhow::Result<Agreed> {
     let mut conn = pool.get().context("connecting to PostgreSQL")?;
-    pg_migrate(&mut conn, "frontends", MIGRATIONS).context("migrating the frontend settings")?;
+    migrate(&mut conn)?;
     let recorded = setting(&mut conn, "log_vkey", log_vkey.as_bytes())?;
     anyhow::ensure!(
         recorded == log_vkey.as_bytes(),
@@ -64,6 +70,11 @@ pub(super) fn agree(
     let lock_key = <[u8; 32]>::try_from(lock_key.as_slice())
         .map_err(|_| anyhow::anyhow!("the database's lock key is not 32 bytes"))?;
     Ok(Agreed { lock_key })
+}
+
+/// Creates or upgrades the frontends' tables (settings, the publishing lease).
+pub(super) fn migrate(conn: &mut postgres::Client) -> anyhow::Result<()> {
+    pg_migrate(conn, "frontends", MIGRATIONS).context("migrating the frontend settings")
 }
 
 /// The recorded value of `name`, recording `ours` first if there is none (the first frontend wins a race).

@@ -55,6 +55,11 @@ impl PgLocks {
         PgLocks { pool, key, wait }
     }
 
+    /// The locks' own pool (the publishing lease renews on it: never behind request traffic).
+    pub(super) fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
     /// Holds every decision about `cert_id`, in every frontend, until dropped.
     pub(super) fn certificate(&self, cert_id: &CertId) -> Result<PgLockHeld, ApiError> {
         self.take(CERTIFICATES, self.certificate_key(cert_id))

@@ -16,14 +16,14 @@ use crate::spawned::Spawned;
 use crate::support::{Party, copy_keys, example, log_key_file, save_keys, send, sign};
 
 /// The published checkpoint's size at `url`, verified with `vkey`; `None` if it cannot be had.
-async fn size(url: &str, vkey: &str) -> Option<u64> {
+pub async fn size(url: &str, vkey: &str) -> Option<u64> {
     let client = Client::new(url).ok()?;
     Some(LogView::fetch(&client, vkey).await.ok()?.checkpoint().size)
 }
 
 /// Registers through `url` until `stop`, pausing after failures; returns the acknowledged certificate ids
 /// and how many attempts failed.
-fn load(
+pub fn load(
     importer: &PartyKeys,
     cbp: &PartyId,
     url: &str,
@@ -53,7 +53,7 @@ fn load(
 }
 
 /// Opens every certificate in `ids` as `cbp` through `url`.
-async fn open_all(cbp: &PartyKeys, url: &str, vkey: &str, ids: &[String]) {
+pub async fn open_all(cbp: &PartyKeys, url: &str, vkey: &str, ids: &[String]) {
     let reader = Party::with_keys(copy_keys(cbp), url);
     for id in ids {
         let cert_id = ops::parse_cert_id(id).unwrap();

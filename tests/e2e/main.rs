@@ -33,6 +33,7 @@ mod pg_cluster;
 mod pipes;
 mod postgres;
 mod proxy;
+mod publishing_lease;
 mod races;
 mod rawhttp;
 mod refusals;

@@ -27,6 +27,17 @@ impl Spawned {
         extra: &[&str],
         nofile: Option<u32>,
     ) -> Spawned {
+        Spawned::start_with_env(data, operator_pub, extra, nofile, &[]).await
+    }
+
+    /// [`Spawned::start`] with `env` added to the process's environment (a bucket's endpoint and credentials).
+    pub async fn start_with_env(
+        data: &Path,
+        operator_pub: &Path,
+        extra: &[&str],
+        nofile: Option<u32>,
+        env: &[(&str, &str)],
+    ) -> Spawned {
         let bin = env!("CARGO_BIN_EXE_tradeledger");
         let mut cmd = match nofile {
             Some(n) => {
@@ -42,6 +53,7 @@ impl Spawned {
             .arg(operator_pub)
             .args(extra)
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::inherit())
             .kill_on_drop(true);
@@ -83,6 +95,15 @@ impl Spawned {
         std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
             .map(|d| d.count())
             .unwrap_or(0)
+    }
+
+    /// Sends `signal` (`STOP`, `CONT`) with kill(1).
+    pub fn signal(&self, signal: &str) {
+        let status = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &self.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{signal}");
     }
 
     /// Sends SIGKILL (`kill -9`: no shutdown, no flush) and waits for the process to be gone.

@@ -132,20 +132,50 @@ impl VaultStore for PgVaultStore {
         // One order for every batch, so two batches sharing ids wait for each other instead of deadlocking.
         let mut sorted: Vec<&NewCertificate<'_>> = certs.iter().collect();
         sorted.sort_by_key(|c| c.cert_id);
+        // Three statements for the whole batch (one per table, rows as arrays through `unnest`), not one per
+        // row: a registration group of N certificates costs three round trips, not about 3N.
+        let ids: Vec<&[u8]> = sorted
+            .iter()
+            .map(|c| c.cert_id.as_bytes().as_slice())
+            .collect();
+        let (mut body_sums, mut ciphertexts) = (Vec::new(), Vec::new());
+        let (mut env_ids, mut env_parties, mut env_bytes, mut env_sums) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for cert in &sorted {
+            body_sums.push(body_checksum(cert.cert_id, cert.ciphertext));
+            ciphertexts.push(cert.ciphertext);
+            for (party, bytes) in cert.envelopes {
+                env_ids.push(cert.cert_id.as_bytes().as_slice());
+                env_parties.push(*party);
+                env_bytes.push(*bytes);
+                env_sums.push(envelope_checksum(cert.cert_id, party, bytes));
+            }
+        }
         self.transaction(|tx| {
-            let claim = tx
-                .prepare(
-                    "INSERT INTO vault_certificates (cert_id) VALUES ($1) ON CONFLICT DO NOTHING",
+            // Claimed in id order (unnest keeps the array's order), so two batches sharing ids wait for each
+            // other instead of deadlocking; an id taken already is simply not returned.
+            let claimed = tx
+                .query(
+                    "INSERT INTO vault_certificates (cert_id) SELECT * FROM unnest($1::bytea[]) \
+                     ON CONFLICT DO NOTHING RETURNING cert_id",
+                    &[&ids],
                 )
                 .map_err(db_error)?;
-            for cert in &sorted {
-                let id = cert.cert_id.as_bytes().as_slice();
-                if tx.execute(&claim, &[&id]).map_err(db_error)? == 0 {
+            if claimed.len() != ids.len() {
+                let claimed: std::collections::HashSet<Vec<u8>> = claimed
+                    .iter()
+                    .map(|row| row.try_get::<_, Vec<u8>>(0))
+                    .collect::<Result<_, _>>()
+                    .map_err(db_error)?;
+                if let Some(cert) = sorted
+                    .iter()
+                    .find(|c| !claimed.contains(c.cert_id.as_bytes().as_slice()))
+                {
                     // Taken: by a live certificate or a tombstone (a concurrent put has committed by now).
                     let purged: bool = tx
                         .query_one(
                             "SELECT purged FROM vault_certificates WHERE cert_id = $1",
-                            &[&id],
+                            &[&cert.cert_id.as_bytes().as_slice()],
                         )
                         .and_then(|row| row.try_get(0))
                         .map_err(db_error)?;
@@ -156,27 +186,19 @@ impl VaultStore for PgVaultStore {
                     });
                 }
             }
-            let body = tx
-                .prepare(
-                    "INSERT INTO vault_bodies (cert_id, ciphertext, checksum) VALUES ($1, $2, $3)",
-                )
-                .map_err(db_error)?;
-            let envelope = tx
-                .prepare(
+            tx.execute(
+                "INSERT INTO vault_bodies (cert_id, ciphertext, checksum) \
+                 SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::bytea[])",
+                &[&ids, &ciphertexts, &body_sums],
+            )
+            .map_err(db_error)?;
+            if !env_ids.is_empty() {
+                tx.execute(
                     "INSERT INTO vault_envelopes (cert_id, party, envelope, checksum) \
-                     VALUES ($1, $2, $3, $4)",
+                     SELECT * FROM unnest($1::bytea[], $2::text[], $3::bytea[], $4::bytea[])",
+                    &[&env_ids, &env_parties, &env_bytes, &env_sums],
                 )
                 .map_err(db_error)?;
-            for cert in &sorted {
-                let id = cert.cert_id.as_bytes().as_slice();
-                let sum = body_checksum(cert.cert_id, cert.ciphertext);
-                tx.execute(&body, &[&id, &cert.ciphertext, &sum])
-                    .map_err(db_error)?;
-                for (party, bytes) in cert.envelopes {
-                    let sum = envelope_checksum(cert.cert_id, party, bytes);
-                    tx.execute(&envelope, &[&id, party, bytes, &sum])
-                        .map_err(db_error)?;
-                }
             }
             Ok(())
         })
