@@ -44,4 +44,5 @@ mod shutdown;
 mod spawned;
 mod story;
 mod support;
+mod vault_bucket;
 mod verdicts;

@@ -27,6 +27,17 @@ impl Spawned {
         extra: &[&str],
         nofile: Option<u32>,
     ) -> Spawned {
+        Spawned::start_with_env(data, operator_pub, extra, nofile, &[]).await
+    }
+
+    /// [`Spawned::start`] with `env` added to the process's environment (e.g. the bucket's AWS_* settings).
+    pub async fn start_with_env(
+        data: &Path,
+        operator_pub: &Path,
+        extra: &[&str],
+        nofile: Option<u32>,
+        env: &[(&str, &str)],
+    ) -> Spawned {
         let bin = env!("CARGO_BIN_EXE_tradeledger");
         let mut cmd = match nofile {
             Some(n) => {
@@ -42,6 +53,7 @@ impl Spawned {
             .arg(operator_pub)
             .args(extra)
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::inherit())
             .kill_on_drop(true);
