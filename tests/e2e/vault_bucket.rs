@@ -59,7 +59,7 @@ async fn the_vault_contract_holds_with_the_ciphertexts_in_a_real_s3_server() {
     .await
     .unwrap();
     // Every blob went under the private prefixes, none beside them; the concurrent case leaves
-    // 8 × 38 live bodies (8 × 40 put, one purged per thread, and id t*1000 kept).
+    // 8 × 39 live bodies (8 × 40 put, one purged per thread).
     let all = moto.keys("tl-vault-contract", "").await;
     assert!(
         all.iter()
