@@ -6,6 +6,7 @@ use std::path::Path;
 
 use ledger::{FsStore, Log, NoteSigner, PgStore};
 use serde_json::Value;
+use tradeledger::api::Sealed;
 use tradeledger::client::ops;
 use tradeledger::server::{PostgresUrl, migrate};
 use vault::{FsVaultStore, PartyId, PartyKeys, Role, VaultStore};
@@ -306,6 +307,31 @@ async fn migrate_with_a_bucket_publishes_the_migrated_log_and_it_audits_from_the
             .await
             .unwrap();
     }
+    // Two certificates, one purged: the live one's ciphertext moves to the bucket's private prefix.
+    let importer = Party::new("acme-exports", Role::Importer, &server.url);
+    let customs = Party::new("cbp-customs", Role::Customs, &server.url);
+    for party in [&importer, &customs] {
+        ops::enroll(&op.client, &op.keys, &party.keys.public())
+            .await
+            .unwrap();
+    }
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let reg = ops::register(
+            &importer.actor(&vkey),
+            &crate::support::example("usmca.json"),
+            &[customs.id().clone()],
+        )
+        .await
+        .unwrap();
+        ids.push(ops::parse_cert_id(&reg.cert_id).unwrap());
+    }
+    ops::purge(&importer.actor(&vkey), &ids[1]).await.unwrap();
+    let live: Sealed = customs
+        .client
+        .get_signed(&format!("/v1/certificates/{}/sealed", ids[0]))
+        .await
+        .unwrap();
     server.stop().await;
     let out = crate::support::cli(&home)
         .args([
@@ -328,8 +354,16 @@ async fn migrate_with_a_bucket_publishes_the_migrated_log_and_it_audits_from_the
     assert!(out.status.success(), "{stderr}");
     assert!(!stderr.contains(crate::moto::SECRET), "{stderr}");
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(report["log_size"], 3);
-    assert_eq!(report["bucket_size"], 3);
+    assert_eq!(report["log_size"], 9);
+    assert_eq!(report["bucket_size"], 9);
+    assert_eq!(report["certificates_verified"], 2);
+    // The live body is the one object under the private prefix, byte for byte; the purged one is nowhere.
+    let private = moto.keys("tl-migrate", "private/log/").await;
+    assert_eq!(private.len(), 1, "{private:?}");
+    assert_eq!(
+        moto.object("tl-migrate", &private[0]).await,
+        live.ciphertext.0
+    );
     let url = moto.public_url("tl-migrate", "log");
     let audit = run_cli(
         &home,
