@@ -95,6 +95,25 @@ impl BucketLocation {
         })
     }
 
+    /// The vault's private place in the same bucket: `private/PREFIX/`, beside the public prefix and never
+    /// under it, so that a public-read grant or a CDN origin on `PREFIX/` does not reach it
+    /// (docs/operations.md gives the access policy). Refused when the public prefix is the bucket's root (every
+    /// key would be under it) or itself starts with `private/`.
+    pub fn private(&self) -> Result<BucketLocation, BucketError> {
+        if self.prefix.is_empty() || self.prefix.starts_with("private/") {
+            return Err(BucketError::Config(format!(
+                "--bucket s3://{}/{}: the vault keeps ciphertexts under s3://{0}/private/PREFIX/, which must \
+                 not be under the public prefix: give the log a prefix of its own, not starting with \
+                 private/ (e.g. s3://{0}/log)",
+                self.name, self.prefix
+            )));
+        }
+        Ok(BucketLocation {
+            prefix: format!("private/{}", self.prefix),
+            ..self.clone()
+        })
+    }
+
     /// The plain HTTP URL of the public prefix (path-style), for `audit --tiles`.
     pub fn public_url(&self) -> String {
         format!(
@@ -214,6 +233,25 @@ mod tests {
         let refused = userinfo.unwrap_err().to_string();
         assert!(refused.contains("must not carry credentials"), "{refused}");
         assert!(!refused.contains("very-secret-value"), "{refused}");
+    }
+
+    #[test]
+    fn the_private_prefix_is_beside_the_public_one_never_under_it() {
+        let at = BucketLocation::from_vars("s3://trade-log/public/v1", env).unwrap();
+        let private = at.private().unwrap();
+        assert_eq!(private.prefix, "private/public/v1/");
+        assert!(!private.prefix.starts_with(&at.prefix));
+        for url in [
+            "s3://trade-log",
+            "s3://trade-log/private",
+            "s3://trade-log/private/x",
+        ] {
+            let e = BucketLocation::from_vars(url, env)
+                .unwrap()
+                .private()
+                .unwrap_err();
+            assert!(e.to_string().contains("prefix of its own"), "{url}: {e}");
+        }
     }
 
     #[test]

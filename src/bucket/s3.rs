@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use rusty_s3::S3Action as _;
-use rusty_s3::actions::{CreateBucket, GetObject, HeadObject, PutObject};
+use rusty_s3::actions::{CreateBucket, DeleteObject, GetObject, HeadObject, PutObject};
 
 use super::{BucketError, BucketLocation};
 
@@ -99,6 +99,16 @@ impl S3 {
 
     /// GET `name`; `None` if there is no such object.
     pub async fn get(&self, name: &str) -> Result<Option<Object>, BucketError> {
+        self.get_limited(name, MAX_OBJECT_BYTES).await
+    }
+
+    /// GET `name`, refusing ([`BucketError::TooLarge`]) an object longer than `limit` bytes before reading it
+    /// all.
+    pub async fn get_limited(
+        &self,
+        name: &str,
+        limit: usize,
+    ) -> Result<Option<Object>, BucketError> {
         let key = self.key(name);
         let url = GetObject::new(&self.bucket, Some(&self.credentials), &key).sign(SIGNED_FOR);
         let mut response = self.send("GET", &key, self.http.get(url)).await?;
@@ -120,11 +130,8 @@ impl S3 {
             object: key.clone(),
             detail: e.without_url().to_string(),
         })? {
-            if bytes.len().saturating_add(chunk.len()) > MAX_OBJECT_BYTES {
-                return Err(BucketError::TooLarge {
-                    object: key,
-                    limit: MAX_OBJECT_BYTES,
-                });
+            if bytes.len().saturating_add(chunk.len()) > limit {
+                return Err(BucketError::TooLarge { object: key, limit });
             }
             bytes.extend_from_slice(&chunk);
         }
@@ -141,6 +148,21 @@ impl S3 {
             404 => Ok(None),
             status => Err(BucketError::Status {
                 op: "HEAD",
+                object: key,
+                status,
+            }),
+        }
+    }
+
+    /// DELETE `name`; an object that is not there is fine (S3 answers 204 either way).
+    pub async fn delete(&self, name: &str) -> Result<(), BucketError> {
+        let key = self.key(name);
+        let url = DeleteObject::new(&self.bucket, Some(&self.credentials), &key).sign(SIGNED_FOR);
+        let response = self.send("DELETE", &key, self.http.delete(url)).await?;
+        match response.status().as_u16() {
+            200..=299 | 404 => Ok(()),
+            status => Err(BucketError::Status {
+                op: "DELETE",
                 object: key,
                 status,
             }),

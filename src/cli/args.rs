@@ -250,8 +250,9 @@ pub struct MigrateArgs {
         hide_env_values = true
     )]
     pub postgres: String,
-    /// Afterwards, publish the migrated log to this S3-compatible bucket (s3://NAME[/PREFIX]; endpoint, region
-    /// and credentials from the environment, as for `serve --bucket`).
+    /// Copy the ciphertexts into this S3-compatible bucket's private prefix (private/PREFIX/), then publish the
+    /// migrated log under PREFIX/ (s3://NAME/PREFIX; endpoint, region and credentials from the environment, as
+    /// for `serve --bucket`).
     #[arg(long, value_name = "URL", env = "TRADELEDGER_BUCKET")]
     pub bucket: Option<String>,
 }
@@ -277,7 +278,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 16)]
     pub postgres_connections: u32,
     /// Publish the log in C2SP tlog-tiles layout to this S3-compatible bucket (s3://NAME[/PREFIX]) as it
-    /// grows; endpoint, region and credentials from AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID and
+    /// grows; with --postgres, also keep certificate ciphertexts under its private prefix private/PREFIX/.
+    /// Endpoint, region and credentials from AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID and
     /// AWS_SECRET_ACCESS_KEY (docs/operations.md).
     #[arg(long, value_name = "URL", env = "TRADELEDGER_BUCKET")]
     pub bucket: Option<String>,

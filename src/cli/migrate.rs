@@ -1,5 +1,5 @@
-//! `migrate --data DIR --postgres URL`: the embedded deployment into PostgreSQL, with progress on stderr
-//! and the verified result on stdout.
+//! `migrate --data DIR --postgres URL [--bucket URL]`: the embedded deployment into PostgreSQL (and the
+//! ciphertexts into the bucket's private prefix), with progress on stderr and the verified result on stdout.
 
 use anyhow::Context as _;
 
@@ -13,10 +13,19 @@ pub(super) async fn migrate(g: &Global, args: MigrateArgs) -> anyhow::Result<()>
         .as_deref()
         .map(crate::bucket::BucketLocation::from_env)
         .transpose()?;
+    // The ciphertexts go to the bucket's private prefix (refused here, before anything is copied, if the
+    // public prefix leaves no private place).
+    let blobs = match &bucket {
+        Some(location) => Some(std::sync::Arc::new(crate::bucket::S3Blobs::new(
+            location,
+            tokio::runtime::Handle::current(),
+        )?) as std::sync::Arc<dyn vault::BlobStore>),
+        None => None,
+    };
     let (data, url) = (args.data.clone(), args.postgres.clone());
     let report = tokio::task::spawn_blocking(move || {
         // Progress goes to stderr, so that stdout holds only the result (and stays JSON with --json).
-        server::migrate(&data, &url, &mut |line| eprintln!("{line}"))
+        server::migrate(&data, &url, blobs, &mut |line| eprintln!("{line}"))
     })
     .await
     .context("the migration task panicked")??;

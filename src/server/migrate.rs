@@ -40,10 +40,12 @@ pub struct MigrateReport {
 /// empty or hold a prefix of this same log and vault (an earlier run that was interrupted): it then resumes.
 /// Afterwards it opens the log in PostgreSQL with the log key, which verifies the copied checkpoint against
 /// the copied tree, compares size, root and checkpoint bytes with the source, recomputes every hash, and
-/// compares every certificate's ciphertext and envelopes and every tombstone.
+/// compares every certificate's ciphertext and envelopes and every tombstone. With `blobs` (`--bucket`), the
+/// ciphertexts are stored there, as `serve --postgres --bucket` keeps them, and read back from there to compare.
 pub fn migrate(
     data: &Path,
     url: &str,
+    blobs: Option<std::sync::Arc<dyn vault::BlobStore>>,
     progress: &mut dyn FnMut(&str),
 ) -> anyhow::Result<MigrateReport> {
     anyhow::ensure!(
@@ -58,7 +60,7 @@ pub fn migrate(
         "log verified in PostgreSQL: size {}, root {}, checkpoint byte-identical, every hash recomputed",
         log.size, log.root
     ));
-    let vault = vault_copy::copy(data, &pool, progress)?;
+    let vault = vault_copy::copy(data, &pool, blobs, progress)?;
     if vault.verified > 0 {
         progress(&format!(
             "vault verified in PostgreSQL: {} certificate ids, every ciphertext and envelope equal",

@@ -113,8 +113,12 @@ pub struct ServeConfig {
     pub max_replay_entries: usize,
     /// What one client can hold: connections, time, buffered bodies.
     pub net: NetLimits,
-    /// Publish the log (tiles, entry bundles, checkpoint) to this S3-compatible bucket as it grows.
+    /// Publish the log (tiles, entry bundles, checkpoint) to this S3-compatible bucket as it grows; with
+    /// `postgres`, also keep the vault's ciphertexts under its private prefix.
     pub bucket: Option<Arc<crate::bucket::BucketLocation>>,
+    /// How old a bucket blob of a registration that never committed must be before the sweep (run with the
+    /// retention sweep) deletes it: longer than any registration takes.
+    pub orphan_grace: Duration,
     /// A checkpoint this log already published (a file): start is refused if the log is behind it or not
     /// consistent with it (a restore from an older backup).
     pub published_checkpoint: Option<PathBuf>,
@@ -208,6 +212,10 @@ impl NetLimits {
 /// closed to make room.
 const SHED_AFTER: Duration = Duration::from_secs(1);
 
+/// The default [`ServeConfig::orphan_grace`]: 10 minutes, far beyond a registration's bucket and database
+/// timeouts.
+pub const DEFAULT_ORPHAN_GRACE: Duration = Duration::from_secs(600);
+
 /// The default retention period: 5 years (1826 days).
 pub const DEFAULT_RETENTION_DAYS: u64 = 1826;
 
@@ -234,6 +242,7 @@ impl ServeConfig {
             max_replay_entries: ReplayConfig::default().max_entries_total,
             net: NetLimits::default(),
             bucket: None,
+            orphan_grace: DEFAULT_ORPHAN_GRACE,
             published_checkpoint: None,
         }
     }

@@ -2,6 +2,7 @@
 //! service itself, each purge logged as a Purge entry signed by the log key (signer `log`).
 //!
 //! The sweep runs in the background every `ServeConfig::sweep_every`; each round works on the blocking pool.
+//! Each round also deletes the bucket blobs of registrations that never committed (vault/src/store/pg/blobs.rs).
 //! It is idempotent: a vault purge whose log append failed is found again next round (the registry still says
 //! "not purged") and finished then.
 
@@ -29,6 +30,16 @@ pub(super) fn sweep(state: &AppState) -> usize {
     }
     if purged > 0 {
         tracing::info!(purged, "retention sweep purged certificates");
+    }
+    match state.vault.sweep_orphan_blobs(state.config.orphan_grace) {
+        Ok(0) => {}
+        Ok(swept) => tracing::info!(
+            swept,
+            "deleted bucket blobs of registrations that never committed"
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "sweeping orphan bucket blobs failed; retried next round")
+        }
     }
     purged
 }

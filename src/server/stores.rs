@@ -1,6 +1,7 @@
 //! Opening the service's stores: everything in the data directory (the embedded mode), or with
 //! `serve --postgres` the log, the vault and the replay nonces in one PostgreSQL database shared by every
-//! frontend, on one pool, with the cross-frontend locks on a pool of their own.
+//! frontend, on one pool, with the cross-frontend locks on a pool of their own; with `--bucket` too, the
+//! vault's ciphertexts go to the bucket's private prefix.
 
 use std::path::Path;
 
@@ -53,8 +54,19 @@ pub(super) fn open(
     let store = ledger::PgStore::open(pool.clone()).context("opening the log in PostgreSQL")?;
     let log = ledger::Log::open(store, log_key.note_signer(), &config.origin)
         .context("opening the log")?;
-    let vault =
-        vault::PgVaultStore::with_pool(pool.clone()).context("opening the vault in PostgreSQL")?;
+    let vault = match &config.bucket {
+        // Ciphertexts under the bucket's private prefix; envelopes and the index stay in PostgreSQL.
+        Some(location) => {
+            let runtime = tokio::runtime::Handle::try_current()
+                .context("the bucket's vault blobs need the service's tokio runtime")?;
+            let blobs = crate::bucket::S3Blobs::new(location, runtime)
+                .context("the bucket's private prefix for the vault")?;
+            vault::PgVaultStore::with_blobs(pool.clone(), std::sync::Arc::new(blobs))
+                .context("opening the vault in PostgreSQL and the bucket")?
+        }
+        None => vault::PgVaultStore::with_pool(pool.clone())
+            .context("opening the vault in PostgreSQL")?,
+    };
     let nonces = PgNonces::open(pool)?;
     // A pool of their own: a lock holder must not wait for a connection behind other holders.
     let lock_pool = vault::PgPool::connect(url.expose(), config.postgres_connections)

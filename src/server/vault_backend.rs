@@ -13,6 +13,15 @@ pub enum VaultBackend {
 }
 
 impl VaultBackend {
+    /// Deletes the bucket blobs of registrations that never committed (a frontend died between its PUTs and
+    /// its commit), older than `grace`; nothing to do without blobs in a bucket. Returns how many.
+    pub fn sweep_orphan_blobs(&self, grace: std::time::Duration) -> Result<u64, StoreError> {
+        match self {
+            VaultBackend::Fs(_) => Ok(0),
+            VaultBackend::Pg(store) => store.sweep_orphan_blobs(grace),
+        }
+    }
+
     fn store(&self) -> &dyn VaultStore {
         match self {
             VaultBackend::Fs(store) => &**store,

@@ -45,4 +45,5 @@ mod shutdown;
 mod spawned;
 mod story;
 mod support;
+mod vault_bucket;
 mod verdicts;

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use ledger::{FsStore, Log, NoteSigner, PgStore};
 use serde_json::Value;
+use tradeledger::api::Sealed;
 use tradeledger::client::ops;
 use tradeledger::server::{PostgresUrl, migrate};
 use vault::{FsVaultStore, PartyId, PartyKeys, Role, VaultStore};
@@ -212,7 +213,7 @@ fn an_interrupted_migration_resumes_and_foreign_databases_are_refused() {
     embedded_deployment(&data, new_key(), 70_000, "entry");
     let db = pg_cluster::fresh_database();
     let mut lines = Vec::new();
-    let first = migrate(&data, &db, &mut |l| lines.push(l.to_owned())).unwrap();
+    let first = migrate(&data, &db, None, &mut |l| lines.push(l.to_owned())).unwrap();
     assert_eq!((first.log_size, first.entries_copied), (70_000, 70_000));
     assert_eq!(
         (first.certificates_copied, first.tombstones_copied),
@@ -238,7 +239,7 @@ fn an_interrupted_migration_resumes_and_foreign_databases_are_refused() {
          DELETE FROM vault_bodies WHERE cert_id > '\\x10101010101010101010101010101010'; \
          DELETE FROM vault_certificates WHERE cert_id > '\\x10101010101010101010101010101010'",
     );
-    let resumed = migrate(&data, &db, &mut |_| {}).unwrap();
+    let resumed = migrate(&data, &db, None, &mut |_| {}).unwrap();
     assert_eq!(
         (resumed.entries_present, resumed.entries_copied),
         (8192, 70_000 - 8192)
@@ -254,17 +255,23 @@ fn an_interrupted_migration_resumes_and_foreign_databases_are_refused() {
     // A longer log, another key, or other entries under the same key: refused before anything is written.
     let short = dir.path().join("short");
     embedded_deployment(&short, new_key(), 10, "entry");
-    let err = format!("{:#}", migrate(&short, &db, &mut |_| {}).unwrap_err());
+    let err = format!("{:#}", migrate(&short, &db, None, &mut |_| {}).unwrap_err());
     assert!(err.contains("more than the 10"), "{err}");
     let other_db = pg_cluster::fresh_database();
-    migrate(&short, &other_db, &mut |_| {}).unwrap();
-    let err = format!("{:#}", migrate(&data, &other_db, &mut |_| {}).unwrap_err());
+    migrate(&short, &other_db, None, &mut |_| {}).unwrap();
+    let err = format!(
+        "{:#}",
+        migrate(&data, &other_db, None, &mut |_| {}).unwrap_err()
+    );
     assert!(err.contains("another key or origin"), "{err}");
     let forked = dir.path().join("forked");
     embedded_deployment(&forked, signer(&data), 10, "forked");
     let forked_db = pg_cluster::fresh_database();
-    migrate(&forked, &forked_db, &mut |_| {}).unwrap();
-    let err = format!("{:#}", migrate(&data, &forked_db, &mut |_| {}).unwrap_err());
+    migrate(&forked, &forked_db, None, &mut |_| {}).unwrap();
+    let err = format!(
+        "{:#}",
+        migrate(&data, &forked_db, None, &mut |_| {}).unwrap_err()
+    );
     assert!(
         err.contains("differs from") && err.contains("within entries 0..10"),
         "{err}"
@@ -274,7 +281,7 @@ fn an_interrupted_migration_resumes_and_foreign_databases_are_refused() {
     let log_only = dir.path().join("log-only");
     embedded_deployment(&log_only, new_key(), 5, "entry");
     std::fs::remove_dir_all(log_only.join("vault")).unwrap();
-    let report = migrate(&log_only, &pg_cluster::fresh_database(), &mut |_| {}).unwrap();
+    let report = migrate(&log_only, &pg_cluster::fresh_database(), None, &mut |_| {}).unwrap();
     assert_eq!((report.log_size, report.certificates_verified), (5, 0));
     assert!(!log_only.join("vault").exists());
 }
@@ -300,6 +307,31 @@ async fn migrate_with_a_bucket_publishes_the_migrated_log_and_it_audits_from_the
             .await
             .unwrap();
     }
+    // Two certificates, one purged: the live one's ciphertext moves to the bucket's private prefix.
+    let importer = Party::new("acme-exports", Role::Importer, &server.url);
+    let customs = Party::new("cbp-customs", Role::Customs, &server.url);
+    for party in [&importer, &customs] {
+        ops::enroll(&op.client, &op.keys, &party.keys.public())
+            .await
+            .unwrap();
+    }
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let reg = ops::register(
+            &importer.actor(&vkey),
+            &crate::support::example("usmca.json"),
+            &[customs.id().clone()],
+        )
+        .await
+        .unwrap();
+        ids.push(ops::parse_cert_id(&reg.cert_id).unwrap());
+    }
+    ops::purge(&importer.actor(&vkey), &ids[1]).await.unwrap();
+    let live: Sealed = customs
+        .client
+        .get_signed(&format!("/v1/certificates/{}/sealed", ids[0]))
+        .await
+        .unwrap();
     server.stop().await;
     let out = crate::support::cli(&home)
         .args([
@@ -322,8 +354,16 @@ async fn migrate_with_a_bucket_publishes_the_migrated_log_and_it_audits_from_the
     assert!(out.status.success(), "{stderr}");
     assert!(!stderr.contains(crate::moto::SECRET), "{stderr}");
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(report["log_size"], 3);
-    assert_eq!(report["bucket_size"], 3);
+    assert_eq!(report["log_size"], 9);
+    assert_eq!(report["bucket_size"], 9);
+    assert_eq!(report["certificates_verified"], 2);
+    // The live body is the one object under the private prefix, byte for byte; the purged one is nowhere.
+    let private = moto.keys("tl-migrate", "private/log/").await;
+    assert_eq!(private.len(), 1, "{private:?}");
+    assert_eq!(
+        moto.object("tl-migrate", &private[0]).await,
+        live.ciphertext.0
+    );
     let url = moto.public_url("tl-migrate", "log");
     let audit = run_cli(
         &home,

@@ -89,6 +89,32 @@ impl Moto {
         self.location(name, prefix).public_url()
     }
 
+    /// Every key in `bucket` starting with `prefix`, read anonymously (moto answers unsigned requests), in
+    /// order.
+    pub async fn keys(&self, bucket: &str, prefix: &str) -> Vec<String> {
+        let url = format!(
+            "{}/{bucket}?list-type=2&max-keys=1000&prefix={prefix}",
+            self.endpoint
+        );
+        let xml = reqwest::get(url).await.unwrap().text().await.unwrap();
+        assert!(
+            !xml.contains("<IsTruncated>true</IsTruncated>"),
+            "more than 1,000 keys"
+        );
+        xml.split("<Key>")
+            .skip(1)
+            .map(|rest| rest.split("</Key>").next().unwrap().to_owned())
+            .collect()
+    }
+
+    /// The bytes of `key` in `bucket`, read anonymously.
+    pub async fn object(&self, bucket: &str, key: &str) -> Vec<u8> {
+        let url = format!("{}/{bucket}/{key}", self.endpoint);
+        let answer = reqwest::get(url).await.unwrap();
+        assert_eq!(answer.status(), 200, "GET {key}");
+        answer.bytes().await.unwrap().to_vec()
+    }
+
     /// Kills the server (an outage: everything it held is gone).
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {

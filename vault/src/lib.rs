@@ -21,8 +21,8 @@ pub use ledger::pg::{
 pub use ledger::{CertId, PartyId, Role};
 pub use seal::{BODY_VERSION, DataKey, MIN_BODY_CIPHERTEXT_LEN, OpenedBody, open_body, seal_body};
 pub use store::{
-    FsVaultStore, MAX_ENVELOPE_LEN, MAX_PARTY_LEN, MemoryVaultStore, NewCertificate, PgVaultStore,
-    StoreError, StoredId, VaultStore,
+    BlobStore, FsVaultStore, MAX_ENVELOPE_LEN, MAX_PARTY_LEN, MemoryBlobStore, MemoryVaultStore,
+    NewCertificate, PgVaultStore, StoreError, StoredId, VaultStore,
 };
 
 mod canonical;

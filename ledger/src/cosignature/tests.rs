@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used)]
 
 use proptest::prelude::*;
+use sha2::{Digest, Sha256};
 
 use super::*;
 

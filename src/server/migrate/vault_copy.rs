@@ -1,13 +1,18 @@
 //! The vault's half of `migrate`: every certificate id of `DATA/vault`, in id order, into the PostgreSQL
 //! vault: live ones with their ciphertext and envelopes (a page at a time, one transaction per page),
-//! purged ones as tombstones. Then both vaults are listed side by side and compared byte for byte.
+//! purged ones as tombstones; with a bucket, the ciphertexts as blobs under its private prefix. Then both
+//! vaults are listed side by side and compared byte for byte.
 
 use std::path::Path;
 
 use anyhow::Context as _;
 use ledger::CertId;
 use ledger::pg::PgPool;
-use vault::{FsVaultStore, NewCertificate, PgVaultStore, StoreError, StoredId, VaultStore};
+use std::sync::Arc;
+
+use vault::{
+    BlobStore, FsVaultStore, NewCertificate, PgVaultStore, StoreError, StoredId, VaultStore,
+};
 
 /// Certificate ids per page (and per transaction).
 const PAGE: usize = 256;
@@ -31,6 +36,7 @@ struct Live {
 pub(super) fn copy(
     data: &Path,
     pool: &PgPool,
+    blobs: Option<Arc<dyn BlobStore>>,
     progress: &mut dyn FnMut(&str),
 ) -> anyhow::Result<Copied> {
     let mut done = Copied {
@@ -47,8 +53,13 @@ pub(super) fn copy(
         return Ok(done);
     }
     let source = FsVaultStore::open(&data.join("vault")).context("opening the embedded vault")?;
-    let target = PgVaultStore::with_pool(pool.clone())
-        .context("opening the vault's tables in PostgreSQL")?;
+    // With a bucket, the ciphertexts go to its private prefix as `serve --postgres --bucket` keeps them, and
+    // `verify` below reads each one back from there and checks it against its recorded length and checksum.
+    let target = match blobs {
+        Some(blobs) => PgVaultStore::with_blobs(pool.clone(), blobs),
+        None => PgVaultStore::with_pool(pool.clone()),
+    }
+    .context("opening the vault's tables in PostgreSQL")?;
     let mut after = None;
     loop {
         let page = source

@@ -41,6 +41,10 @@ pub enum StoreError {
     /// An error from PostgreSQL or its connection pool (message and SQLSTATE only, never row contents).
     #[error("database error: {0}")]
     Database(String),
+    /// The object store that holds ciphertexts outside the database (a private bucket prefix) failed, is
+    /// unreachable, or is needed but not configured. Names the operation and the object, never its bytes.
+    #[error("object store error: {0}")]
+    Objects(String),
     /// An error from the sled index.
     #[error("index error: {0}")]
     Index(#[from] sled::Error),

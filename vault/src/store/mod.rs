@@ -1,5 +1,6 @@
 //! The keyless encrypted store: certificate ciphertexts and per-recipient envelopes behind one contract.
 
+mod blobs;
 mod error;
 mod fs;
 mod group;
@@ -10,6 +11,7 @@ mod record;
 mod recovery;
 mod segments;
 
+pub use blobs::{BlobStore, MemoryBlobStore};
 pub use error::StoreError;
 pub use fs::FsVaultStore;
 use ledger::CertId;

@@ -1,20 +1,30 @@
 //! [`PgVaultStore`]: the vault in a PostgreSQL database, shared by any number of frontends.
 
+mod blobs;
+
+use std::sync::Arc;
+
 use ledger::CertId;
 use ledger::pg::{Migration, PgConnection, PgPool, migrate};
 use postgres::Transaction;
 use sha2::{Digest as _, Sha256};
 
 use super::{
-    NewCertificate, StoreError, StoredId, VaultStore, validate_batch, validate_envelope,
+    BlobStore, NewCertificate, StoreError, StoredId, VaultStore, validate_batch, validate_envelope,
     validate_party,
 };
 
 /// The vault's migrations (track `vault`).
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sql: include_str!("sql/vault_v1.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: include_str!("sql/vault_v1.sql"),
+    },
+    Migration {
+        version: 2,
+        sql: include_str!("sql/vault_v2.sql"),
+    },
+];
 
 const BODY_DOMAIN: &[u8] = b"tradeledger/vault-pg/body/v1";
 const ENVELOPE_DOMAIN: &[u8] = b"tradeledger/vault-pg/envelope/v1";
@@ -36,9 +46,23 @@ const ENVELOPE_DOMAIN: &[u8] = b"tradeledger/vault-pg/envelope/v1";
 ///   party), checked on every read; a mismatch is [`StoreError::Corrupt`].
 /// - **Concurrency**: a pool of blocking connections; a purge takes the certificate's row lock, a grant or
 ///   revocation shares it, so they serialize per certificate and not globally.
-#[derive(Debug, Clone)]
+///
+/// With a [`BlobStore`] ([`PgVaultStore::with_blobs`]) new ciphertexts are blobs there instead of rows, and
+/// the database keeps each blob's random name, length and checksum; envelopes, tombstones and the index stay
+/// in the database (blobs.rs says how durability, ordering, orphans and purges work across the two).
+#[derive(Clone)]
 pub struct PgVaultStore {
     pool: PgPool,
+    blobs: Option<Arc<dyn BlobStore>>,
+}
+
+impl std::fmt::Debug for PgVaultStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgVaultStore")
+            .field("pool", &self.pool)
+            .field("blobs", &self.blobs.is_some())
+            .finish()
+    }
 }
 
 impl PgVaultStore {
@@ -52,7 +76,15 @@ impl PgVaultStore {
         let mut conn = pool.get().map_err(store_error)?;
         migrate(&mut conn, "vault", MIGRATIONS).map_err(store_error)?;
         drop(conn);
-        Ok(PgVaultStore { pool })
+        Ok(PgVaultStore { pool, blobs: None })
+    }
+
+    /// Uses an open pool and keeps new ciphertexts as blobs in `blobs` (bodies stored earlier as rows stay
+    /// readable and purgeable), bringing the schema up to date.
+    pub fn with_blobs(pool: PgPool, blobs: Arc<dyn BlobStore>) -> Result<PgVaultStore, StoreError> {
+        let mut store = PgVaultStore::with_pool(pool)?;
+        store.blobs = Some(blobs);
+        Ok(store)
     }
 
     /// Runs `work` in one transaction and commits it if it returns `Ok`.
@@ -107,6 +139,54 @@ fn envelope_checksum(cert_id: CertId, party: &str, envelope: &[u8]) -> Vec<u8> {
     h.finalize().to_vec()
 }
 
+/// Claims each id's `vault_certificates` row, refusing the batch if one is taken (live or tombstone).
+fn claim_ids(tx: &mut Transaction<'_>, sorted: &[&NewCertificate<'_>]) -> Result<(), StoreError> {
+    let claim = tx
+        .prepare("INSERT INTO vault_certificates (cert_id) VALUES ($1) ON CONFLICT DO NOTHING")
+        .map_err(db_error)?;
+    for cert in sorted {
+        let id = cert.cert_id.as_bytes().as_slice();
+        if tx.execute(&claim, &[&id]).map_err(db_error)? == 0 {
+            // Taken: by a live certificate or a tombstone (a concurrent put has committed by now).
+            let purged: bool = tx
+                .query_one(
+                    "SELECT purged FROM vault_certificates WHERE cert_id = $1",
+                    &[&id],
+                )
+                .and_then(|row| row.try_get(0))
+                .map_err(db_error)?;
+            return Err(if purged {
+                StoreError::Purged(cert.cert_id)
+            } else {
+                StoreError::AlreadyExists(cert.cert_id)
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Inserts every certificate's initial envelopes, each with its checksum.
+fn insert_envelopes(
+    tx: &mut Transaction<'_>,
+    sorted: &[&NewCertificate<'_>],
+) -> Result<(), StoreError> {
+    let envelope = tx
+        .prepare(
+            "INSERT INTO vault_envelopes (cert_id, party, envelope, checksum) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .map_err(db_error)?;
+    for cert in sorted {
+        let id = cert.cert_id.as_bytes().as_slice();
+        for (party, bytes) in cert.envelopes {
+            let sum = envelope_checksum(cert.cert_id, party, bytes);
+            tx.execute(&envelope, &[&id, party, bytes, &sum])
+                .map_err(db_error)?;
+        }
+    }
+    Ok(())
+}
+
 /// Locks the certificate's row (`FOR UPDATE` to purge, `FOR SHARE` otherwise) and checks it is live.
 fn lock_live(tx: &mut Transaction<'_>, cert_id: CertId, exclusive: bool) -> Result<(), StoreError> {
     let sql = if exclusive {
@@ -132,75 +212,23 @@ impl VaultStore for PgVaultStore {
         // One order for every batch, so two batches sharing ids wait for each other instead of deadlocking.
         let mut sorted: Vec<&NewCertificate<'_>> = certs.iter().collect();
         sorted.sort_by_key(|c| c.cert_id);
-        // Three statements for the whole batch (one per table, rows as arrays through `unnest`), not one per
-        // row: a registration group of N certificates costs three round trips, not about 3N.
-        let ids: Vec<&[u8]> = sorted
-            .iter()
-            .map(|c| c.cert_id.as_bytes().as_slice())
-            .collect();
-        let (mut body_sums, mut ciphertexts) = (Vec::new(), Vec::new());
-        let (mut env_ids, mut env_parties, mut env_bytes, mut env_sums) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for cert in &sorted {
-            body_sums.push(body_checksum(cert.cert_id, cert.ciphertext));
-            ciphertexts.push(cert.ciphertext);
-            for (party, bytes) in cert.envelopes {
-                env_ids.push(cert.cert_id.as_bytes().as_slice());
-                env_parties.push(*party);
-                env_bytes.push(*bytes);
-                env_sums.push(envelope_checksum(cert.cert_id, party, bytes));
-            }
+        if let Some(blobs) = &self.blobs {
+            return self.put_as_blobs(&**blobs, &sorted);
         }
         self.transaction(|tx| {
-            // Claimed in id order (unnest keeps the array's order), so two batches sharing ids wait for each
-            // other instead of deadlocking; an id taken already is simply not returned.
-            let claimed = tx
-                .query(
-                    "INSERT INTO vault_certificates (cert_id) SELECT * FROM unnest($1::bytea[]) \
-                     ON CONFLICT DO NOTHING RETURNING cert_id",
-                    &[&ids],
+            claim_ids(tx, &sorted)?;
+            let body = tx
+                .prepare(
+                    "INSERT INTO vault_bodies (cert_id, ciphertext, checksum) VALUES ($1, $2, $3)",
                 )
                 .map_err(db_error)?;
-            if claimed.len() != ids.len() {
-                let claimed: std::collections::HashSet<Vec<u8>> = claimed
-                    .iter()
-                    .map(|row| row.try_get::<_, Vec<u8>>(0))
-                    .collect::<Result<_, _>>()
+            for cert in &sorted {
+                let id = cert.cert_id.as_bytes().as_slice();
+                let sum = body_checksum(cert.cert_id, cert.ciphertext);
+                tx.execute(&body, &[&id, &cert.ciphertext, &sum])
                     .map_err(db_error)?;
-                if let Some(cert) = sorted
-                    .iter()
-                    .find(|c| !claimed.contains(c.cert_id.as_bytes().as_slice()))
-                {
-                    // Taken: by a live certificate or a tombstone (a concurrent put has committed by now).
-                    let purged: bool = tx
-                        .query_one(
-                            "SELECT purged FROM vault_certificates WHERE cert_id = $1",
-                            &[&cert.cert_id.as_bytes().as_slice()],
-                        )
-                        .and_then(|row| row.try_get(0))
-                        .map_err(db_error)?;
-                    return Err(if purged {
-                        StoreError::Purged(cert.cert_id)
-                    } else {
-                        StoreError::AlreadyExists(cert.cert_id)
-                    });
-                }
             }
-            tx.execute(
-                "INSERT INTO vault_bodies (cert_id, ciphertext, checksum) \
-                 SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::bytea[])",
-                &[&ids, &ciphertexts, &body_sums],
-            )
-            .map_err(db_error)?;
-            if !env_ids.is_empty() {
-                tx.execute(
-                    "INSERT INTO vault_envelopes (cert_id, party, envelope, checksum) \
-                     SELECT * FROM unnest($1::bytea[], $2::text[], $3::bytea[], $4::bytea[])",
-                    &[&env_ids, &env_parties, &env_bytes, &env_sums],
-                )
-                .map_err(db_error)?;
-            }
-            Ok(())
+            insert_envelopes(tx, &sorted)
         })
     }
 
@@ -299,6 +327,12 @@ impl VaultStore for PgVaultStore {
         self.transaction(|tx| {
             lock_live(tx, cert_id, true)?;
             let id = cert_id.as_bytes().as_slice();
+            let blob = tx
+                .query_opt(
+                    "DELETE FROM vault_body_objects WHERE cert_id = $1 RETURNING object_name",
+                    &[&id],
+                )
+                .map_err(db_error)?;
             for sql in [
                 "DELETE FROM vault_envelopes WHERE cert_id = $1",
                 "DELETE FROM vault_bodies WHERE cert_id = $1",
@@ -306,25 +340,18 @@ impl VaultStore for PgVaultStore {
             ] {
                 tx.execute(sql, &[&id]).map_err(db_error)?;
             }
+            // The blob goes before the rows commit, under the certificate's row lock: if it cannot be deleted
+            // the purge fails whole and changes nothing (blobs.rs).
+            if let Some(row) = blob {
+                let name: String = row.try_get(0).map_err(db_error)?;
+                self.blob_store(cert_id)?.delete(&name)?;
+            }
             Ok(())
         })
     }
 
     fn get_ciphertext(&self, cert_id: CertId) -> Result<Option<Vec<u8>>, StoreError> {
-        let row = self
-            .connection()?
-            .query_opt(
-                "SELECT ciphertext, checksum FROM vault_bodies WHERE cert_id = $1",
-                &[&cert_id.as_bytes().as_slice()],
-            )
-            .map_err(db_error)?;
-        let Some(row) = row else { return Ok(None) };
-        let ciphertext: Vec<u8> = row.try_get(0).map_err(db_error)?;
-        let checksum: Vec<u8> = row.try_get(1).map_err(db_error)?;
-        if body_checksum(cert_id, &ciphertext) != checksum {
-            return Err(StoreError::Corrupt("ciphertext checksum mismatch"));
-        }
-        Ok(Some(ciphertext))
+        self.read_body(cert_id)
     }
 
     fn get_envelope(&self, cert_id: CertId, party: &str) -> Result<Option<Vec<u8>>, StoreError> {
