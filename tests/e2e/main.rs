@@ -36,6 +36,7 @@ mod proxy;
 mod races;
 mod rawhttp;
 mod refusals;
+mod registry;
 mod replay;
 mod restore;
 mod schemathesis;
