@@ -16,7 +16,7 @@ use super::error::ApiError;
 use super::logkey::LogKey;
 use super::metrics::Metrics;
 use super::registrar::Registrar;
-use super::registry::Registry;
+use super::registry::{Registry, RegistryError};
 use crate::authz::Authorizer;
 use crate::httpsig::{ReplayConfig, ReplayGuard};
 
@@ -70,7 +70,24 @@ impl AppState {
         let stores = super::stores::open(&config, &log_key, &policies)?;
         let log = stores.log;
         // The watermark and the parties; the catch-up from there is `bootstrap`'s.
-        let registry = Registry::open(stores.registry).context("opening the registry")?;
+        let in_log = |index: u64, bytes: &[u8]| {
+            // Another frontend may have applied entries this log has not taken in yet.
+            if index >= log.size() && config.postgres.is_some() {
+                log.refresh()
+                    .map_err(|e| RegistryError::Unavailable(e.to_string()))?;
+            }
+            if index >= log.size() {
+                return Err(RegistryError::Damaged(ahead_of_log(
+                    index.saturating_add(1),
+                    log.size(),
+                )));
+            }
+            let logged = log
+                .entry(index)
+                .map_err(|e| RegistryError::Damaged(e.to_string()))?;
+            Ok(logged == bytes)
+        };
+        let registry = Registry::open(stores.registry, in_log).context("opening the registry")?;
         if let Some(path) = &config.published_checkpoint {
             let verifier = log_key.note_signer().verifier();
             super::published::check_file(&log, path, &verifier, &config.origin)?;
@@ -152,16 +169,15 @@ impl AppState {
         drop(enrolling);
         let size = self.log.size();
         let applied = self.registry.applied();
-        anyhow::ensure!(
-            applied <= size,
-            "the registry has applied {applied} log entries but the log holds {size}: it was derived from \
-             another log, or the log was restored from an older backup; remove the registry (DATA/registry, \
-             or the registry tables with --postgres) and it is rebuilt from the log"
-        );
+        anyhow::ensure!(applied <= size, ahead_of_log(applied, size));
         // Only the entries after the watermark: the registry's store kept the rest.
         self.apply_range(size, 0, &[]).map_err(|e| {
             anyhow::anyhow!("applying log entries {applied}..{size}: {}", e.message)
         })?;
+        // Once, so that a power cut soon after the start does not take the catch-up (or the store) with it.
+        self.registry
+            .flush()
+            .context("writing out the registry after its catch-up")?;
         tracing::info!(from = applied, to = size, "registry caught up with the log");
         let operator = self
             .registry
@@ -223,6 +239,15 @@ impl AppState {
         self.log.close().context("closing the log")?;
         Ok(())
     }
+}
+
+/// Why a registry ahead of its log is refused, and what to do.
+fn ahead_of_log(applied: u64, size: u64) -> String {
+    format!(
+        "the registry has applied {applied} log entries but the log holds {size}: it was derived from another \
+         log, or the log was restored from an older backup; remove the registry (DATA/registry, or the \
+         registry tables with --postgres) and it is rebuilt from the log"
+    )
 }
 
 fn log_failed(error: ledger::Error) -> ApiError {

@@ -100,32 +100,63 @@ async fn a_restart_applies_nothing_it_applied_before_and_a_removed_registry_is_r
     server.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_registry_ahead_of_its_log_is_refused_at_start_with_what_to_do() {
-    let dir = tempfile::tempdir().unwrap();
-    let operator = PartyKeys::generate(PartyId::new("operator").unwrap(), Role::Operator);
-    let (small, large) = (dir.path().join("small"), dir.path().join("large"));
-    let server = Server::start(&small, &operator.public()).await;
-    server.stop().await;
-    // Another deployment's registry, further on than this log: the registry of a log restored from an old
-    // backup looks the same.
-    let server = Server::start(&large, &operator.public()).await;
-    enroll(&server, &operator, "acme-imports", Role::Importer).await;
-    server.stop().await;
-    std::fs::remove_dir_all(small.join("registry")).unwrap();
-    std::fs::rename(large.join("registry"), small.join("registry")).unwrap();
-    let config = tradeledger::server::ServeConfig::new(small.clone(), operator.public());
+/// `AppState::open` on `data`, which must fail: its error, in full.
+async fn refused_start(data: &std::path::Path, operator: &PartyKeys) -> String {
+    let config = tradeledger::server::ServeConfig::new(data.to_owned(), operator.public());
     let refused = tokio::task::spawn_blocking(move || {
         tradeledger::server::AppState::open(config).err().unwrap()
     })
     .await
     .unwrap();
-    let message = format!("{refused:#}");
+    format!("{refused:#}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registry_ahead_of_its_log_or_of_another_log_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let operator = PartyKeys::generate(PartyId::new("operator").unwrap(), Role::Operator);
+    let (data, other) = (dir.path().join("data"), dir.path().join("other"));
+    let server = Server::start(&data, &operator.public()).await;
+    server.stop().await;
+    // The log as an old backup holds it (one entry), then the deployment goes on.
+    let old_log = dir.path().join("old-log");
+    std::fs::rename(data.join("log"), &old_log).unwrap();
+    copy_dir(&old_log, &data.join("log"));
+    let server = Server::start(&data, &operator.public()).await;
+    enroll(&server, &operator, "acme-imports", Role::Importer).await;
+    server.stop().await;
+    // The log is restored from the backup, the newer registry left in place.
+    std::fs::remove_dir_all(data.join("log")).unwrap();
+    std::fs::rename(&old_log, data.join("log")).unwrap();
+    let message = refused_start(&data, &operator).await;
     assert!(
         message.contains("the registry has applied 2 log entries but the log holds 1")
             && message.contains("DATA/registry"),
         "{message}"
     );
+    // Another deployment's registry: its first enrollment is not this log's.
+    let server = Server::start(&other, &operator.public()).await;
+    server.stop().await;
+    std::fs::remove_dir_all(other.join("registry")).unwrap();
+    copy_dir(&data.join("registry"), &other.join("registry"));
+    let message = refused_start(&other, &operator).await;
+    assert!(
+        message.contains("the party entry at index 0 is not the log's"),
+        "{message}"
+    );
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_dir(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).unwrap();
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

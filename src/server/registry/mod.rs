@@ -74,14 +74,24 @@ struct View {
 
 impl Registry {
     /// Opens the registry over `store`: reads its watermark, then folds the enrollments and rotations below it
-    /// into the parties. Nothing here grows with the number of certificates.
-    pub(crate) fn open(store: Box<dyn RegistryStore>) -> Result<Registry, RegistryError> {
+    /// into the parties, each first checked by `in_log` to be the log's entry at its index (the keys that
+    /// authenticate every request are taken from the log, not from a store someone may have edited). Nothing
+    /// here grows with the number of certificates.
+    pub(crate) fn open(
+        store: Box<dyn RegistryStore>,
+        in_log: impl Fn(u64, &[u8]) -> Result<bool, RegistryError>,
+    ) -> Result<Registry, RegistryError> {
         let applied = store.watermark()?;
         let mut parties = HashMap::new();
         for (index, bytes) in store.party_entries()? {
             // Another frontend may have applied further since the watermark was read.
             if index >= applied {
                 break;
+            }
+            if !in_log(index, &bytes)? {
+                return Err(RegistryError::Damaged(format!(
+                    "the party entry at index {index} is not the log's"
+                )));
             }
             let entry = SignedEntry::decode(&bytes)
                 .map_err(|_| RegistryError::Damaged(format!("the party entry at index {index}")))?;

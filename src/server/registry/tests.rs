@@ -345,6 +345,39 @@ fn check_story(registry: &Registry) {
     assert_eq!(registry.expired(200, 10).unwrap(), Vec::<CertId>::new());
 }
 
+/// Checks a stored party entry against `story()`, as the service checks it against its log.
+fn in_log(index: u64, bytes: &[u8]) -> Result<bool, RegistryError> {
+    let entries = story();
+    let entry = usize::try_from(index).ok().and_then(|i| entries.get(i));
+    Ok(entry.is_some_and(|e| e.encode() == bytes))
+}
+
+#[test]
+fn a_party_entry_that_is_not_the_logs_is_refused_at_open() {
+    on_registries(|open| {
+        let entries = story();
+        open().apply(0, &refs(&entries)).unwrap();
+        let store = open().store;
+        // Someone with write access to the store adds an enrollment the log does not hold.
+        store
+            .apply(
+                &[Fact::Party {
+                    index: 8,
+                    entry: enrollment("mallory", 7).encode(),
+                }],
+                9,
+            )
+            .unwrap();
+        let refused = Registry::open(store, in_log).err().unwrap();
+        assert!(
+            refused
+                .to_string()
+                .contains("the party entry at index 8 is not the log's"),
+            "{refused}"
+        );
+    });
+}
+
 fn refs(entries: &[SignedEntry]) -> Vec<&SignedEntry> {
     entries.iter().collect()
 }
@@ -404,10 +437,10 @@ fn a_torn_chunk_is_hidden_until_it_is_applied_again() {
 fn on_registries(check: impl Fn(&dyn Fn() -> Registry)) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("registry");
-    let sled = || Registry::open(Box::new(SledRegistry::open(&path).unwrap())).unwrap();
+    let sled = || Registry::open(Box::new(SledRegistry::open(&path).unwrap()), in_log).unwrap();
     check(&sled);
     let db = pg_cluster::fresh_database();
-    let pg = || Registry::open(postgres_at(&db)).unwrap();
+    let pg = || Registry::open(postgres_at(&db), in_log).unwrap();
     check(&pg);
 }
 
@@ -415,8 +448,8 @@ fn on_registries(check: impl Fn(&dyn Fn() -> Registry)) {
 fn frontends_sharing_a_database_see_each_others_entries_at_their_own_pace() {
     let db = pg_cluster::fresh_database();
     let entries = story();
-    let a = Registry::open(postgres_at(&db)).unwrap();
-    let b = Registry::open(postgres_at(&db)).unwrap();
+    let a = Registry::open(postgres_at(&db), in_log).unwrap();
+    let b = Registry::open(postgres_at(&db), in_log).unwrap();
     a.apply(0, &refs(&entries[..6])).unwrap();
     // B has not applied entry 2 yet: the store holds certificate 1, but B's view does not.
     assert_eq!(b.certificate(&cert(1)).unwrap(), None);
@@ -424,7 +457,7 @@ fn frontends_sharing_a_database_see_each_others_entries_at_their_own_pace() {
     assert!(b.certificate(&cert(1)).unwrap().is_some());
     assert_eq!(b.certificate(&cert(2)).unwrap(), None);
     // A frontend started now begins where A got to, without replaying.
-    let c = Registry::open(postgres_at(&db)).unwrap();
+    let c = Registry::open(postgres_at(&db), in_log).unwrap();
     assert_eq!(c.applied(), 6);
     assert!(c.certificate(&cert(2)).unwrap().is_some());
     assert_eq!(c.party(&party("acme")).unwrap().enrollment_index, 4);
