@@ -20,7 +20,7 @@ use super::registry::Registry;
 use super::state::AppState;
 
 /// Most entries read from the log into memory per step of a catch-up.
-const CHUNK: u64 = 1024;
+const CHUNK: u64 = 4096;
 
 /// When the latest successful catch-up after a miss began, shared by the requests that missed in the registry
 /// so that many misses at once cost one refresh, not one each.
@@ -104,18 +104,16 @@ impl AppState {
     /// party or certificate another frontend just acknowledged is found here too. Blocking.
     pub(super) fn look_up<T>(
         &self,
-        find: impl Fn(&Registry) -> Option<T>,
+        find: impl Fn(&Registry) -> Result<Option<T>, ApiError>,
     ) -> Result<Option<T>, ApiError> {
         let missed = Instant::now();
-        if let Some(found) = find(&*self.registry.read().map_err(|_| ApiError::internal())?) {
+        if let Some(found) = find(&self.registry)? {
             return Ok(Some(found));
         }
         if !self.catch_up_after_miss(missed)? {
             return Ok(None);
         }
-        Ok(find(
-            &*self.registry.read().map_err(|_| ApiError::internal())?,
-        ))
+        find(&self.registry)
     }
 
     /// Applies this frontend's own entries, durable at `first..first + own.len()`, and every entry before
@@ -132,13 +130,14 @@ impl AppState {
 
     /// Applies log entries up to `end` in index order; those at `own_first..` come from `own`, the others are
     /// read back from the log.
-    fn apply_range(&self, end: u64, own_first: u64, own: &[&SignedEntry]) -> Result<(), ApiError> {
+    pub(super) fn apply_range(
+        &self,
+        end: u64,
+        own_first: u64,
+        own: &[&SignedEntry],
+    ) -> Result<(), ApiError> {
         loop {
-            let from = self
-                .registry
-                .read()
-                .map_err(|_| ApiError::internal())?
-                .applied();
+            let from = self.registry.applied();
             if from >= end {
                 return Ok(());
             }
@@ -156,6 +155,7 @@ impl AppState {
             } else {
                 self.read_entries(from..to)?
             };
+            let stored_count = u64::try_from(stored.len()).unwrap_or(u64::MAX);
             let mut stored = stored.into_iter();
             let mut entries = Vec::new();
             for index in from..to {
@@ -166,12 +166,15 @@ impl AppState {
                     (None, None) => return Err(ApiError::internal()),
                 });
             }
-            let mut registry = self.registry.write().map_err(|_| ApiError::internal())?;
-            for (index, entry) in (from..to).zip(&entries) {
-                // Entries below `applied` were applied by another thread meanwhile, and are skipped.
-                if !registry.apply_next(index, entry) {
-                    return Err(ApiError::internal());
-                }
+            let entries: Vec<&SignedEntry> = entries.iter().map(AsRef::as_ref).collect();
+            // Entries below `applied` were applied by another thread meanwhile, and are skipped.
+            if !self.registry.apply(from, &entries)? {
+                return Err(ApiError::internal());
+            }
+            if stored_count > 0 {
+                self.metrics
+                    .registry_entries_read
+                    .fetch_add(stored_count, std::sync::atomic::Ordering::Relaxed);
             }
         }
     }
@@ -198,21 +201,20 @@ impl AppState {
 /// [`AppState::look_up`] from an async handler: the catch-up, if one is needed, runs on the blocking pool.
 pub(super) async fn look_up<T: Send + 'static>(
     state: &Arc<AppState>,
-    find: impl Fn(&Registry) -> Option<T> + Send + 'static,
+    find: impl Fn(&Registry) -> Result<Option<T>, ApiError> + Send + 'static,
 ) -> Result<Option<T>, ApiError> {
-    let missed = Instant::now();
-    if let Some(found) = find(&*state.registry.read().map_err(|_| ApiError::internal())?) {
-        return Ok(Some(found));
-    }
-    if !state.shared_log() {
-        return Ok(None);
-    }
+    // The store may block (a query with PostgreSQL, a page read with sled): on the blocking pool.
     let state = state.clone();
     tokio::task::spawn_blocking(move || {
+        let missed = Instant::now();
+        if let Some(found) = find(&state.registry)? {
+            return Ok(Some(found));
+        }
+        if !state.shared_log() {
+            return Ok(None);
+        }
         state.catch_up_after_miss(missed)?;
-        Ok(find(
-            &*state.registry.read().map_err(|_| ApiError::internal())?,
-        ))
+        find(&state.registry)
     })
     .await
     .map_err(|_| ApiError::internal())?

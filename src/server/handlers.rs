@@ -66,24 +66,14 @@ pub(super) async fn enroll(
         }
         // "Not enrolled yet" must still hold when the entry is appended.
         let _enrolling = state.decide_on_parties()?;
-        if state
-            .registry
-            .read()
-            .map_err(|_| ApiError::internal())?
-            .party(party)
-            .is_some()
-        {
+        if state.registry.party(party).is_some() {
             return Err(ApiError::conflict(
                 "already_enrolled",
                 "that party is already enrolled",
             ));
         }
         let index = state.append(&entry)?;
-        let parties = state
-            .registry
-            .read()
-            .map_err(|_| ApiError::internal())?
-            .party_count();
+        let parties = state.registry.party_count();
         state.replay.set_party_count(parties);
         Ok(Json(Appended { index }))
     })
@@ -170,13 +160,7 @@ fn check_registration(state: &AppState, req: &SignedRequest) -> Result<Checked, 
     check_envelopes(&caller, grants, &request.envelopes)?;
     let recipients = recipient_roles(state, &request.envelopes)?;
     policy::may_register(state, &caller, &cert_id, &recipients)?;
-    if state
-        .registry
-        .read()
-        .map_err(|_| ApiError::internal())?
-        .certificate(&cert_id)
-        .is_some()
-    {
+    if state.registry.certificate(&cert_id)?.is_some() {
         return Err(ApiError::conflict(
             "already_registered",
             "a certificate with that id exists",
@@ -386,7 +370,7 @@ pub(super) fn recipient_roles(
                 ApiError::bad_request("bad_party_id", "malformed recipient party id")
             })?;
             let role = state
-                .look_up(|registry| registry.party(&id).map(|p| p.role))?
+                .look_up(|registry| Ok(registry.party(&id).map(|p| p.role)))?
                 .ok_or_else(|| {
                     ApiError::bad_request(
                         "unknown_recipient",

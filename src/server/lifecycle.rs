@@ -65,11 +65,9 @@ pub(super) async fn receipts(
     Path(id): Path<String>,
 ) -> Answer<ReceiptIndexes> {
     let cert_id = parse_cert_id(&id)?;
-    let indexes = super::follow::look_up(&state, move |registry| {
-        registry.certificate(&cert_id).map(|c| c.receipts.clone())
-    })
-    .await?
-    .ok_or_else(|| ApiError::not_found("unknown_certificate", "no such certificate"))?;
+    let indexes = super::follow::look_up(&state, move |registry| Ok(registry.receipts(&cert_id)?))
+        .await?
+        .ok_or_else(|| ApiError::not_found("unknown_certificate", "no such certificate"))?;
     Ok(Json(ReceiptIndexes {
         cert_id: cert_id.to_string(),
         indexes,
@@ -115,10 +113,7 @@ pub(super) async fn rotate(
         let _enrolling = state.decide_on_parties()?;
         let current = state
             .registry
-            .read()
-            .map_err(|_| ApiError::internal())?
             .party(party)
-            .cloned()
             .ok_or_else(|| ApiError::not_found("unknown_party", "no such party"))?;
         if current.role == Role::Operator {
             return Err(ApiError::forbidden(

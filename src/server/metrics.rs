@@ -62,6 +62,9 @@ pub struct Metrics {
     pub registrations: AtomicU64,
     /// Envelopes released (each one an access receipt on the log).
     pub envelopes_released: AtomicU64,
+    /// Log entries read back to apply to the registry (other frontends' entries, and the catch-up at start
+    /// from the registry's watermark): shows that a start does not replay the log.
+    pub registry_entries_read: AtomicU64,
     /// Latency of registrations.
     pub register_latency: Histogram,
     /// Latency of envelope releases.
@@ -107,6 +110,12 @@ impl Metrics {
             "tradeledger_envelopes_released_total",
             "Envelopes released to grantees (each logged as an access receipt).",
             self.envelopes_released.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "tradeledger_registry_entries_read_total",
+            "Log entries read back to apply to the registry (catch-up at start and after other frontends).",
+            self.registry_entries_read.load(Ordering::Relaxed),
         );
         let _ = writeln!(
             out,

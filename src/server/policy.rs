@@ -147,11 +147,10 @@ fn certificate_info(
     cert_id: &CertId,
 ) -> Result<(CertificateInfo, u64), ApiError> {
     // A certificate another frontend just registered is found after a catch-up.
-    state.look_up(|registry| registry.certificate(cert_id).map(|_| ()))?;
-    let registry = state.registry.read().map_err(|_| ApiError::internal())?;
-    let cert = registry
-        .certificate(cert_id)
+    let cert = state
+        .look_up(|registry| Ok(registry.certificate(cert_id)?))?
         .ok_or_else(|| ApiError::not_found("unknown_certificate", "no such certificate"))?;
+    let registry = &state.registry;
     let holders = if cert.purged {
         Vec::new()
     } else {
@@ -163,7 +162,7 @@ fn certificate_info(
     let recipients = holders
         .iter()
         .filter(|holder| holder.as_str() != cert.registrant.as_str())
-        .filter_map(|holder| recipient(&registry, holder))
+        .filter_map(|holder| recipient(registry, holder))
         .collect();
     let info = CertificateInfo {
         id: cert_id.to_string(),
@@ -182,7 +181,7 @@ fn recipient(registry: &Registry, holder: &str) -> Option<PartyInfo> {
 
 fn role_of(state: &AppState, party: &PartyId) -> Result<Role, ApiError> {
     state
-        .look_up(|registry| registry.party(party).map(|p| p.role))?
+        .look_up(|registry| Ok(registry.party(party).map(|p| p.role)))?
         .ok_or_else(|| {
             ApiError::bad_request(
                 "unknown_recipient",

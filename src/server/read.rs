@@ -162,13 +162,13 @@ pub(super) async fn party(
     let id = PartyId::new(&id)
         .map_err(|_| ApiError::bad_request("bad_party_id", "malformed party id"))?;
     let (index, previous, conflicting) = super::follow::look_up(&state, move |registry| {
-        registry.party(&id).map(|p| {
+        Ok(registry.party(&id).map(|p| {
             (
                 p.enrollment_index,
-                p.previous_enrollments.clone(),
-                p.conflicting_enrollments.clone(),
+                p.previous_enrollments,
+                p.conflicting_enrollments,
             )
-        })
+        }))
     })
     .await?
     .ok_or_else(|| ApiError::not_found("unknown_party", "no such party"))?;
@@ -189,8 +189,12 @@ pub(super) async fn certificate(
     Path(id): Path<String>,
 ) -> Result<Json<CertificateInfo>, ApiError> {
     let cert_id = parse_cert_id(&id)?;
-    let cert = super::follow::look_up(&state, move |registry| {
-        registry.certificate(&cert_id).cloned()
+    let (cert, receipts) = super::follow::look_up(&state, move |registry| {
+        let Some(cert) = registry.certificate(&cert_id)? else {
+            return Ok(None);
+        };
+        let receipts = registry.receipts(&cert_id)?.unwrap_or_default();
+        Ok(Some((cert, receipts)))
     })
     .await?
     .ok_or_else(|| ApiError::not_found("unknown_certificate", "no such certificate"))?;
@@ -198,7 +202,7 @@ pub(super) async fn certificate(
         cert_id: cert_id.to_string(),
         registration_index: cert.registration_index,
         purged: cert.purged,
-        accesses: cert.accesses,
+        accesses: u64::try_from(receipts.len()).unwrap_or(u64::MAX),
     }))
 }
 

@@ -13,13 +13,20 @@ use vault::{StoreError, VaultStore as _};
 
 use super::state::{AppState, LOG_PARTY, now_ms};
 
-/// Purges every certificate past retention; returns how many were purged this round.
+/// Most certificates one round purges: the next round takes the rest, and a round's list stays bounded
+/// whatever the number of certificates.
+const SWEEP_BATCH: usize = 10_000;
+
+/// Purges the oldest certificates past retention, at most [`SWEEP_BATCH`]; returns how many were purged.
 pub(super) fn sweep(state: &AppState) -> usize {
     let retention_ms = u64::try_from(state.config.retention.as_millis()).unwrap_or(u64::MAX);
     let cutoff = now_ms().saturating_sub(retention_ms);
-    let expired = match state.registry.read() {
-        Ok(registry) => registry.expired(cutoff),
-        Err(_) => return 0,
+    let expired = match state.registry.expired(cutoff, SWEEP_BATCH) {
+        Ok(expired) => expired,
+        Err(e) => {
+            tracing::error!(error = %e, "listing certificates past retention failed");
+            return 0;
+        }
     };
     let mut purged = 0;
     for cert_id in expired {
@@ -52,9 +59,7 @@ fn purge_one(state: &AppState, cert_id: ledger::CertId) -> anyhow::Result<()> {
     // Another frontend's sweep may have purged it since this one listed it.
     let purged = state
         .registry
-        .read()
-        .map_err(|_| anyhow::anyhow!("registry lock poisoned"))?
-        .certificate(&cert_id)
+        .certificate(&cert_id)?
         .is_none_or(|c| c.purged);
     if purged {
         return Ok(());

@@ -46,9 +46,7 @@ pub(super) async fn sealed(
         let deciding = state.decide_on(&cert_id)?;
         if state
             .registry
-            .read()
-            .map_err(|_| ApiError::internal())?
-            .certificate(&cert_id)
+            .certificate(&cert_id)?
             .is_some_and(|c| c.purged)
         {
             return Err(super::lifecycle::gone());

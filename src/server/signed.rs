@@ -132,11 +132,10 @@ fn check_headers(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<httpsig::CheckedHeaders, ApiError> {
-    let registry = state.registry.read().map_err(|_| ApiError::internal())?;
     let lookup = |id: &httpsig::PartyId| {
         PartyId::new(id.as_ref())
             .ok()
-            .and_then(|id| registry.party(&id).map(|p| p.signing_key))
+            .and_then(|id| state.registry.signing_key(&id))
     };
     httpsig::check_request_headers(headers, httpsig::unix_now(), lookup, &state.replay)
         .map_err(sig_error)
@@ -218,10 +217,9 @@ fn authenticate(
     // The registry is read only for the key lookup, not held through verification: a request dated ahead of
     // the clock is journalled (one fdatasync) inside it, and appends must not wait for that.
     let lookup = |id: &httpsig::PartyId| {
-        let registry = state.registry.read().ok()?;
         PartyId::new(id.as_ref())
             .ok()
-            .and_then(|id| registry.party(&id).map(|p| p.signing_key))
+            .and_then(|id| state.registry.signing_key(&id))
     };
     let target = uri.path_and_query().map_or(uri.path(), |t| t.as_str());
     let id = httpsig::verify_checked(
@@ -235,11 +233,7 @@ fn authenticate(
     )
     .map_err(sig_error)?;
     let id = PartyId::new(id.as_ref()).map_err(|_| ApiError::internal())?;
-    let registry = state.registry.read().map_err(|_| ApiError::internal())?;
-    let party = registry
-        .party(&id)
-        .cloned()
-        .ok_or_else(ApiError::internal)?;
+    let party = state.registry.party(&id).ok_or_else(ApiError::internal)?;
     Ok(Caller { id, party })
 }
 
@@ -305,10 +299,7 @@ fn check_sealed_registration(
     }
     let party = state
         .registry
-        .read()
-        .map_err(|_| ApiError::internal())?
         .party(entry.signer())
-        .cloned()
         .ok_or_else(|| sig_error(SigError::UnknownParty))?;
     let now = httpsig::unix_now();
     let created = entry.entry().time_ms() / 1000;

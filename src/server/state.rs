@@ -1,6 +1,6 @@
 //! The service's shared state: the log, the vault, the registry derived from the log, policies and counters.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context as _;
@@ -16,12 +16,9 @@ use super::error::ApiError;
 use super::logkey::LogKey;
 use super::metrics::Metrics;
 use super::registrar::Registrar;
-use super::registry::Registry;
+use super::registry::{Registry, RegistryError};
 use crate::authz::Authorizer;
 use crate::httpsig::{ReplayConfig, ReplayGuard};
-
-/// Entries read per store call while replaying the log into the registry at start.
-const REPLAY_CHUNK: u64 = 4096;
 
 /// The party id under which the log itself signs the entries it makes (the operator's enrollment, access
 /// receipts). No party can be enrolled under it.
@@ -35,8 +32,8 @@ pub struct AppState {
     pub log: ledger::Log,
     /// The keyless store of ciphertexts and envelopes: in `DATA/vault`, or in PostgreSQL.
     pub vault: super::VaultBackend,
-    /// Parties and certificates, derived from the log.
-    pub registry: RwLock<Registry>,
+    /// Parties and certificates, derived from the log (in `DATA/registry`, or in PostgreSQL).
+    pub registry: Registry,
     /// The Cedar policies.
     pub authz: Authorizer,
     /// Nonces of recently seen signed requests.
@@ -62,7 +59,7 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Opens (or creates) the stores in the data directory and rebuilds the registry from the log.
+    /// Opens (or creates) the stores in the data directory and catches the registry up with the log.
     pub fn open(config: ServeConfig) -> anyhow::Result<AppState> {
         // Before anything else is read or written: a second instance must change nothing.
         let lock = DataDirLock::acquire(&config.data)?;
@@ -74,6 +71,25 @@ impl AppState {
         tracing::info!(dir = %policies.display(), "policies loaded");
         let stores = super::stores::open(&config, &log_key, &policies)?;
         let log = stores.log;
+        // The watermark and the parties; the catch-up from there is `bootstrap`'s.
+        let in_log = |index: u64, bytes: &[u8]| {
+            // Another frontend may have applied entries this log has not taken in yet.
+            if index >= log.size() && config.postgres.is_some() {
+                log.refresh()
+                    .map_err(|e| RegistryError::Unavailable(e.to_string()))?;
+            }
+            if index >= log.size() {
+                return Err(RegistryError::Damaged(ahead_of_log(
+                    index.saturating_add(1),
+                    log.size(),
+                )));
+            }
+            let logged = log
+                .entry(index)
+                .map_err(|e| RegistryError::Damaged(e.to_string()))?;
+            Ok(logged == bytes)
+        };
+        let registry = Registry::open(stores.registry, in_log).context("opening the registry")?;
         if let Some(path) = &config.published_checkpoint {
             let verifier = log_key.note_signer().verifier();
             super::published::check_file(&log, path, &verifier, &config.origin)?;
@@ -89,7 +105,7 @@ impl AppState {
             config,
             log,
             vault,
-            registry: RwLock::new(Registry::default()),
+            registry,
             authz,
             replay,
             metrics: Metrics::default(),
@@ -115,17 +131,14 @@ impl AppState {
                 super::replay_journal::attach(&state.config.data, replay, skew)?
             }
         };
-        let parties = state
-            .registry
-            .read()
-            .map_err(|_| anyhow::anyhow!("registry lock poisoned"))?
-            .party_count();
+        let parties = state.registry.party_count();
         replay.set_party_count(parties);
         Ok(AppState { replay, ..state })
     }
 
     /// On first start, enrolls the operator as the log's first entry (signed by the log key); on every start,
-    /// replays the log into the registry and checks the operator is the one the log was started with.
+    /// applies the entries after the registry's watermark and checks the operator is the one the log was
+    /// started with.
     fn bootstrap(&self) -> anyhow::Result<()> {
         // With other frontends on the log, the first one to get here enrolls the operator; the others find it.
         let enrolling = self
@@ -157,28 +170,20 @@ impl AppState {
                 .context("enrolling the operator")?;
         }
         drop(enrolling);
-        let mut registry = self
-            .registry
-            .write()
-            .map_err(|_| anyhow::anyhow!("registry lock poisoned"))?;
-        // In chunks, one store read each: on PostgreSQL one query per entry made a start at 1M entries take
-        // minutes.
         let size = self.log.size();
-        let mut from = registry.applied();
-        while from < size {
-            let to = size.min(from.saturating_add(REPLAY_CHUNK));
-            let entries = self
-                .log
-                .entries(from..to)
-                .with_context(|| format!("reading log entries {from}..{to}"))?;
-            for (index, bytes) in (from..to).zip(&entries) {
-                let entry = SignedEntry::decode(bytes)
-                    .with_context(|| format!("decoding log entry {index}"))?;
-                registry.apply_next(index, &entry);
-            }
-            from = to;
-        }
-        let operator = registry
+        let applied = self.registry.applied();
+        anyhow::ensure!(applied <= size, ahead_of_log(applied, size));
+        // Only the entries after the watermark: the registry's store kept the rest.
+        self.apply_range(size, 0, &[]).map_err(|e| {
+            anyhow::anyhow!("applying log entries {applied}..{size}: {}", e.message)
+        })?;
+        // Once, so that a power cut soon after the start does not take the catch-up (or the store) with it.
+        self.registry
+            .flush()
+            .context("writing out the registry after its catch-up")?;
+        tracing::info!(from = applied, to = size, "registry caught up with the log");
+        let operator = self
+            .registry
             .party(&self.config.operator.id)
             .context("the log has no enrollment for the configured operator")?;
         anyhow::ensure!(
@@ -228,10 +233,24 @@ impl AppState {
 
     /// Flushes and closes the stores at shutdown.
     pub fn close(self) -> anyhow::Result<()> {
+        // Derived state: a failure costs a longer catch-up at the next start, not the shutdown.
+        if let Err(e) = self.registry.flush() {
+            tracing::warn!(error = %e, "writing out the registry failed");
+        }
+        drop(self.registry);
         drop(self.vault);
         self.log.close().context("closing the log")?;
         Ok(())
     }
+}
+
+/// Why a registry ahead of its log is refused, and what to do.
+fn ahead_of_log(applied: u64, size: u64) -> String {
+    format!(
+        "the registry has applied {applied} log entries but the log holds {size}: it was derived from another \
+         log, or the log was restored from an older backup; remove the registry (DATA/registry, or the \
+         registry tables with --postgres) and it is rebuilt from the log"
+    )
 }
 
 fn log_failed(error: ledger::Error) -> ApiError {

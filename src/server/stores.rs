@@ -1,7 +1,7 @@
 //! Opening the service's stores: everything in the data directory (the embedded mode), or with
-//! `serve --postgres` the log, the vault and the replay nonces in one PostgreSQL database shared by every
-//! frontend, on one pool, with the cross-frontend locks on a pool of their own; with `--bucket` too, the
-//! vault's ciphertexts go to the bucket's private prefix.
+//! `serve --postgres` the log, the vault, the registry and the replay nonces in one PostgreSQL database shared
+//! by every frontend, on one pool, with the cross-frontend locks on a pool of their own; with `--bucket` too,
+//! the vault's ciphertexts go to the bucket's private prefix.
 
 use std::path::Path;
 
@@ -12,6 +12,7 @@ use super::locks::Locks;
 use super::logkey::LogKey;
 use super::pg_locks::PgLocks;
 use super::pg_nonces::PgNonces;
+use super::registry::{PgRegistry, RegistryStore, SledRegistry};
 use super::vault_backend::VaultBackend;
 
 /// The opened stores.
@@ -20,6 +21,8 @@ pub(super) struct Stores {
     pub(super) log: ledger::Log,
     /// The vault: in `DATA/vault`, or in PostgreSQL.
     pub(super) vault: VaultBackend,
+    /// The registry derived from the log: in `DATA/registry`, or in PostgreSQL shared with the others.
+    pub(super) registry: Box<dyn RegistryStore>,
     /// The shared replay-nonce store (PostgreSQL only).
     pub(super) nonces: Option<PgNonces>,
     /// The critical sections: this process's, or the database's advisory locks.
@@ -40,9 +43,11 @@ pub(super) fn open(
             .context("opening the log")?;
         let vault =
             vault::FsVaultStore::open(&config.data.join("vault")).context("opening the vault")?;
+        let registry = open_embedded_registry(&config.data.join("registry"))?;
         return Ok(Stores {
             log,
             vault: VaultBackend::Fs(Box::new(vault)),
+            registry,
             nonces: None,
             locks: Locks::default(),
         });
@@ -67,16 +72,37 @@ pub(super) fn open(
         None => vault::PgVaultStore::with_pool(pool.clone())
             .context("opening the vault in PostgreSQL")?,
     };
+    let registry = PgRegistry::open(pool.clone()).context("opening the registry in PostgreSQL")?;
     let nonces = PgNonces::open(pool)?;
     // A pool of their own: a lock holder must not wait for a connection behind other holders.
     let lock_pool = vault::PgPool::connect(url.expose(), config.postgres_connections)
         .context("connecting to PostgreSQL for locks")?;
     let locks = Locks::Shared(PgLocks::new(lock_pool, agreed.lock_key, config.lock_wait));
-    tracing::info!("log, vault and replay nonces in PostgreSQL, shared with any other frontend");
+    tracing::info!(
+        "log, vault, registry and replay nonces in PostgreSQL, shared with any other frontend"
+    );
     Ok(Stores {
         log,
         vault: VaultBackend::Pg(vault),
+        registry: Box::new(registry),
         nonces: Some(nonces),
         locks,
     })
+}
+
+/// Opens the embedded registry store in `dir`. It is derived from the log, so one that does not open (sled
+/// found its files damaged, say after a power cut: sled 0.34 does not sync its `conf`) is set aside and
+/// rebuilt by a replay of the log, with a warning, rather than keep the service down.
+fn open_embedded_registry(dir: &Path) -> anyhow::Result<Box<dyn RegistryStore>> {
+    match SledRegistry::open(dir) {
+        Ok(store) => Ok(Box::new(store)),
+        Err(e) => {
+            tracing::warn!(dir = %dir.display(), error = %e, "the registry store does not open; rebuilding it from the log");
+            std::fs::remove_dir_all(dir)
+                .with_context(|| format!("removing the damaged registry in {}", dir.display()))?;
+            let store = SledRegistry::open(dir)
+                .with_context(|| format!("creating the registry in {}", dir.display()))?;
+            Ok(Box::new(store))
+        }
+    }
 }

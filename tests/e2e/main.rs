@@ -37,6 +37,7 @@ mod publishing_lease;
 mod races;
 mod rawhttp;
 mod refusals;
+mod registry;
 mod replay;
 mod restore;
 mod schemathesis;

@@ -63,8 +63,7 @@ async fn batched_registrations_are_stored_then_logged_and_a_duplicate_fails_alon
                 let bytes = state.log.entry(index).unwrap();
                 let logged = SignedEntry::decode(&bytes).unwrap();
                 assert_eq!(logged.entry().cert_id(), Some(id));
-                let registry = state.registry.read().unwrap();
-                let known = registry.certificate(&id).unwrap();
+                let known = state.registry.certificate(&id).unwrap().unwrap();
                 assert_eq!(known.registration_index, index);
             }
             Err(e) => {
