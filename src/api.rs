@@ -207,7 +207,7 @@ pub struct Sealed {
     pub grant: B64,
     /// Index of the registration entry (the commitment to check the body against).
     pub registration_index: u64,
-    /// Index of the access receipt this release appended.
+    /// Index of the access-receipt entry that logs this release (concurrent opens may share one entry).
     pub receipt_index: u64,
 }
 

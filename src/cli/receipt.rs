@@ -15,11 +15,11 @@ pub(super) fn is_receipt(bytes: &[u8]) -> bool {
 
 /// One line saying what a verified receipt proves.
 fn describe(v: &VerifiedReceipt) -> String {
-    let about = v
-        .cert_id
-        .as_deref()
-        .map(|c| format!(" of certificate {c}"))
-        .unwrap_or_default();
+    let about = match v.cert_ids.as_slice() {
+        [] => String::new(),
+        [one] => format!(" of certificate {one}"),
+        many => format!(" of certificates {}", many.join(", ")),
+    };
     let mut line = format!(
         "verified: entry {} ({}{about}, signed as {}) is in {} at tree size {}",
         v.index, v.kind, v.signer, v.origin, v.checkpoint_size

@@ -69,8 +69,11 @@ pub struct VerifiedReceipt {
     pub extended_to: Option<u64>,
     /// The entry's kind (registration, grant, ...).
     pub kind: String,
-    /// The certificate the entry is about, if any.
+    /// The certificate the entry is about, if it names one.
     pub cert_id: Option<String>,
+    /// Every certificate the entry is about: `cert_id`'s, or each release an access-receipt group (kind
+    /// 0x09) lists, in its order.
+    pub cert_ids: Vec<String>,
     /// The party id the entry names as its signer (its key is not checked here: that needs its enrollment).
     pub signer: String,
     /// The entry's leaf hash, hex.
@@ -134,9 +137,21 @@ pub fn verify_receipt(
         extended_to,
         kind: entries::kind(signed.entry()).to_owned(),
         cert_id: entries::cert_of(signed.entry()).map(|c| c.to_string()),
+        cert_ids: certificates_named(signed.entry()),
         signer: signed.signer().as_str().to_owned(),
         leaf_hash: hex::encode(leaf),
     })
+}
+
+/// The certificates an entry names: its own, or those of the releases it records.
+fn certificates_named(entry: &ledger::Entry) -> Vec<String> {
+    match entries::cert_of(entry) {
+        Some(cert) => vec![cert.to_string()],
+        None => entries::releases(entry)
+            .into_iter()
+            .map(|(cert, _, _)| cert.to_string())
+            .collect(),
+    }
 }
 
 /// Fetches the receipt of entry `index` (waiting up to ~10 s for a published checkpoint that covers it) and
@@ -245,6 +260,45 @@ mod tests {
             },
             extension: None,
         }
+    }
+
+    /// An access-receipt group (kind 0x09) names no single certificate, so the receipt lists each one.
+    #[test]
+    fn a_receipt_of_grouped_releases_names_every_certificate() {
+        let signer = NoteSigner::generate(ORIGIN).unwrap();
+        let vkey = signer.verifier().to_vkey();
+        let certs = [ledger::CertId([1; 16]), ledger::CertId([2; 16])];
+        let group = ledger::Entry::AccessReceipts {
+            releases: certs
+                .iter()
+                .map(|&cert_id| ledger::Release {
+                    cert_id,
+                    grant: [7; 32],
+                })
+                .collect(),
+            time_ms: 1,
+        };
+        let entries = vec![
+            ledger::SignedEntry::sign(
+                group,
+                ledger::PartyId::new("log").unwrap(),
+                signer.signing_key(),
+            )
+            .unwrap()
+            .encode(),
+        ];
+        let tree: MemoryTree = entries.iter().map(|e| leaf_hash(e)).collect();
+        let checkpoint = Checkpoint {
+            origin: ORIGIN.into(),
+            size: tree.size(),
+            root_hash: tree.root(),
+            extensions: Vec::new(),
+        };
+        let note = sign_checkpoint(&checkpoint, &signer).unwrap();
+        let text = receipt(&entries, &tree, &note, 0).to_text();
+        let v = verify_receipt(text.as_bytes(), &vkey, None).unwrap();
+        let named: Vec<String> = certs.iter().map(ToString::to_string).collect();
+        assert_eq!((v.cert_id, v.cert_ids), (None, named));
     }
 
     #[test]

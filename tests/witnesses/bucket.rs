@@ -1,0 +1,74 @@
+//! Cosigned checkpoints reach the bucket, and `audit` from the bucket checks them against the policy.
+
+use super::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cosigned_checkpoints_reach_the_bucket_and_audit_from_it_under_the_policy() {
+    let moto = moto::Moto::start();
+    moto.bucket("tl-cosigned", "").await;
+    let root = TempDir::new().unwrap();
+    let data = root.path().join("log");
+    let signer = NoteSigner::generate(ORIGIN).unwrap();
+    let vkey = signer.verifier().to_vkey();
+    make_log_key(&data, &signer);
+    let mut witnesses = Vec::new();
+    for i in 1..=3 {
+        let mut w = WitnessProc::new(i).await;
+        w.start(&vkey).await;
+        witnesses.push(w);
+    }
+    let policy_path = root.path().join("policy.txt");
+    let policy = write_policy(&policy_path, &vkey, "http://log.invalid", &witnesses);
+    let operator = PartyKeys::generate(PartyId::new("operator").unwrap(), Role::Operator);
+    let location = moto.location("tl-cosigned", "log");
+    let service = Service::start_with(&data, &operator, &policy_path, |config| {
+        config.bucket = Some(std::sync::Arc::new(location.clone()));
+    })
+    .await;
+    let op = Party::from_keys(operator, &service.url, &policy);
+    let acme = Party::new("acme", Role::Importer, &service.url, &policy);
+    let last = ops::enroll(&op.client, &op.keys, &acme.keys.public())
+        .await
+        .unwrap();
+    let size = published_size(&acme.client, &vkey, last + 1).await;
+    assert!(size > last);
+
+    // The bucket's checkpoint is the published one: log signature and a quorum of cosignatures.
+    let s3 = tradeledger::bucket::S3::new(&location).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let note = loop {
+        if let Some(object) = s3.get("checkpoint").await.unwrap() {
+            let text = String::from_utf8(object.bytes.clone()).unwrap();
+            if text.lines().nth(1).and_then(|l| l.parse::<u64>().ok()) >= Some(size) {
+                break object.bytes;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the bucket never reached size {size}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    policy.verify_checkpoint(&note).unwrap();
+    service.shutdown().await;
+
+    // No server: audit from the bucket, requiring the witnesses' quorum.
+    let out = std::process::Command::new(BIN)
+        .args([
+            "audit",
+            "--tiles",
+            &moto.public_url("tl-cosigned", "log"),
+            "--policy",
+        ])
+        .arg(&policy_path)
+        .env("TRADELEDGER_HOME", root.path().join("cli-home"))
+        .env_remove("TRADELEDGER_LOG_KEY")
+        .env_remove("TRADELEDGER_SERVER")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("verdict: clean"),
+        "{out:?}"
+    );
+}
