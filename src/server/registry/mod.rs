@@ -176,8 +176,8 @@ impl Registry {
             .collect())
     }
 
-    /// Applies the entries at `from..from + entries.len()` that are not applied yet, in one atomic step of the
-    /// store, then in this frontend's view. Returns `false` (and applies nothing) if entries before `from` are
+    /// Applies the entries at `from..from + entries.len()` that are not applied yet, in one call of the store,
+    /// then in this frontend's view. Returns `false` (and applies nothing) if entries before `from` are
     /// missing: they must be applied first.
     pub(crate) fn apply(&self, from: u64, entries: &[&SignedEntry]) -> Result<bool, RegistryError> {
         let _applying = self.applying.lock().unwrap_or_else(PoisonError::into_inner);

@@ -7,8 +7,17 @@
 //! - `t` ‖ registered ms ‖ cert id → registration index, while the certificate is held (the retention index)
 //! - `r` ‖ cert id ‖ index → nothing (an access receipt)
 //!
-//! Integers are big-endian so that sled's key order is index and time order. Each `apply` is one sled batch
-//! (atomic); nothing is synced per call (sled writes it out in the background and at `flush`).
+//! Integers are big-endian so that sled's key order is index and time order. Nothing is synced per call (sled
+//! writes it out in the background and at `flush`).
+//!
+//! `apply` writes key by key, the watermark last, not as one sled batch: every sled batch writes out sled's
+//! I/O buffer twice (`PageCache::pin_log` rolls it before and after its manifest), and each write-out is a
+//! task for sled's I/O pool that wakes all of its idle threads; with one batch per log append that was a
+//! large share of the registry's CPU per registration (docs/performance.md, issue 12 step 5). Single writes
+//! are enough because sled recovers a prefix of its log in write order (it drops a later segment whose
+//! predecessor was lost: sled's `pagecache/segment.rs`), so a crash keeps some leading writes of a call and
+//! never its watermark without them; the registry hides facts at or past the watermark, and the writes
+//! below are ordered so that a call applied again after a torn one completes it (see `apply`).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -32,7 +41,8 @@ const NOT_PURGED: u64 = u64::MAX;
 pub(crate) struct SledRegistry {
     db: sled::Db,
     dir: std::path::PathBuf,
-    /// Serializes `apply`: it reads certificates it then rewrites.
+    /// Serializes `apply`: it reads certificates it then rewrites, and its writes must reach sled's log in the
+    /// order that makes a torn call complete when applied again.
     applying: Mutex<()>,
 }
 
@@ -66,6 +76,73 @@ impl SledRegistry {
         })
     }
 
+    /// Writes a registration if its certificate has no row yet (the usual case: one write for the retention
+    /// key, one compare-and-swap for the row, and no read); otherwise returns the row found (in this call's
+    /// `certificates` or in the store), for [`SledRegistry::settle`]. A torn call applied again finds the row
+    /// and settles, which puts back the retention key the row implies, whichever of the two writes was lost.
+    fn register(
+        &self,
+        cert_key: &[u8],
+        cert: &StoredCertificate,
+        cert_id: &CertId,
+        certificates: &HashMap<Vec<u8>, StoredCertificate>,
+    ) -> Result<Option<StoredCertificate>, RegistryError> {
+        if let Some(known) = certificates.get(cert_key) {
+            return Ok(Some(known.clone()));
+        }
+        self.put(
+            by_time(cert, cert_id),
+            &cert.registration_index.to_be_bytes(),
+        )?;
+        let absent = self
+            .db
+            .compare_and_swap(cert_key, None::<&[u8]>, Some(encode_certificate(cert)))
+            .map_err(unavailable)?;
+        match absent {
+            Ok(()) => Ok(None),
+            Err(found) => found
+                .current
+                .map(|value| decode_certificate(&value))
+                .transpose(),
+        }
+    }
+
+    /// A registration of a certificate that has a row (a log that holds two registrations of one id, or a
+    /// chunk applied again): the earlier registration holds, with its retention key; returns the one that
+    /// holds. The row is written last, so a torn call applied again settles the same way.
+    fn settle(
+        &self,
+        cert_key: &[u8],
+        cert: StoredCertificate,
+        cert_id: &CertId,
+        known: StoredCertificate,
+    ) -> Result<StoredCertificate, RegistryError> {
+        // The retention key `register` may have written (the known one's too, if both have one time).
+        self.delete(by_time(&cert, cert_id))?;
+        if known.registration_index <= cert.registration_index {
+            if known.purged_index.is_none() {
+                let index = known.registration_index.to_be_bytes();
+                self.put(by_time(&known, cert_id), &index)?;
+            }
+            return Ok(known);
+        }
+        self.delete(by_time(&known, cert_id))?;
+        self.put(
+            by_time(&cert, cert_id),
+            &cert.registration_index.to_be_bytes(),
+        )?;
+        self.put(cert_key.to_vec(), encode_certificate(&cert))?;
+        Ok(cert)
+    }
+
+    fn put(&self, key: Vec<u8>, value: impl Into<sled::IVec>) -> Result<(), RegistryError> {
+        self.db.insert(key, value).map(drop).map_err(unavailable)
+    }
+
+    fn delete(&self, key: Vec<u8>) -> Result<(), RegistryError> {
+        self.db.remove(key).map(drop).map_err(unavailable)
+    }
+
     fn stored(&self, key: &[u8]) -> Result<Option<StoredCertificate>, RegistryError> {
         self.db
             .get(key)
@@ -89,12 +166,11 @@ impl RegistryStore for SledRegistry {
             return Ok(()); // every fact below the watermark is here already
         }
         // Certificates this call changes, as they will be once it is applied.
-        let mut certificates: HashMap<Vec<u8>, Option<StoredCertificate>> = HashMap::new();
-        let mut batch = sled::Batch::default();
+        let mut certificates: HashMap<Vec<u8>, StoredCertificate> = HashMap::new();
         for fact in facts {
             match fact {
                 Fact::Party { index, entry } => {
-                    batch.insert(key(PARTY, &[], Some(*index)), entry.as_slice());
+                    self.put(key(PARTY, &[], Some(*index)), entry.as_slice())?;
                 }
                 Fact::Registered {
                     cert_id,
@@ -103,30 +179,22 @@ impl RegistryStore for SledRegistry {
                     time_ms,
                 } => {
                     let cert_key = key(CERT, cert_id.as_bytes(), None);
-                    let known = match certificates.get(&cert_key) {
-                        Some(known) => known.clone(),
-                        None => self.stored(&cert_key)?,
-                    };
-                    if let Some(known) = known {
-                        if known.registration_index <= *index {
-                            continue; // the earlier registration holds, or this one is applied
-                        }
-                        batch.remove(by_time(&known, cert_id));
-                    }
                     let cert = StoredCertificate {
                         registrant: registrant.clone(),
                         registration_index: *index,
                         registered_ms: *time_ms,
                         purged_index: None,
                     };
-                    batch.insert(cert_key.clone(), encode_certificate(&cert));
-                    batch.insert(by_time(&cert, cert_id), &index.to_be_bytes());
-                    certificates.insert(cert_key, Some(cert));
+                    let holds = match self.register(&cert_key, &cert, cert_id, &certificates)? {
+                        None => cert,
+                        Some(known) => self.settle(&cert_key, cert, cert_id, known)?,
+                    };
+                    certificates.insert(cert_key, holds);
                 }
                 Fact::Purged { cert_id, index } => {
                     let cert_key = key(CERT, cert_id.as_bytes(), None);
                     let known = match certificates.get(&cert_key) {
-                        Some(known) => known.clone(),
+                        Some(known) => Some(known.clone()),
                         None => self.stored(&cert_key)?,
                     };
                     let Some(mut cert) = known else {
@@ -135,18 +203,19 @@ impl RegistryStore for SledRegistry {
                     if cert.purged_index.is_some_and(|p| p <= *index) {
                         continue;
                     }
+                    // Out of the retention index before the row says "purged": a torn call applied again
+                    // skips a purge the row records, so the row comes last.
+                    self.delete(by_time(&cert, cert_id))?;
                     cert.purged_index = Some(*index);
-                    batch.insert(cert_key.clone(), encode_certificate(&cert));
-                    batch.remove(by_time(&cert, cert_id));
-                    certificates.insert(cert_key, Some(cert));
+                    self.put(cert_key.clone(), encode_certificate(&cert))?;
+                    certificates.insert(cert_key, cert);
                 }
                 Fact::Receipt { cert_id, index } => {
-                    batch.insert(key(RECEIPT, cert_id.as_bytes(), Some(*index)), &[]);
+                    self.put(key(RECEIPT, cert_id.as_bytes(), Some(*index)), &[])?;
                 }
             }
         }
-        batch.insert(WATERMARK, &through.to_be_bytes());
-        self.db.apply_batch(batch).map_err(unavailable)
+        self.put(WATERMARK.to_vec(), &through.to_be_bytes())
     }
 
     fn party_entries(&self) -> Result<Vec<(u64, Vec<u8>)>, RegistryError> {

@@ -69,10 +69,11 @@ pub(crate) enum RegistryError {
 /// Where the registry lives: `DATA/registry` (sled) or PostgreSQL.
 ///
 /// Contract (tests/contract.rs runs it on both):
-/// - [`RegistryStore::apply`] is atomic: after a crash either every fact of the call and its watermark are
-///   there, or none. Nothing is durable when it returns (the registry is derived from the log: after a
-///   crash the watermark says where to resume and the log replays the rest), but a later call is never
-///   found applied without an earlier one.
+/// - [`RegistryStore::apply`] never leaves the watermark without its facts: after a crash, a call's watermark
+///   is there only with every fact of the call, though facts may be there without it (sled writes them one by
+///   one; PostgreSQL commits them together). Nothing is durable when it returns (the registry is derived from
+///   the log: after a crash the watermark says where to resume and the log replays the rest), but a later
+///   call is never found applied without an earlier one, and applying a torn call again completes it.
 /// - Facts are idempotent and the watermark only grows: any caller (any frontend) may apply a range again,
 ///   concurrently with others, and the store holds the same facts as after one application. A call whose
 ///   `through` is not above the watermark changes nothing (its facts are there already).
@@ -83,8 +84,8 @@ pub(crate) trait RegistryStore: Send + Sync {
     /// Every entry of the log below this index is applied.
     fn watermark(&self) -> Result<u64, RegistryError>;
 
-    /// Stores `facts` (from entries below `through`, in index order) and raises the watermark to `through`
-    /// if it is lower, in one atomic step.
+    /// Stores `facts` (from entries below `through`, in index order), then raises the watermark to `through`
+    /// if it is lower.
     fn apply(&self, facts: &[Fact], through: u64) -> Result<(), RegistryError>;
 
     /// Every enrollment and rotation held, in index order: `(index, encoded entry)`.
@@ -105,7 +106,7 @@ pub(crate) trait RegistryStore: Send + Sync {
     ) -> Result<Vec<(CertId, u64)>, RegistryError>;
 
     /// Sets the watermark back to `to` and keeps every fact: what a crash between the facts and the watermark
-    /// would leave, were they not written atomically, or a store restored from a backup taken mid-way.
+    /// leaves (sled), or a store restored from a backup taken mid-way.
     #[cfg(test)]
     fn rewind(&self, to: u64) -> Result<(), RegistryError>;
 

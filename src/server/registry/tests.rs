@@ -196,6 +196,54 @@ fn the_earliest_registration_and_purge_hold_and_an_unknown_purge_is_nothing() {
 }
 
 #[test]
+fn two_registrations_of_one_id_at_one_time_leave_the_earlier_with_its_retention_key() {
+    on_both(|store| {
+        // The later one applied first (a writer behind another), then the earlier one: it takes over.
+        store.apply(&[registered(1, 9, 500)], 10).unwrap();
+        store.apply(&[registered(1, 1, 500)], 11).unwrap();
+        assert_eq!(
+            store.certificate(&cert(1)).unwrap(),
+            Some(stored(1, 500, None))
+        );
+        assert_eq!(store.held_before(u64::MAX, 10).unwrap(), vec![(cert(1), 1)]);
+        // A later one again: nothing changes, the retention key included.
+        store.apply(&[registered(1, 12, 500)], 13).unwrap();
+        assert_eq!(store.held_before(u64::MAX, 10).unwrap(), vec![(cert(1), 1)]);
+    });
+}
+
+#[test]
+fn a_call_applied_again_after_its_watermark_was_lost_leaves_what_one_application_leaves() {
+    on_both(|store| {
+        let facts = [
+            registered(1, 0, 500),
+            registered(2, 1, 500),
+            Fact::Purged {
+                cert_id: cert(2),
+                index: 2,
+            },
+            registered(1, 3, 500),
+        ];
+        store.apply(&facts, 4).unwrap();
+        store.rewind(0).unwrap();
+        store.apply(&facts, 4).unwrap();
+        assert_eq!(
+            store.certificate(&cert(1)).unwrap(),
+            Some(stored(0, 500, None))
+        );
+        assert_eq!(
+            store.certificate(&cert(2)).unwrap(),
+            Some(stored(1, 500, Some(2)))
+        );
+        assert_eq!(
+            store.held_before(u64::MAX, 10).unwrap(),
+            vec![(cert(1), 0)],
+            "the purged one is out, the second registration of 1 left nothing"
+        );
+    });
+}
+
+#[test]
 fn held_certificates_come_oldest_first_before_the_cutoff_and_up_to_the_limit() {
     on_both(|store| {
         store
