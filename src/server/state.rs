@@ -63,6 +63,8 @@ impl AppState {
     pub fn open(config: ServeConfig) -> anyhow::Result<AppState> {
         // Before anything else is read or written: a second instance must change nothing.
         let lock = DataDirLock::acquire(&config.data)?;
+        // Taken now, waited for once the stores are open: the opening overlaps the wait.
+        let replay_floor = next_whole_second();
         let log_key =
             LogKey::load_or_create(&config.data, config.log_key.as_deref(), &config.origin)?;
         let policies = super::policies::policy_dir(&config.data, config.policies.as_deref())?;
@@ -122,7 +124,8 @@ impl AppState {
         // The guard's memory of nonces dies with the process: refusing whatever was signed before this start
         // keeps a request accepted by the previous run from being accepted again after a restart; the journal
         // remembers the few dated after it.
-        let replay = state.replay.refuse_created_before(start_of_next_second());
+        wait_for_second(replay_floor);
+        let replay = state.replay.refuse_created_before(replay_floor);
         // The shared store holds every accepted nonce durably, the journal only the ones dated ahead of the clock.
         let replay = match shared_nonces {
             Some(store) => replay.with_shared_store(Box::new(store)),
@@ -258,25 +261,31 @@ fn log_failed(error: ledger::Error) -> ApiError {
     ApiError::unavailable()
 }
 
-/// Waits for the next whole Unix second to begin and returns it. `created` has a granularity of one second,
-/// so a floor of "now, rounded down" would still accept, after a quick restart, a request the previous run
-/// accepted in that same second. (A request dated ahead of the clock, within the allowed skew, is after the
+/// The replay guard's floor: the first whole Unix second after now. Taken once this process holds the data
+/// directory, when the run before it has stopped, it is later than the `created` of every request that run
+/// accepted with a date not ahead of its clock; "now, rounded down" would not be, since `created` has a
+/// granularity of one second. (A request dated ahead of the clock, within the allowed skew, may be after the
 /// floor: `replay_journal` keeps those.)
-fn start_of_next_second() -> u64 {
-    let now = std::time::SystemTime::now()
+fn next_whole_second() -> u64 {
+    unix_time().as_secs().saturating_add(1)
+}
+
+/// Sleeps until the Unix second `second` has begun, so that a request a client signs right after the start is
+/// not refused by the floor. A start whose stores took a second or more to open does not wait at all.
+fn wait_for_second(second: u64) {
+    let begins = std::time::Duration::from_secs(second);
+    std::thread::sleep(begins.saturating_sub(unix_time()));
+}
+
+fn unix_time() -> std::time::Duration {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let next = now.as_secs().saturating_add(1);
-    std::thread::sleep(std::time::Duration::from_secs(next).saturating_sub(now));
-    next
+        .unwrap_or_default()
 }
 
 /// Milliseconds since the Unix epoch.
 pub(super) fn now_ms() -> u64 {
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+    u64::try_from(unix_time().as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Counts every answer by status class and logs one structured line per request (never a body).

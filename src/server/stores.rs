@@ -4,6 +4,7 @@
 //! the vault's ciphertexts go to the bucket's private prefix.
 
 use std::path::Path;
+use std::time::Instant;
 
 use anyhow::Context as _;
 
@@ -37,13 +38,21 @@ pub(super) fn open(
     policies: &Path,
 ) -> anyhow::Result<Stores> {
     let Some(url) = &config.postgres else {
+        // Each store's opening is timed: start-up must not grow with the log (docs/performance.md, issue 12).
+        let clock = Instant::now();
         let store =
             ledger::FsStore::open(config.data.join("log")).context("opening the log store")?;
         let log = ledger::Log::open(store, log_key.note_signer(), &config.origin)
             .context("opening the log")?;
+        let log_ms = clock.elapsed().as_millis();
+        let clock = Instant::now();
         let vault =
             vault::FsVaultStore::open(&config.data.join("vault")).context("opening the vault")?;
+        let vault_ms = clock.elapsed().as_millis();
+        let clock = Instant::now();
         let registry = open_embedded_registry(&config.data.join("registry"))?;
+        let registry_ms = clock.elapsed().as_millis();
+        tracing::info!(log_ms, vault_ms, registry_ms, "embedded stores opened");
         return Ok(Stores {
             log,
             vault: VaultBackend::Fs(Box::new(vault)),
