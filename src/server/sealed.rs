@@ -42,7 +42,8 @@ pub(super) async fn sealed(
         // A release decided on a grant must be logged before that grant can be revoked: the decision and the
         // receipt's place in the log's queue happen inside the certificate's critical section. Waiting for the
         // receipt to be durable does not need it: a revocation decided later is queued later, so it gets a
-        // later index, and it is not durable unless the receipt is (`ledger::Log::enqueue`).
+        // later index, and it is not durable unless the receipt is (`ledger::Log::enqueue`). Only the group's
+        // leader leaves it that early; the others leave it with their answer (`super::releases`).
         let deciding = state.decide_on(&cert_id)?;
         if state
             .registry
