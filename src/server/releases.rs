@@ -4,11 +4,16 @@
 //! (19 % of an open's instructions; docs/performance.md, "Issue 12, step 4").
 //!
 //! There is no thread of its own: the open that finds no group in flight leads the next one. It takes every
-//! release waiting (up to [`MAX_RELEASES`]), signs them as one entry, queues it on the log, tells each opener
-//! it is queued (each then leaves its certificate's critical section, as it did with a receipt of its own),
-//! waits until the entry is durable and applied, and answers them all with its index. Then it hands the lead to
-//! the first release that arrived meanwhile. So a group forms while the previous one is committed, as the log's
-//! own group commit does, and an open on an idle server is signed and queued at once, alone.
+//! release waiting (up to [`MAX_RELEASES`]), signs them as one entry, queues it on the log, waits until the
+//! entry is durable and applied, and answers them all with its index. Then it hands the lead to the first
+//! release that arrived meanwhile. So a group forms while the previous one is committed, as the log's own
+//! group commit does, and an open on an idle server is signed and queued at once, alone.
+//!
+//! Each opener is woken once, with its answer. The leader leaves its certificate's critical section as soon
+//! as the entry is queued; the others leave theirs when they are answered, a group commit later than they
+//! could: telling each "queued" first cost every opener a second wake-up of its thread (about one context
+//! switch per open; docs/performance.md, "Issue 12, step 6"), and holding the section longer only delays
+//! another decision about the same certificate (or its lock stripe) by that commit.
 //!
 //! Nothing here is held by an unauthenticated client: a release is added only after its opener's signature,
 //! grant and Cedar decision were checked, and each waits on the blocking thread of its own request.
@@ -48,16 +53,15 @@ struct Pending {
 enum News {
     /// Lead the next group (its release is the first waiting).
     Lead,
-    /// The group's entry is queued on the log: later entries get later indexes.
-    Queued,
     /// The group's entry is durable and applied at this index, or the append failed.
     Done(Result<u64, ApiError>),
 }
 
 impl Releases {
     /// Logs `release` in the entry of the next group; `on_queued` runs, on this thread, once that entry is
-    /// queued on the log. Returns the entry's index once it is durable and applied to the registry. Blocking:
-    /// call from the blocking pool.
+    /// queued on the log (at once for the group's leader; for the others when the entry is durable, so that
+    /// they are woken only once). Returns the entry's index once it is durable and applied to the registry.
+    /// Blocking: call from the blocking pool.
     pub(super) fn log(
         &self,
         state: &AppState,
@@ -78,20 +82,18 @@ impl Releases {
         };
         let mut on_queued = Some(on_queued);
         loop {
-            if lead {
-                lead = false;
-                if let Some(result) = self.lead(state, ticket, &mut on_queued) {
-                    return result;
-                }
+            if lead && let Some(result) = self.lead(state, ticket, &mut on_queued) {
+                return result;
             }
             match Self::next(&news)? {
                 News::Lead => lead = true,
-                News::Queued => {
+                News::Done(result) => {
+                    // Queued long since: the entry is durable.
                     if let Some(queued) = on_queued.take() {
                         queued();
                     }
+                    return result;
                 }
-                News::Done(result) => return result,
             }
         }
     }
@@ -118,9 +120,6 @@ impl Releases {
         let mine = group.iter().any(|p| p.ticket == ticket);
         let others = || group.iter().filter(move |p| p.ticket != ticket);
         let result = Self::commit(state, &group, || {
-            for pending in others() {
-                let _ = pending.tell.send(News::Queued);
-            }
             if mine && let Some(queued) = on_queued.take() {
                 queued();
             }

@@ -37,12 +37,14 @@ pub(super) async fn sealed(
     let started = Instant::now();
     let metrics_state = state.clone();
     let answer = blocking(move || {
+        let mut timing = OpenTiming::new(started);
         let cert_id = parse_cert_id(&id)?;
         let caller = req.caller(&state)?;
         // A release decided on a grant must be logged before that grant can be revoked: the decision and the
         // receipt's place in the log's queue happen inside the certificate's critical section. Waiting for the
         // receipt to be durable does not need it: a revocation decided later is queued later, so it gets a
-        // later index, and it is not durable unless the receipt is (`ledger::Log::enqueue`).
+        // later index, and it is not durable unless the receipt is (`ledger::Log::enqueue`). Only the group's
+        // leader leaves it that early; the others leave it with their answer (`super::releases`).
         let deciding = state.decide_on(&cert_id)?;
         if state
             .registry
@@ -74,6 +76,7 @@ pub(super) async fn sealed(
         // (`super::releases`).
         let shared_log = state.shared_log();
         let mut deciding = Some(deciding);
+        timing.checked = Instant::now();
         let receipt_index = state.releases.log(&state, Release { cert_id, grant }, || {
             // One log queue keeps the order of its own calls, but another frontend's revocation goes through
             // its own queue: with a shared log the lock is held until the receipt is committed.
@@ -82,17 +85,20 @@ pub(super) async fn sealed(
             }
         })?;
         drop(deciding);
+        timing.logged = Instant::now();
         state
             .metrics
             .envelopes_released
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Ok(SealedAnswer::new(&Sealed {
+        let answer = SealedAnswer::new(&Sealed {
             ciphertext: B64(ciphertext),
             envelope: B64(envelope.to_vec()),
             grant: B64(grant.to_vec()),
             registration_index,
             receipt_index,
-        }))
+        });
+        timing.trace();
+        Ok(answer)
     })
     .await?;
     metrics_state
@@ -100,6 +106,39 @@ pub(super) async fn sealed(
         .open_latency
         .observe(started.elapsed());
     answer
+}
+
+/// Where an open's time goes, logged at debug level (docs/performance.md, "Issue 12, step 6"): waiting for a
+/// blocking thread, the checks and reads, the access receipt (the group commit in flight, then its own
+/// group's), and encoding the answer.
+struct OpenTiming {
+    arrived: Instant,
+    started: Instant,
+    checked: Instant,
+    logged: Instant,
+}
+
+impl OpenTiming {
+    fn new(arrived: Instant) -> Self {
+        let now = Instant::now();
+        OpenTiming {
+            arrived,
+            started: now,
+            checked: now,
+            logged: now,
+        }
+    }
+
+    fn trace(&self) {
+        let micros = |from: Instant, to: Instant| to.saturating_duration_since(from).as_micros();
+        tracing::debug!(
+            thread_wait_us = micros(self.arrived, self.started),
+            checks_us = micros(self.started, self.checked),
+            receipt_us = micros(self.checked, self.logged),
+            answer_us = micros(self.logged, Instant::now()),
+            "open timing"
+        );
+    }
 }
 
 /// An encoded [`Sealed`], ready to send.

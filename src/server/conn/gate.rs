@@ -101,8 +101,12 @@ pub(super) struct Gate<IO> {
     config: GateConfig,
     slots: Arc<Slots>,
     in_flight: Arc<InFlight>,
-    /// Bytes read from the client and not yet handed to hyper; the first `release` of them are checked.
+    /// Bytes read from the client; those before `start` are handed to hyper already, and the `release` after
+    /// it are checked. Handing bytes over moves `start` instead of shifting the rest to the front (`drain`
+    /// did, at every read hyper had no room for all of them); the front is reclaimed when it is all handed
+    /// over, or before more is read.
     buf: Vec<u8>,
+    start: usize,
     release: usize,
     /// What `buf` (after the released bytes) starts with.
     framing: Framing,
@@ -139,6 +143,7 @@ impl<IO> Gate<IO> {
             slots,
             in_flight,
             buf: Vec::new(),
+            start: 0,
             release: 0,
             framing: Framing::Head,
             waiting_since: now,
@@ -156,7 +161,10 @@ impl<IO> Gate<IO> {
 
     /// Checks the unreleased bytes: how many may go to hyper now, or a refusal.
     fn advance(&mut self) -> Result<usize, Refusal> {
-        let pending = self.buf.get(self.release..).unwrap_or_default();
+        let pending = self
+            .buf
+            .get(self.start.saturating_add(self.release)..)
+            .unwrap_or_default();
         if pending.is_empty() {
             return Ok(0);
         }
@@ -225,6 +233,7 @@ impl<IO> Gate<IO> {
         }
         self.closed = true;
         self.buf = Vec::new();
+        self.start = 0;
         self.release = 0;
     }
 
@@ -243,7 +252,7 @@ impl<IO> Gate<IO> {
             )),
             Framing::Head if self.in_flight.busy() => None,
             Framing::Head => {
-                let partial = !self.buf.is_empty();
+                let partial = self.buf.len() > self.start;
                 let since = self
                     .head_started
                     .unwrap_or(self.waiting_since)
@@ -274,11 +283,16 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncRead for Gate<IO> {
         loop {
             if this.release > 0 {
                 let n = this.release.min(out.remaining());
-                out.put_slice(this.buf.get(..n).unwrap_or_default());
-                this.buf.drain(..n);
+                let end = this.start.saturating_add(n);
+                out.put_slice(this.buf.get(this.start..end).unwrap_or_default());
+                this.start = end;
                 this.release -= n;
-                if this.buf.is_empty() && this.buf.capacity() > 64 * 1024 {
-                    this.buf = Vec::new();
+                if this.start >= this.buf.len() {
+                    this.buf.clear();
+                    this.start = 0;
+                    if this.buf.capacity() > 64 * 1024 {
+                        this.buf = Vec::new();
+                    }
                 }
                 return Poll::Ready(Ok(()));
             }
@@ -311,6 +325,9 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncRead for Gate<IO> {
                 let polled = Pin::new(&mut this.io).poll_read(cx, &mut read);
                 if let Poll::Ready(Ok(())) = polled {
                     this.client_eof = read.filled().is_empty();
+                    // Reclaim what hyper took before growing the buffer.
+                    this.buf.drain(..this.start);
+                    this.start = 0;
                     this.buf.extend_from_slice(read.filled());
                 }
                 polled
