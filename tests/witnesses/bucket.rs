@@ -8,17 +8,14 @@ async fn cosigned_checkpoints_reach_the_bucket_and_audit_from_it_under_the_polic
     moto.bucket("tl-cosigned", "").await;
     let root = TempDir::new().unwrap();
     let data = root.path().join("log");
-    let signer = NoteSigner::generate(ORIGIN).unwrap();
-    let vkey = signer.verifier().to_vkey();
-    make_log_key(&data, &signer);
-    let mut witnesses = Vec::new();
-    for i in 1..=3 {
-        let mut w = WitnessProc::new(i).await;
-        w.start(&vkey).await;
-        witnesses.push(w);
-    }
-    let policy_path = root.path().join("policy.txt");
-    let policy = write_policy(&policy_path, &vkey, "http://log.invalid", &witnesses);
+    let Witnessed {
+        vkey,
+        // Kept alive (dropping one stops its process).
+        witnesses: _witnesses,
+        policy_path,
+        policy,
+        ..
+    } = witnessed_log(root.path(), &data).await;
     let operator = PartyKeys::generate(PartyId::new("operator").unwrap(), Role::Operator);
     let location = moto.location("tl-cosigned", "log");
     let service = Service::start_with(&data, &operator, &policy_path, |config| {

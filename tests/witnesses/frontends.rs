@@ -28,18 +28,14 @@ async fn two_frontends_cosign(with_bucket: bool) {
     let db = tokio::task::spawn_blocking(pg_cluster::fresh_database)
         .await
         .unwrap();
-    let signer = NoteSigner::generate(ORIGIN).unwrap();
-    let vkey = signer.verifier().to_vkey();
     let shared = root.path().join("shared");
-    make_log_key(&shared, &signer);
-    let mut witnesses = Vec::new();
-    for i in 1..=3 {
-        let mut w = WitnessProc::new(i).await;
-        w.start(&vkey).await;
-        witnesses.push(w);
-    }
-    let policy_path = root.path().join("policy.txt");
-    let policy = write_policy(&policy_path, &vkey, "http://log.invalid", &witnesses);
+    let Witnessed {
+        vkey,
+        witnesses,
+        policy_path,
+        policy,
+        ..
+    } = witnessed_log(root.path(), &shared).await;
     let operator = PartyKeys::generate(PartyId::new("operator").unwrap(), Role::Operator);
     let on_postgres = |c: &mut ServeConfig| {
         c.postgres = Some(tradeledger::server::PostgresUrl::new(db.clone()));

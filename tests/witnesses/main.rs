@@ -231,6 +231,37 @@ impl Party {
     }
 }
 
+/// A log key written into `data` and three running witnesses under a 2-of-3 policy, written to
+/// ROOT/policy.txt: what every test here starts from.
+struct Witnessed {
+    signer: NoteSigner,
+    vkey: String,
+    witnesses: Vec<WitnessProc>,
+    policy_path: std::path::PathBuf,
+    policy: Policy,
+}
+
+async fn witnessed_log(root: &Path, data: &Path) -> Witnessed {
+    let signer = NoteSigner::generate(ORIGIN).unwrap();
+    let vkey = signer.verifier().to_vkey();
+    make_log_key(data, &signer);
+    let mut witnesses = Vec::new();
+    for i in 1..=3 {
+        let mut w = WitnessProc::new(i).await;
+        w.start(&vkey).await;
+        witnesses.push(w);
+    }
+    let policy_path = root.join("policy.txt");
+    let policy = write_policy(&policy_path, &vkey, "http://log.invalid", &witnesses);
+    Witnessed {
+        signer,
+        vkey,
+        witnesses,
+        policy_path,
+        policy,
+    }
+}
+
 /// The size of the published checkpoint, waiting (server long poll) for `min_size`.
 async fn published_size(client: &Client, vkey: &str, min_size: u64) -> u64 {
     LogView::fetch_covering(client, vkey, min_size)

@@ -7,18 +7,13 @@ use super::*;
 async fn three_witness_processes_two_of_three() {
     let root = TempDir::new().unwrap();
     let data = root.path().join("log");
-    let signer = NoteSigner::generate(ORIGIN).unwrap();
-    let vkey = signer.verifier().to_vkey();
-    make_log_key(&data, &signer);
-
-    let mut witnesses = Vec::new();
-    for i in 1..=3 {
-        let mut w = WitnessProc::new(i).await;
-        w.start(&vkey).await;
-        witnesses.push(w);
-    }
-    let policy_path = root.path().join("policy.txt");
-    let policy = write_policy(&policy_path, &vkey, "http://log.invalid", &witnesses);
+    let Witnessed {
+        signer,
+        vkey,
+        mut witnesses,
+        policy_path,
+        policy,
+    } = witnessed_log(root.path(), &data).await;
     let operator = PartyKeys::generate(PartyId::new("operator").unwrap(), Role::Operator);
     let service = Service::start(&data, &operator, &policy_path).await;
     let url = service.url.clone();

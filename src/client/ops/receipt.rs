@@ -239,6 +239,12 @@ mod tests {
                 .encode()
             })
             .collect();
+        let (tree, note) = signed_tree(signer, &entries);
+        (entries, tree, note)
+    }
+
+    /// The tree of `entries` and its checkpoint, signed by `signer`.
+    fn signed_tree(signer: &NoteSigner, entries: &[Vec<u8>]) -> (MemoryTree, String) {
         let tree: MemoryTree = entries.iter().map(|e| leaf_hash(e)).collect();
         let checkpoint = Checkpoint {
             origin: ORIGIN.into(),
@@ -247,7 +253,7 @@ mod tests {
             extensions: Vec::new(),
         };
         let note = sign_checkpoint(&checkpoint, signer).unwrap();
-        (entries, tree, note)
+        (tree, note)
     }
 
     fn receipt(entries: &[Vec<u8>], tree: &MemoryTree, note: &str, index: u64) -> ReceiptFile {
@@ -287,14 +293,7 @@ mod tests {
             .unwrap()
             .encode(),
         ];
-        let tree: MemoryTree = entries.iter().map(|e| leaf_hash(e)).collect();
-        let checkpoint = Checkpoint {
-            origin: ORIGIN.into(),
-            size: tree.size(),
-            root_hash: tree.root(),
-            extensions: Vec::new(),
-        };
-        let note = sign_checkpoint(&checkpoint, &signer).unwrap();
+        let (tree, note) = signed_tree(&signer, &entries);
         let text = receipt(&entries, &tree, &note, 0).to_text();
         let v = verify_receipt(text.as_bytes(), &vkey, None).unwrap();
         let named: Vec<String> = certs.iter().map(ToString::to_string).collect();
