@@ -3,28 +3,25 @@
 //! receipts"), so an open costs a share of one Ed25519 signature by the log key instead of a whole one
 //! (19 % of an open's instructions; docs/performance.md, "Issue 12, step 4").
 //!
-//! There is no thread of its own, and one group at a time is in flight. An open that finds no group in
-//! flight queues its release at once, alone, and sees that group through. Whoever sees a group through waits
-//! until its entry is durable, then first takes every release that arrived meanwhile (up to
-//! [`MAX_RELEASES`]), signs them as the next group's entry, queues it on the log and hands that group to its
-//! first opener; only then does it apply its own group's entry to the registry and answer its openers. So the
-//! log's next commit starts as soon as the previous one is durable: the registry's write, the answers and the
-//! hand-off to another thread happen while it runs, not between two commits, where they left the journal's
-//! `fdatasync` idle more than half the time (docs/performance.md, "Issue 12, step 9"). Signing the next
-//! group only once the previous one is durable keeps the groups as large as one commit's worth of arrivals.
+//! There is no thread of its own: the open that finds no group in flight leads the next one. It takes every
+//! release waiting (up to [`MAX_RELEASES`]), signs them as one entry, queues it on the log, waits until the
+//! entry is durable and applied, and answers them all with its index. Then it hands the lead to the first
+//! release that arrived meanwhile. So a group forms while the previous one is committed, as the log's own
+//! group commit does, and an open on an idle server is signed and queued at once, alone.
 //!
-//! Each opener is woken once: told to see its group through (then its release is queued), or answered. The
-//! one who sees a group through leaves its certificate's critical section as soon as the entry is queued;
-//! the others leave theirs when they are answered (docs/performance.md, "Issue 12, step 6").
+//! Each opener is woken once, with its answer. The leader leaves its certificate's critical section as soon
+//! as the entry is queued; the others leave theirs when they are answered, a group commit later than they
+//! could: telling each "queued" first cost every opener a second wake-up of its thread (about one context
+//! switch per open; docs/performance.md, "Issue 12, step 6"), and holding the section longer only delays
+//! another decision about the same certificate (or its lock stripe) by that commit.
 //!
 //! Nothing here is held by an unauthenticated client: a release is added only after its opener's signature,
 //! grant and Cedar decision were checked, and each waits on the blocking thread of its own request.
 
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::Instant;
 
-use ledger::{Appending, Entry, MAX_RELEASES, PartyId, Release, SignedEntry};
+use ledger::{Entry, MAX_RELEASES, PartyId, Release, SignedEntry};
 
 use super::error::ApiError;
 use super::state::{AppState, LOG_PARTY, now_ms};
@@ -37,12 +34,12 @@ pub(super) struct Releases {
 
 #[derive(Default)]
 struct Waiting {
-    /// In arrival order. Empty whenever `in_flight` is false: whoever ends a group takes these next.
+    /// In arrival order. Empty whenever `leading` is false: a leader that finishes hands the lead to the first
+    /// one here.
     queue: Vec<Pending>,
-    /// Whether a group is in flight (from being taken from `queue` until its entry is durable and the next
-    /// group is taken, or none was waiting).
-    in_flight: bool,
-    /// Numbers the releases, so an opener knows its own in a group.
+    /// Whether an opener is leading a group (from taking it until its entry is applied).
+    leading: bool,
+    /// Numbers the releases, so a leader knows its own in the group it takes.
     next_ticket: u64,
 }
 
@@ -52,61 +49,27 @@ struct Pending {
     tell: Sender<News>,
 }
 
-/// A group whose entry is queued on the log.
-struct Group {
-    members: Vec<Pending>,
-    receipt: SignedEntry,
-    appending: Appending,
-    taken: Instant,
-}
-
-/// Where an access receipt is, and when its group was taken from the queue and found durable (for the open's
-/// timing event).
-#[derive(Clone, Copy)]
-pub(super) struct Logged {
-    /// The index of the entry that lists the release.
-    pub(super) index: u64,
-    /// When its group was taken from the queue, to be signed and queued on the log.
-    pub(super) taken: Instant,
-    /// When the entry was durable (before it was applied to the registry).
-    pub(super) durable: Instant,
-}
-
 /// What a waiting opener is told.
 enum News {
-    /// Its release is in this group, already queued on the log: see it through.
-    SeeThrough(Box<Group>),
-    /// Take the waiting releases as the next group (the one in flight ended without doing so: its opener's
-    /// thread panicked).
-    Take,
-    /// The group's entry is durable and applied, or the append failed.
-    Done(Result<Logged, ApiError>),
+    /// Lead the next group (its release is the first waiting).
+    Lead,
+    /// The group's entry is durable and applied at this index, or the append failed.
+    Done(Result<u64, ApiError>),
 }
 
 impl Releases {
-    /// [`Releases::log_timed`], for the tests: the index alone.
-    #[cfg(test)]
+    /// Logs `release` in the entry of the next group; `on_queued` runs, on this thread, once that entry is
+    /// queued on the log (at once for the group's leader; for the others when the entry is durable, so that
+    /// they are woken only once). Returns the entry's index once it is durable and applied to the registry.
+    /// Blocking: call from the blocking pool.
     pub(super) fn log(
         &self,
         state: &AppState,
         release: Release,
         on_queued: impl FnOnce(),
     ) -> Result<u64, ApiError> {
-        self.log_timed(state, release, on_queued).map(|l| l.index)
-    }
-
-    /// Logs `release` in the entry of the next group; `on_queued` runs, on this thread, once that entry is
-    /// queued on the log (at once for the opener who sees the group through; for the others when the entry is
-    /// durable, so that they are woken only once). Returns where the entry is once it is durable and applied
-    /// to the registry. Blocking: call from the blocking pool.
-    pub(super) fn log_timed(
-        &self,
-        state: &AppState,
-        release: Release,
-        on_queued: impl FnOnce(),
-    ) -> Result<Logged, ApiError> {
         let (tell, news) = mpsc::channel();
-        let (ticket, take) = {
+        let (ticket, mut lead) = {
             let mut waiting = self.lock();
             let ticket = waiting.next_ticket;
             waiting.next_ticket = ticket.wrapping_add(1);
@@ -115,111 +78,61 @@ impl Releases {
                 release,
                 tell,
             });
-            (ticket, !std::mem::replace(&mut waiting.in_flight, true))
+            (ticket, !std::mem::replace(&mut waiting.leading, true))
         };
-        if take {
-            // No group in flight: this release is the first waiting, so the group taken now holds it and its
-            // news comes back on `news`.
-            self.take_next(state);
-        }
+        let mut on_queued = Some(on_queued);
         loop {
+            if lead && let Some(result) = self.lead(state, ticket, &mut on_queued) {
+                return result;
+            }
             match Self::next(&news)? {
-                News::SeeThrough(group) => {
-                    on_queued();
-                    return self.see_through(state, group, ticket);
-                }
+                News::Lead => lead = true,
                 News::Done(result) => {
                     // Queued long since: the entry is durable.
-                    on_queued();
+                    if let Some(queued) = on_queued.take() {
+                        queued();
+                    }
                     return result;
                 }
-                News::Take => self.take_next(state),
             }
         }
     }
 
     fn next(news: &Receiver<News>) -> Result<News, ApiError> {
-        // Only an opener whose thread panicked drops the sender of a release it took.
+        // Only a leader that panicked drops the sender of a release it took.
         news.recv().map_err(|_| ApiError::internal())
     }
 
-    /// Waits until `group`'s entry is durable, queues the next group, then applies the entry and answers the
-    /// group's other openers; returns the outcome for `ticket` (which is in the group).
-    fn see_through(
+    /// Takes the waiting releases as one group, logs them and tells their openers; returns the outcome for
+    /// `ticket` if the group held it.
+    fn lead(
         &self,
         state: &AppState,
-        group: Box<Group>,
         ticket: u64,
-    ) -> Result<Logged, ApiError> {
-        let Group {
-            members,
-            receipt,
-            appending,
-            taken,
-        } = *group;
-        let durable = AppState::durable(appending);
-        let durable_at = Instant::now();
-        // Before this group's registry write and answers, so that the log's next commit need not wait for them.
-        self.take_next(state);
-        let result = durable.and_then(|index| {
-            state.apply_own(index, &[&receipt])?;
-            Ok(Logged {
-                index,
-                taken,
-                durable: durable_at,
-            })
+        on_queued: &mut Option<impl FnOnce()>,
+    ) -> Option<Result<u64, ApiError>> {
+        let _hand_off = HandOff(self);
+        let group: Vec<Pending> = {
+            let mut waiting = self.lock();
+            let n = waiting.queue.len().min(MAX_RELEASES);
+            waiting.queue.drain(..n).collect()
+        };
+        let mine = group.iter().any(|p| p.ticket == ticket);
+        let others = || group.iter().filter(move |p| p.ticket != ticket);
+        let result = Self::commit(state, &group, || {
+            if mine && let Some(queued) = on_queued.take() {
+                queued();
+            }
         });
-        for pending in members.iter().filter(|p| p.ticket != ticket) {
+        for pending in others() {
             let _ = pending.tell.send(News::Done(result.clone()));
         }
-        result
+        mine.then_some(result)
     }
 
-    /// Takes the waiting releases (up to [`MAX_RELEASES`]) as the next group, signs and queues its entry and
-    /// tells its first opener to see it through; or, if none are waiting, ends the flight.
-    fn take_next(&self, state: &AppState) {
-        let ending = Ending(self);
-        loop {
-            let members: Vec<Pending> = {
-                let mut waiting = self.lock();
-                if waiting.queue.is_empty() {
-                    waiting.in_flight = false;
-                    ending.disarm();
-                    return;
-                }
-                let n = waiting.queue.len().min(MAX_RELEASES);
-                waiting.queue.drain(..n).collect()
-            };
-            let taken = Instant::now();
-            let group = match Self::queue(state, &members) {
-                Ok((receipt, appending)) => Box::new(Group {
-                    members,
-                    receipt,
-                    appending,
-                    taken,
-                }),
-                Err(err) => {
-                    for pending in &members {
-                        let _ = pending.tell.send(News::Done(Err(err.clone())));
-                    }
-                    continue;
-                }
-            };
-            let first = group.members.first().map(|p| p.tell.clone());
-            if let Some(tell) = first
-                && tell.send(News::SeeThrough(group)).is_ok()
-            {
-                ending.disarm();
-                return;
-            }
-            // Its first opener is gone (only a panic on its thread drops its receiver): the group went with the
-            // news, and its other openers learn of a failure as its senders drop. The entry is committed all
-            // the same, and the registry applies it with the next entry it applies. Take the next group.
-        }
-    }
-
-    /// Signs the group's releases as one access receipt and queues it on the log.
-    fn queue(state: &AppState, group: &[Pending]) -> Result<(SignedEntry, Appending), ApiError> {
+    /// Signs the group's releases as one access receipt, queues it (then runs `queued`), and waits until it is
+    /// durable and applied; returns its index.
+    fn commit(state: &AppState, group: &[Pending], queued: impl FnOnce()) -> Result<u64, ApiError> {
         let receipt = SignedEntry::sign(
             Entry::AccessReceipts {
                 releases: group.iter().map(|p| p.release).collect(),
@@ -230,7 +143,8 @@ impl Releases {
         )
         .map_err(|_| ApiError::internal())?;
         let appending = state.enqueue(&receipt)?;
-        Ok((receipt, appending))
+        queued();
+        state.applied(appending, &receipt)
     }
 
     fn lock(&self) -> MutexGuard<'_, Waiting> {
@@ -239,28 +153,20 @@ impl Releases {
     }
 }
 
-/// Keeps the releases moving if the thread taking the next group panics (signing or queueing it): the first
-/// release waiting is told to take the next group, or the flight ends.
-struct Ending<'a>(&'a Releases);
+/// Ends a group, even one whose leader panicked: the lead passes to the first release waiting, or lapses.
+struct HandOff<'a>(&'a Releases);
 
-impl Ending<'_> {
-    /// The next group was taken, or is the caller's to take: nothing to do on drop.
-    fn disarm(self) {
-        std::mem::forget(self);
-    }
-}
-
-impl Drop for Ending<'_> {
+impl Drop for HandOff<'_> {
     fn drop(&mut self) {
         let mut waiting = self.0.lock();
         while let Some(first) = waiting.queue.first() {
-            if first.tell.send(News::Take).is_ok() {
+            if first.tell.send(News::Lead).is_ok() {
                 return;
             }
             // Its opener is gone (its thread panicked): nobody waits for that release.
             waiting.queue.remove(0);
         }
-        waiting.in_flight = false;
+        waiting.leading = false;
     }
 }
 

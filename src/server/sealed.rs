@@ -23,7 +23,6 @@ use super::error::ApiError;
 use super::handlers::{unframe, vault_error};
 use super::policy;
 use super::read::{blocking, parse_cert_id};
-use super::releases::Logged;
 use super::signed::SignedRequest;
 use super::state::AppState;
 use crate::api::{B64, Sealed};
@@ -78,18 +77,15 @@ pub(super) async fn sealed(
         let shared_log = state.shared_log();
         let mut deciding = Some(deciding);
         timing.checked = Instant::now();
-        let logged = state
-            .releases
-            .log_timed(&state, Release { cert_id, grant }, || {
-                // One log queue keeps the order of its own calls, but another frontend's revocation goes through
-                // its own queue: with a shared log the lock is held until the receipt is committed.
-                if !shared_log {
-                    deciding.take();
-                }
-            })?;
+        let receipt_index = state.releases.log(&state, Release { cert_id, grant }, || {
+            // One log queue keeps the order of its own calls, but another frontend's revocation goes through
+            // its own queue: with a shared log the lock is held until the receipt is committed.
+            if !shared_log {
+                deciding.take();
+            }
+        })?;
         drop(deciding);
-        timing.logged = Some((logged, Instant::now()));
-        let receipt_index = logged.index;
+        timing.logged = Instant::now();
         state
             .metrics
             .envelopes_released
@@ -112,16 +108,14 @@ pub(super) async fn sealed(
     answer
 }
 
-/// Where an open's time goes, logged at debug level (docs/performance.md, "Issue 12, step 6" and "step 9"):
-/// waiting for a blocking thread, the checks and reads, the access receipt (until its group is taken from the
-/// queue, then its group's commit until durable, then the registry's write and the answer's wake-up), and
-/// encoding the answer.
+/// Where an open's time goes, logged at debug level (docs/performance.md, "Issue 12, step 6"): waiting for a
+/// blocking thread, the checks and reads, the access receipt (the group commit in flight, then its own
+/// group's), and encoding the answer.
 struct OpenTiming {
     arrived: Instant,
     started: Instant,
     checked: Instant,
-    /// Where the receipt's group was taken and durable, and when this opener had its answer.
-    logged: Option<(Logged, Instant)>,
+    logged: Instant,
 }
 
 impl OpenTiming {
@@ -131,23 +125,17 @@ impl OpenTiming {
             arrived,
             started: now,
             checked: now,
-            logged: None,
+            logged: now,
         }
     }
 
     fn trace(&self) {
-        let Some((group, logged)) = self.logged else {
-            return;
-        };
         let micros = |from: Instant, to: Instant| to.saturating_duration_since(from).as_micros();
         tracing::debug!(
             thread_wait_us = micros(self.arrived, self.started),
             checks_us = micros(self.started, self.checked),
-            receipt_us = micros(self.checked, logged),
-            group_wait_us = micros(self.checked, group.taken),
-            commit_us = micros(group.taken, group.durable),
-            applied_us = micros(group.durable, logged),
-            answer_us = micros(logged, Instant::now()),
+            receipt_us = micros(self.checked, self.logged),
+            answer_us = micros(self.logged, Instant::now()),
             "open timing"
         );
     }

@@ -215,14 +215,9 @@ impl AppState {
         queued: ledger::Appending,
         entry: &SignedEntry,
     ) -> Result<u64, ApiError> {
-        let index = Self::durable(queued)?;
+        let index = queued.wait().map_err(log_failed)?.start;
         self.apply_own(index, &[entry])?;
         Ok(index)
-    }
-
-    /// Waits for a queued entry to be durable and returns its index, without applying it. Blocking.
-    pub(super) fn durable(queued: ledger::Appending) -> Result<u64, ApiError> {
-        Ok(queued.wait().map_err(log_failed)?.start)
     }
 
     /// Appends entries as consecutive indexes in one durable batch (all or none) and applies them to the
