@@ -6,8 +6,8 @@
 //!
 //! Each `apply` is one write transaction: the watermark and the call's facts commit together or not at all.
 //! Nothing is durable per call (the registry is derived from the log; a crash costs a replay from the last
-//! durable watermark), so calls commit with `Durability::None` and every [`DURABLE_EVERY`] or
-//! [`DURABLE_AFTER_APPLIES`] calls, whichever comes first, and at `flush`, one commits durably. The bound
+//! durable watermark), so calls commit with `Durability::None`; the first call after [`DURABLE_EVERY`] or the
+//! [`DURABLE_AFTER_APPLIES`]th, whichever comes first, commits durably, and so does `flush`. The bound
 //! matters beyond the crash's replay: pages of the last durable commit that later commits replaced are freed
 //! only by the next durable one, and redb keeps the non-durable commits' bookkeeping in memory until then.
 //! Durable commits save the allocator's state (redb's quick repair), so a start after a crash loads it
