@@ -13,7 +13,7 @@ use super::locks::Locks;
 use super::logkey::LogKey;
 use super::pg_locks::PgLocks;
 use super::pg_nonces::PgNonces;
-use super::registry::{PgRegistry, RegistryStore, SledRegistry};
+use super::registry::{PgRegistry, RedbRegistry, RegistryStore};
 use super::vault_backend::VaultBackend;
 
 /// The opened stores.
@@ -22,7 +22,7 @@ pub(super) struct Stores {
     pub(super) log: ledger::Log,
     /// The vault: in `DATA/vault`, or in PostgreSQL.
     pub(super) vault: VaultBackend,
-    /// The registry derived from the log: in `DATA/registry`, or in PostgreSQL shared with the others.
+    /// The registry derived from the log: in `DATA/registry/registry.redb`, or in PostgreSQL shared with the others.
     pub(super) registry: Box<dyn RegistryStore>,
     /// The shared replay-nonce store (PostgreSQL only).
     pub(super) nonces: Option<PgNonces>,
@@ -99,17 +99,18 @@ pub(super) fn open(
     })
 }
 
-/// Opens the embedded registry store in `dir`. It is derived from the log, so one that does not open (sled
-/// found its files damaged, say after a power cut: sled 0.34 does not sync its `conf`) is set aside and
-/// rebuilt by a replay of the log, with a warning, rather than keep the service down.
+/// Opens the embedded registry store in `dir`. It is derived from the log, so one that does not open (redb
+/// found its file damaged, a disk's fault) is set aside and rebuilt by a replay of the log, with a warning,
+/// rather than keep the service down. A directory that holds an earlier build's sled registry opens too: the
+/// new store starts empty beside it, and the start replays the log into it (`registry::sled_leftovers`).
 fn open_embedded_registry(dir: &Path) -> anyhow::Result<Box<dyn RegistryStore>> {
-    match SledRegistry::open(dir) {
+    match RedbRegistry::open(dir) {
         Ok(store) => Ok(Box::new(store)),
         Err(e) => {
             tracing::warn!(dir = %dir.display(), error = %e, "the registry store does not open; rebuilding it from the log");
             std::fs::remove_dir_all(dir)
                 .with_context(|| format!("removing the damaged registry in {}", dir.display()))?;
-            let store = SledRegistry::open(dir)
+            let store = RedbRegistry::open(dir)
                 .with_context(|| format!("creating the registry in {}", dir.display()))?;
             Ok(Box::new(store))
         }

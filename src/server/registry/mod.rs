@@ -1,7 +1,7 @@
 //! The service's index of the log: enrolled parties and registered certificates.
 //!
-//! Everything here is derived from log entries. It lives in a store ([`RegistryStore`]: sled in
-//! `DATA/registry`, or PostgreSQL shared by every frontend) as facts keyed by entry index, with a watermark
+//! Everything here is derived from log entries. It lives in a store ([`RegistryStore`]: redb in
+//! `DATA/registry/registry.redb`, or PostgreSQL shared by every frontend) as facts keyed by entry index, with a watermark
 //! below which every entry is applied; a start reads the watermark and the parties and catches up from there
 //! (`super::follow`), instead of replaying the whole log. Entries are applied strictly in index order: this
 //! frontend's view ([`Registry::applied`]) never skips one, and it hides what the store holds at or past it
@@ -10,7 +10,9 @@
 
 mod parties;
 mod pg_store;
-mod sled_store;
+mod redb_store;
+mod redb_tables;
+mod sled_leftovers;
 mod store;
 #[cfg(test)]
 mod tests;
@@ -21,7 +23,7 @@ use std::sync::{Mutex, PoisonError, RwLock, RwLockReadGuard};
 use ledger::{CertId, Entry, PartyId, Role, SignedEntry};
 
 pub(crate) use pg_store::PgRegistry;
-pub(crate) use sled_store::SledRegistry;
+pub(crate) use redb_store::RedbRegistry;
 pub(crate) use store::{Fact, RegistryError, RegistryStore};
 
 use super::error::ApiError;

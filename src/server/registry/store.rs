@@ -66,14 +66,15 @@ pub(crate) enum RegistryError {
     Damaged(String),
 }
 
-/// Where the registry lives: `DATA/registry` (sled) or PostgreSQL.
+/// Where the registry lives: `DATA/registry/registry.redb` (redb) or PostgreSQL.
 ///
-/// Contract (tests/contract.rs runs it on both):
+/// Contract (`tests.rs` runs it on both):
 /// - [`RegistryStore::apply`] never leaves the watermark without its facts: after a crash, a call's watermark
-///   is there only with every fact of the call, though facts may be there without it (sled writes them one by
-///   one; PostgreSQL commits them together). Nothing is durable when it returns (the registry is derived from
-///   the log: after a crash the watermark says where to resume and the log replays the rest), but a later
-///   call is never found applied without an earlier one, and applying a torn call again completes it.
+///   is there only with every fact of the call (both stores commit a call's facts and watermark in one
+///   transaction; a store restored from a backup taken mid-way may still hold facts above its watermark).
+///   Nothing is durable when it returns (the registry is derived from the log: after a crash the watermark
+///   says where to resume and the log replays the rest), but a later call is never found applied without an
+///   earlier one, and applying a torn call again completes it.
 /// - Facts are idempotent and the watermark only grows: any caller (any frontend) may apply a range again,
 ///   concurrently with others, and the store holds the same facts as after one application. A call whose
 ///   `through` is not above the watermark changes nothing (its facts are there already).
@@ -105,8 +106,8 @@ pub(crate) trait RegistryStore: Send + Sync {
         limit: usize,
     ) -> Result<Vec<(CertId, u64)>, RegistryError>;
 
-    /// Sets the watermark back to `to` and keeps every fact: what a crash between the facts and the watermark
-    /// leaves (sled), or a store restored from a backup taken mid-way.
+    /// Sets the watermark back to `to` and keeps every fact: what a store restored from a backup taken mid-way
+    /// holds (or a store that wrote facts one by one, as the sled one of earlier builds did, after a crash).
     #[cfg(test)]
     fn rewind(&self, to: u64) -> Result<(), RegistryError>;
 

@@ -1,4 +1,4 @@
-//! The registry store contract, run on both stores (sled in a temporary directory, PostgreSQL in a fresh
+//! The registry store contract, run on both stores (redb in a temporary directory, PostgreSQL in a fresh
 //! database of the test cluster), and the registry's in-order application over them.
 
 #![allow(clippy::unwrap_used)]
@@ -15,9 +15,9 @@ struct Opened {
     _dir: Option<tempfile::TempDir>,
 }
 
-fn sled() -> Opened {
+fn redb() -> Opened {
     let dir = tempfile::tempdir().unwrap();
-    let store = SledRegistry::open(&dir.path().join("registry")).unwrap();
+    let store = RedbRegistry::open(&dir.path().join("registry")).unwrap();
     Opened {
         store: Box::new(store),
         _dir: Some(dir),
@@ -37,7 +37,7 @@ fn postgres() -> Opened {
 
 /// Runs `check` on each store, naming the store in a failure.
 fn on_both(check: impl Fn(&dyn RegistryStore)) {
-    for (name, open) in [("sled", sled as fn() -> Opened), ("postgres", postgres)] {
+    for (name, open) in [("redb", redb as fn() -> Opened), ("postgres", postgres)] {
         let opened = open();
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             check(&*opened.store);
@@ -275,10 +275,10 @@ fn held_certificates_come_oldest_first_before_the_cutoff_and_up_to_the_limit() {
 fn a_store_is_found_as_left_after_it_is_opened_again() {
     let dir = tempfile::tempdir().unwrap();
     let db = pg_cluster::fresh_database();
-    let open_sled = || -> Box<dyn RegistryStore> {
-        Box::new(SledRegistry::open(&dir.path().join("registry")).unwrap())
+    let open_redb = || -> Box<dyn RegistryStore> {
+        Box::new(RedbRegistry::open(&dir.path().join("registry")).unwrap())
     };
-    for open in [&open_sled as &dyn Fn() -> Box<dyn RegistryStore>, &|| {
+    for open in [&open_redb as &dyn Fn() -> Box<dyn RegistryStore>, &|| {
         postgres_at(&db)
     }] {
         let store = open();
@@ -292,6 +292,33 @@ fn a_store_is_found_as_left_after_it_is_opened_again() {
             Some(stored(0, 500, None))
         );
     }
+}
+
+#[test]
+fn an_earlier_builds_sled_registry_is_removed_after_the_first_durable_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("registry");
+    std::fs::create_dir_all(path.join("blobs")).unwrap();
+    for file in ["conf", "db", "snap.0000000000000042"] {
+        std::fs::write(path.join(file), b"sled").unwrap();
+    }
+    let store = RedbRegistry::open(&path).unwrap();
+    assert_eq!(store.watermark().unwrap(), 0, "the new store starts empty");
+    assert!(
+        path.join("db").exists(),
+        "kept until the new store is durable"
+    );
+    store.apply(&[registered(1, 0, 500)], 1).unwrap();
+    store.flush().unwrap();
+    let mut left: Vec<_> = std::fs::read_dir(&path)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    left.sort();
+    assert_eq!(left, vec![std::ffi::OsString::from("registry.redb")]);
+    drop(store);
+    let store = RedbRegistry::open(&path).unwrap();
+    assert_eq!(store.watermark().unwrap(), 1);
 }
 
 // The registry over a store: in-order application, the view, and a start from the watermark.
@@ -485,8 +512,8 @@ fn a_torn_chunk_is_hidden_until_it_is_applied_again() {
 fn on_registries(check: impl Fn(&dyn Fn() -> Registry)) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("registry");
-    let sled = || Registry::open(Box::new(SledRegistry::open(&path).unwrap()), in_log).unwrap();
-    check(&sled);
+    let redb = || Registry::open(Box::new(RedbRegistry::open(&path).unwrap()), in_log).unwrap();
+    check(&redb);
     let db = pg_cluster::fresh_database();
     let pg = || Registry::open(postgres_at(&db), in_log).unwrap();
     check(&pg);
