@@ -66,8 +66,8 @@ impl FsVaultStore {
             .write(true)
             .open(index_dir.join("db"))?;
         let segments = SegmentFiles::open(&dir.join("segments"))?;
-        let (batch, active, len) = recovery::replay(&db, &segments)?;
-        db.apply_batch(batch)?;
+        let (writes, active, len) = recovery::replay(&db, &segments)?;
+        writes.write_to(&db, Some((active, len)))?;
         db.flush()?;
         db_log.sync_data()?;
         for created in [&index_dir, &dir.join("segments"), dir] {
@@ -122,14 +122,14 @@ impl FsVaultStore {
         Ok(())
     }
 
-    /// Commit phase two: the index changes are applied, and synced with a checkpoint if asked.
-    fn apply(&self, mut taken: Taken) -> Result<(), StoreError> {
-        if taken.index_sync {
-            let (segment, offset) = taken.end;
-            let checkpoint = index::encode_checkpoint(segment, offset);
-            taken.batch.insert(&index::checkpoint_key(), &checkpoint);
+    /// Commit phase two: the index changes are written, and synced with a checkpoint if asked.
+    fn apply(&self, taken: Taken) -> Result<(), StoreError> {
+        let checkpoint = taken.index_sync.then_some(taken.end);
+        if self.inline {
+            taken.writes.write_atomically_to(&self.db, checkpoint)?;
+        } else {
+            taken.writes.write_to(&self.db, checkpoint)?;
         }
-        self.db.apply_batch(taken.batch)?;
         if taken.index_sync {
             self.db.flush()?;
             self.db_log.sync_data()?;
@@ -165,8 +165,17 @@ impl FsVaultStore {
     ) -> Result<(), StoreError> {
         state
             .next
-            .batch
+            .writes
             .insert(&index::index_key(cert_id), entry.encode()?);
+        self.commit_synced(state, cert_id)
+    }
+
+    /// Queues an index sync for the changes queued for a locked certificate and waits until it is durable.
+    fn commit_synced(
+        &self,
+        mut state: MutexGuard<'_, State>,
+        cert_id: CertId,
+    ) -> Result<(), StoreError> {
         state.next.index_sync = true;
         let ticket = state.enqueue([cert_id]);
         self.wait_durable(state, ticket)
@@ -224,22 +233,26 @@ impl FsVaultStore {
     }
 
     /// Second half of a purge, once its intent is durable: shred, then drop entry and envelopes.
+    /// The tombstone is written before the intent is dropped: sled keeps a prefix of its writes, so
+    /// a crash cannot leave the intent gone and the envelopes still there (see `writes`).
     fn finish_purge(&self, cert_id: CertId) -> Result<(), StoreError> {
         let mut state = self.committer.lock_certs(&[cert_id])?;
-        match self.entry(cert_id)?.map(|e| e.place) {
-            Some(Place::Segment(loc)) => {
-                self.segments.shred(loc)?;
-                state.next.dirty_segments.insert(loc.segment);
-            }
-            Some(Place::Inline) => state.next.batch.remove(&index::inline_body_key(cert_id)),
-            Some(Place::Purged) | None => {}
+        let place = self.entry(cert_id)?.map(|e| e.place);
+        if let Some(Place::Segment(loc)) = place {
+            self.segments.shred(loc)?;
+            state.next.dirty_segments.insert(loc.segment);
         }
-        state.next.batch.remove(&index::intent_key(cert_id));
         let tombstone = Entry {
             place: Place::Purged,
             envelopes: Default::default(),
         };
-        self.commit_entry(state, cert_id, &tombstone)
+        let writes = &mut state.next.writes;
+        writes.insert(&index::index_key(cert_id), tombstone.encode()?);
+        if place == Some(Place::Inline) {
+            writes.remove(&index::inline_body_key(cert_id));
+        }
+        writes.remove(&index::intent_key(cert_id));
+        self.commit_synced(state, cert_id)
     }
 }
 
@@ -323,7 +336,7 @@ impl VaultStore for FsVaultStore {
             for cert in certs {
                 state
                     .next
-                    .batch
+                    .writes
                     .insert(&index::inline_body_key(cert.cert_id), cert.ciphertext);
             }
             vec![Place::Inline; certs.len()]
@@ -344,7 +357,7 @@ impl VaultStore for FsVaultStore {
             };
             state
                 .next
-                .batch
+                .writes
                 .insert(&index::index_key(cert.cert_id), entry.encode()?);
         }
         let ticket = state.enqueue(ids);
@@ -385,10 +398,8 @@ impl VaultStore for FsVaultStore {
         let mut state = self.committer.lock_certs(&[cert_id])?;
         self.live_entry(cert_id)?;
         // The intent is durable before any byte is shredded, so a crash in between is finished on open.
-        state.next.batch.insert(&index::intent_key(cert_id), &[]);
-        state.next.index_sync = true;
-        let ticket = state.enqueue([cert_id]);
-        self.wait_durable(state, ticket)?;
+        state.next.writes.insert(&index::intent_key(cert_id), &[]);
+        self.commit_synced(state, cert_id)?;
         self.finish_purge(cert_id)
     }
 

@@ -1,6 +1,6 @@
 //! Group commit: many mutations, one sync. Leader/follower on one mutex and condition variable.
 //!
-//! A mutation, holding the state lock, queues its index changes into the shared batch and takes a
+//! A mutation, holding the state lock, queues its index changes into the shared list and takes a
 //! ticket. Whoever then finds no commit running becomes the leader: it takes everything queued so
 //! far, releases the lock, syncs (segment files first, then the index), and wakes everyone whose
 //! ticket it covered. Mutations queued meanwhile ride on the next commit.
@@ -12,11 +12,12 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use ledger::CertId;
 
 use super::StoreError;
+use super::writes::IndexWrites;
 
 /// Everything one commit must make durable.
 pub(crate) struct Taken {
-    /// Index changes, applied atomically by one `apply_batch` after the segments are synced.
-    pub(crate) batch: sled::Batch,
+    /// Index changes, written in order after the segments are synced.
+    pub(crate) writes: IndexWrites,
     /// Segment files written since the last commit.
     pub(crate) dirty_segments: BTreeSet<u32>,
     /// Whether a segment file was created since the last commit.
@@ -93,7 +94,7 @@ const CHECKPOINT_BYTES: u64 = 64 * 1024 * 1024;
 
 fn empty_taken() -> Taken {
     Taken {
-        batch: sled::Batch::default(),
+        writes: IndexWrites::default(),
         dirty_segments: BTreeSet::new(),
         dir_dirty: false,
         index_sync: false,

@@ -1,5 +1,5 @@
-//! Keys and values of the sled index. All live in sled's default tree, so one `apply_batch` is
-//! atomic across them:
+//! Keys and values of the sled index. All live in sled's default tree, written key by key in the
+//! order `writes` explains:
 //!
 //! - `i | cert id` → [`Entry`]: where the ciphertext lives and every envelope, in one value, so a
 //!   put is one sled insert and a grant or revocation rewrites one value;

@@ -10,6 +10,7 @@ mod pg;
 mod record;
 mod recovery;
 mod segments;
+mod writes;
 
 pub use blobs::{BlobStore, MemoryBlobStore};
 pub use error::StoreError;
@@ -50,8 +51,9 @@ pub struct NewCertificate<'a> {
 ///   the process had crashed: after reopening it is either wholly there or wholly absent, and the
 ///   store may refuse every later mutation with [`StoreError::Poisoned`] until it is reopened.
 /// - **Visibility.** Once a call returns `Ok`, every later read sees its effect. A read concurrent
-///   with a mutation may see it a moment before the call returns (while its commit finishes), and
-///   never sees a ciphertext before it is durable.
+///   with a mutation may see it a moment before the call returns (while its commit finishes; the
+///   certificates of one `put_certificates` then appear one by one, each whole), and never sees a
+///   ciphertext before it is durable.
 /// - **Ids are never reused.** `put` refuses an id that exists ([`StoreError::AlreadyExists`]) or was
 ///   purged ([`StoreError::Purged`]).
 /// - **Purge is crypto-shredding.** After `purge` returns, the ciphertext and every envelope are gone

@@ -12,14 +12,15 @@ use ledger::CertId;
 use super::StoreError;
 use super::index::{self, Entry, Place};
 use super::segments::{SegmentFiles, record_end};
+use super::writes::IndexWrites;
 
 /// Indexes every valid record after the checkpoint that the index lacks, truncates the last
-/// segment after its last valid record, and returns the batch to apply (with the new checkpoint)
-/// and the append position.
+/// segment after its last valid record, and returns the entries to write and the append position
+/// (the new checkpoint, once they are written).
 pub(crate) fn replay(
     db: &sled::Db,
     segments: &SegmentFiles,
-) -> Result<(sled::Batch, u32, u64), StoreError> {
+) -> Result<(IndexWrites, u32, u64), StoreError> {
     let ids = segments.ids();
     let last = ids
         .last()
@@ -29,7 +30,7 @@ pub(crate) fn replay(
         Some(bytes) => index::decode_checkpoint(&bytes)?,
         None => (ids.first().copied().unwrap_or(last), 0),
     };
-    let mut batch = sled::Batch::default();
+    let mut writes = IndexWrites::default();
     let mut seen = std::collections::HashSet::new();
     let mut end = (start_id, start_offset);
     for id in ids.into_iter().filter(|id| *id >= start_id) {
@@ -43,7 +44,7 @@ pub(crate) fn replay(
                         place: Place::Segment(loc),
                         envelopes,
                     };
-                    batch.insert(&index::index_key(cert_id), entry.encode()?);
+                    writes.insert(&index::index_key(cert_id), entry.encode()?);
                 }
             }
             offset = record_end(loc);
@@ -62,9 +63,5 @@ pub(crate) fn replay(
         }
         end = (id, offset);
     }
-    batch.insert(
-        &index::checkpoint_key(),
-        &index::encode_checkpoint(end.0, end.1),
-    );
-    Ok((batch, end.0, end.1))
+    Ok((writes, end.0, end.1))
 }
