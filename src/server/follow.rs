@@ -203,7 +203,7 @@ pub(super) async fn look_up<T: Send + 'static>(
     state: &Arc<AppState>,
     find: impl Fn(&Registry) -> Result<Option<T>, ApiError> + Send + 'static,
 ) -> Result<Option<T>, ApiError> {
-    // The store may block (a query with PostgreSQL, a page read with sled): on the blocking pool.
+    // The store may block (a query with PostgreSQL, a page read with redb): on the blocking pool.
     let state = state.clone();
     tokio::task::spawn_blocking(move || {
         let missed = Instant::now();

@@ -3,7 +3,7 @@
 //! the batch before it.
 //!
 //! Two threads, one per durable store. The vault stage takes everything queued, stores it with one
-//! `put_certificates` (one record write, one `fdatasync`, one index batch) and passes what was stored on; the
+//! `put_certificates` (one record write, one `fdatasync`, its index changes) and passes what was stored on; the
 //! log stage appends those entries with one `append_batch` (one journal sync, one signed checkpoint), applies
 //! them to the registry and answers. An entry reaches the log only after its certificate is durable in the
 //! vault, so an entry on the log always describes stored state; nobody is answered before both are durable.
