@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use ledger::Policy;
 use tradeledger::client::ops;
 use tradeledger::client::{Client, LogView};
-use tradeledger::server::{ServeConfig, serve_with_ready};
+use tradeledger::server::{LocalServer, ServeConfig};
 use tradeledger::witness::{WitnessConfig, keygen, serve_witness};
 use vault::{PartyId, PartyKeys, Role};
 
@@ -67,16 +67,8 @@ async fn run() {
     config.origin = "bench.example/log".into();
     config.witness_policy = Some(policy_path);
     config.cosign_interval = Duration::from_millis(250);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (ready, is_ready) = tokio::sync::oneshot::channel();
-    tokio::spawn(serve_with_ready(
-        listener,
-        config,
-        std::future::pending(),
-        ready,
-    ));
-    is_ready.await.unwrap();
+    let service = LocalServer::start(config).await.unwrap();
+    let url = service.url.clone();
     let client = Arc::new(
         Client::new(&url)
             .unwrap()
@@ -185,6 +177,7 @@ async fn run() {
         samples,
         start.elapsed(),
     );
+    service.stop().await.unwrap();
 }
 
 fn main() {

@@ -14,7 +14,7 @@ use ledger::NoteSigner;
 use tempfile::TempDir;
 use tradeledger::client::ops::{self, Actor};
 use tradeledger::client::{Client, LogView};
-use tradeledger::server::{PostgresUrl, ServeConfig, serve_with_ready};
+use tradeledger::server::{LocalServer, PostgresUrl, ServeConfig};
 use vault::{PartyId, PartyKeys, Role};
 
 #[path = "../vault/tests/support/pg_cluster.rs"]
@@ -22,31 +22,12 @@ mod pg_cluster;
 
 const USMCA: &str = include_str!("../docs/examples/usmca.json");
 
-/// A frontend in this process.
-struct Frontend {
-    url: String,
-    stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
-
-async fn frontend(data: &Path, operator: &PartyKeys, db: &str, log_key: &Path) -> Frontend {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
+/// A frontend in this process, on the database `db` with the shared log key.
+async fn frontend(data: &Path, operator: &PartyKeys, db: &str, log_key: &Path) -> LocalServer {
     let mut config = ServeConfig::new(data.to_owned(), operator.public());
     config.postgres = Some(PostgresUrl::new(db.to_owned()));
     config.log_key = Some(log_key.to_owned());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let (ready, is_ready) = tokio::sync::oneshot::channel();
-    let task = tokio::spawn(serve_with_ready(
-        listener,
-        config,
-        async {
-            let _ = stopped.await;
-        },
-        ready,
-    ));
-    is_ready.await.unwrap();
-    Frontend { url, stop, task }
+    LocalServer::start(config).await.unwrap()
 }
 
 fn copy(keys: &PartyKeys) -> PartyKeys {
@@ -207,7 +188,6 @@ async fn a_postgresql_restart_mid_load_fails_cleanly_and_loses_nothing() {
         errors.len()
     );
     for f in [a, b] {
-        let _ = f.stop.send(());
-        f.task.await.unwrap().unwrap();
+        f.stop().await.unwrap();
     }
 }

@@ -20,6 +20,7 @@ use vault::{PartyId, PartyKeys, Role};
 
 use super::{BenchArgs, Global, output};
 use crate::api::{Registered as RegisteredAnswer, Sealed};
+use crate::server::{LocalServer, ServeConfig};
 use load::Answer;
 use prepare::{Parties, Registered};
 
@@ -53,7 +54,7 @@ pub(super) async fn bench(g: &Global, args: BenchArgs) -> anyhow::Result<()> {
                 }
             };
             let operator = PartyKeys::generate(PartyId::new("bench-operator")?, Role::Operator);
-            let server = super::serve::start_embedded(&data, operator.public()).await?;
+            let server = LocalServer::start(ServeConfig::new(data, operator.public())).await?;
             let url = server.url.clone();
             embedded = Some(server);
             (url, operator)

@@ -13,6 +13,7 @@ use super::{Global, output};
 mod credentials;
 use crate::client::Client;
 use crate::client::ops::{self, Actor};
+use crate::server::{LocalServer, ServeConfig};
 
 /// The example certificates, embedded so the binary works from any directory.
 const EXAMPLES: [(&str, &str); 3] = [
@@ -100,7 +101,7 @@ pub(super) async fn demo(g: &Global) -> anyhow::Result<()> {
     let homes = tmp.path().join("clients");
 
     let operator_keys = PartyKeys::generate(PartyId::new("operator")?, Role::Operator);
-    let server = super::serve::start_embedded(&data, operator_keys.public()).await?;
+    let server = LocalServer::start(ServeConfig::new(data, operator_keys.public())).await?;
     let url = server.url.clone();
     let log_key = server.vkey.clone();
     n.say(format!(

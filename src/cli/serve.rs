@@ -1,69 +1,10 @@
-//! `serve`: runs the service in the foreground until ctrl-c; and the embedded server `demo` starts.
-
-use std::path::Path;
+//! `serve`: runs the service in the foreground until ctrl-c; `repair`.
 
 use anyhow::Context as _;
 use vault::PartyPublic;
 
 use super::{Global, RepairArgs, ServeArgs, output};
 use crate::server::{self, ServeConfig};
-
-/// An in-process server on 127.0.0.1:0.
-pub(super) struct Embedded {
-    /// Its base URL.
-    pub(super) url: String,
-    /// The log's verifier key, read from `DATA/log.vkey`.
-    pub(super) vkey: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
-
-impl Embedded {
-    /// Shuts the server down gracefully and waits for it.
-    pub(super) async fn stop(mut self) -> anyhow::Result<()> {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        (&mut self.task).await.context("the server task panicked")?
-    }
-}
-
-/// Starts the service over `data` with `operator`, on an ephemeral local port.
-pub(super) async fn start_embedded(data: &Path, operator: PartyPublic) -> anyhow::Result<Embedded> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .context("binding 127.0.0.1:0")?;
-    let url = format!("http://{}", listener.local_addr()?);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let (ready, is_ready) = tokio::sync::oneshot::channel();
-    let config = ServeConfig::new(data.to_owned(), operator);
-    let task = tokio::spawn(server::serve_with_ready(
-        listener,
-        config,
-        async {
-            let _ = stopped.await;
-        },
-        ready,
-    ));
-    match is_ready.await {
-        Ok(()) => {}
-        Err(_) => {
-            return Err(task
-                .await
-                .context("the server task panicked")?
-                .err()
-                .unwrap_or_else(|| anyhow::anyhow!("the server stopped before it was ready")));
-        }
-    }
-    let vkey =
-        std::fs::read_to_string(data.join("log.vkey")).context("reading the log's verifier key")?;
-    Ok(Embedded {
-        url,
-        vkey: vkey.trim_end().to_owned(),
-        stop: Some(stop),
-        task,
-    })
-}
 
 pub(super) async fn serve(_g: &Global, args: ServeArgs) -> anyhow::Result<()> {
     let operator = PartyPublic::load(&args.operator)

@@ -17,6 +17,7 @@ mod handlers;
 mod json_body;
 mod lengths;
 mod lifecycle;
+mod local;
 mod locks;
 mod logkey;
 mod metrics;
@@ -61,6 +62,7 @@ use axum::routing::{get, post};
 
 pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub use error_codes::{ERROR_CODES, ErrorCode, error_code_table};
+pub use local::LocalServer;
 pub use metrics::{PROCESS_CPU_SECONDS, parse_process_cpu, process_cpu};
 pub use migrate::{MigrateReport, migrate, publish_migrated};
 pub use openapi::openapi_json;

@@ -8,7 +8,7 @@ use ed25519_dalek::SigningKey;
 use serde_json::Value;
 use tradeledger::client::Client;
 use tradeledger::client::ops::{self, Actor};
-use tradeledger::server::{ServeConfig, serve_with_ready};
+use tradeledger::server::{LocalServer, ServeConfig};
 use vault::{CertId, PartyId, PartyKeys, PartyPublic, Role};
 
 /// The example certificates of docs/examples, by file name.
@@ -93,8 +93,7 @@ pub struct Server {
     pub vkey: String,
     /// The data directory.
     pub data: PathBuf,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    running: LocalServer,
 }
 
 /// Largest request body the test servers accept: small, so the oversize test sends little.
@@ -113,38 +112,23 @@ impl Server {
         configure: impl FnOnce(&mut ServeConfig),
     ) -> Server {
         capture_logs();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
         let mut config = ServeConfig::new(data.to_owned(), operator.clone());
         config.max_body_bytes = MAX_BODY;
         configure(&mut config);
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let (ready, is_ready) = tokio::sync::oneshot::channel();
-        let task = tokio::spawn(serve_with_ready(
-            listener,
-            config,
-            async {
-                let _ = stopped.await;
-            },
-            ready,
-        ));
-        if is_ready.await.is_err() {
-            panic!("the server did not start: {:?}", task.await);
-        }
-        let vkey = std::fs::read_to_string(data.join("log.vkey")).unwrap();
+        let running = LocalServer::start(config)
+            .await
+            .unwrap_or_else(|e| panic!("the server did not start: {e:#}"));
         Server {
-            url,
-            vkey: vkey.trim_end().to_owned(),
+            url: running.url.clone(),
+            vkey: running.vkey.clone(),
             data: data.to_owned(),
-            stop: Some(stop),
-            task: Some(task),
+            running,
         }
     }
 
     /// Stops the server through its shutdown future and waits until it has flushed and closed its stores.
-    pub async fn stop(mut self) {
-        let _ = self.stop.take().unwrap().send(());
-        if let Err(e) = self.task.take().unwrap().await.unwrap() {
+    pub async fn stop(self) {
+        if let Err(e) = self.running.stop().await {
             panic!("the server did not stop cleanly: {e:#}");
         }
     }
@@ -169,14 +153,6 @@ impl Server {
         let response = reqwest::get(format!("{}{path}", self.url)).await.unwrap();
         let status = response.status().as_u16();
         (status, response.bytes().await.unwrap().to_vec())
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tradeledger::api::Sealed;
 use tradeledger::client::ops::{self, AccessTrail, Actor};
 use tradeledger::client::{Client, ClientError, LogView};
-use tradeledger::server::{ServeConfig, serve_with_ready};
+use tradeledger::server::{LocalServer, ServeConfig};
 use vault::{CertId, PartyId, PartyKeys, Role};
 
 /// A server on an ephemeral port over a temporary data directory, with the operator's keys.
@@ -18,43 +18,27 @@ struct Server {
     vkey: String,
     data: tempfile::TempDir,
     operator: PartyKeys,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    running: LocalServer,
 }
 
 impl Server {
     async fn start(configure: impl FnOnce(&mut ServeConfig)) -> Server {
         let data = tempfile::tempdir().unwrap();
         let operator = PartyKeys::generate(PartyId::new("operator").unwrap(), Role::Operator);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
         let mut config = ServeConfig::new(data.path().to_owned(), operator.public());
         configure(&mut config);
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let (ready, is_ready) = tokio::sync::oneshot::channel();
-        let task = tokio::spawn(serve_with_ready(
-            listener,
-            config,
-            async {
-                let _ = stopped.await;
-            },
-            ready,
-        ));
-        is_ready.await.unwrap();
-        let vkey = std::fs::read_to_string(data.path().join("log.vkey")).unwrap();
+        let running = LocalServer::start(config).await.unwrap();
         Server {
-            url,
-            vkey: vkey.trim_end().to_owned(),
+            url: running.url.clone(),
+            vkey: running.vkey.clone(),
             data,
             operator,
-            stop: Some(stop),
-            task,
+            running,
         }
     }
 
-    async fn shutdown(mut self) {
-        let _ = self.stop.take().unwrap().send(());
-        (&mut self.task).await.unwrap().unwrap();
+    async fn shutdown(self) {
+        self.running.stop().await.unwrap();
     }
 
     fn client(&self, keys: Option<&PartyKeys>) -> Client {

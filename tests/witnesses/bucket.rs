@@ -18,7 +18,7 @@ async fn cosigned_checkpoints_reach_the_bucket_and_audit_from_it_under_the_polic
     } = witnessed_log(root.path(), &data).await;
     let operator = PartyKeys::generate(PartyId::new("operator").unwrap(), Role::Operator);
     let location = moto.location("tl-cosigned", "log");
-    let service = Service::start_with(&data, &operator, &policy_path, |config| {
+    let service = start_service_with(&data, &operator, &policy_path, |config| {
         config.bucket = Some(std::sync::Arc::new(location.clone()));
     })
     .await;
@@ -47,7 +47,7 @@ async fn cosigned_checkpoints_reach_the_bucket_and_audit_from_it_under_the_polic
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     policy.verify_checkpoint(&note).unwrap();
-    service.shutdown().await;
+    service.stop().await.unwrap();
 
     // No server: audit from the bucket, requiring the witnesses' quorum.
     let out = std::process::Command::new(BIN)

@@ -42,8 +42,8 @@ async fn two_frontends_cosign(with_bucket: bool) {
         c.log_key = Some(shared.join("log.key"));
         c.bucket = location.clone();
     };
-    let a = Service::start_with(&root.path().join("a"), &operator, &policy_path, on_postgres).await;
-    let b = Service::start_with(&root.path().join("b"), &operator, &policy_path, on_postgres).await;
+    let a = start_service_with(&root.path().join("a"), &operator, &policy_path, on_postgres).await;
+    let b = start_service_with(&root.path().join("b"), &operator, &policy_path, on_postgres).await;
     let op = Party::from_keys(operator, &a.url, &policy);
     let acme = PartyKeys::generate(PartyId::new("acme").unwrap(), Role::Importer);
     let cbp = PartyKeys::generate(PartyId::new("cbp").unwrap(), Role::Customs);
@@ -112,6 +112,6 @@ async fn two_frontends_cosign(with_bucket: bool) {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-    a.shutdown().await;
-    b.shutdown().await;
+    a.stop().await.unwrap();
+    b.stop().await.unwrap();
 }

@@ -15,7 +15,7 @@ use tokio::process::{Child, Command};
 use tradeledger::client::Client;
 use tradeledger::client::LogView;
 use tradeledger::client::ops::{self, Actor};
-use tradeledger::server::{ServeConfig, serve_with_ready};
+use tradeledger::server::{LocalServer, ServeConfig};
 use vault::{PartyId, PartyKeys, Role};
 
 #[path = "../e2e/moto.rs"]
@@ -117,51 +117,22 @@ impl WitnessProc {
 }
 
 /// A service over `data` with the witness policy, in-process on an ephemeral port.
-struct Service {
-    url: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+async fn start_service(data: &Path, operator: &PartyKeys, policy: &Path) -> LocalServer {
+    start_service_with(data, operator, policy, |_| {}).await
 }
 
-impl Service {
-    async fn start(data: &Path, operator: &PartyKeys, policy: &Path) -> Service {
-        Service::start_with(data, operator, policy, |_| {}).await
-    }
-
-    async fn start_with(
-        data: &Path,
-        operator: &PartyKeys,
-        policy: &Path,
-        configure: impl FnOnce(&mut ServeConfig),
-    ) -> Service {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let mut config = ServeConfig::new(data.to_owned(), operator.public());
-        config.witness_policy = Some(policy.to_owned());
-        config.cosign_interval = Duration::from_millis(100);
-        configure(&mut config);
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let (ready, is_ready) = tokio::sync::oneshot::channel();
-        let task = tokio::spawn(serve_with_ready(
-            listener,
-            config,
-            async {
-                let _ = stopped.await;
-            },
-            ready,
-        ));
-        is_ready.await.unwrap();
-        Service {
-            url,
-            stop: Some(stop),
-            task,
-        }
-    }
-
-    async fn shutdown(mut self) {
-        self.stop.take().unwrap().send(()).unwrap();
-        self.task.await.unwrap().unwrap();
-    }
+/// [`start_service`], with `configure` changing the configuration first.
+async fn start_service_with(
+    data: &Path,
+    operator: &PartyKeys,
+    policy: &Path,
+    configure: impl FnOnce(&mut ServeConfig),
+) -> LocalServer {
+    let mut config = ServeConfig::new(data.to_owned(), operator.public());
+    config.witness_policy = Some(policy.to_owned());
+    config.cosign_interval = Duration::from_millis(100);
+    configure(&mut config);
+    LocalServer::start(config).await.unwrap()
 }
 
 /// Writes `DATA/log.key` so the log's key is known before the policy naming it is written.

@@ -15,7 +15,7 @@ async fn three_witness_processes_two_of_three() {
         policy,
     } = witnessed_log(root.path(), &data).await;
     let operator = PartyKeys::generate(PartyId::new("operator").unwrap(), Role::Operator);
-    let service = Service::start(&data, &operator, &policy_path).await;
+    let service = start_service(&data, &operator, &policy_path).await;
     let url = service.url.clone();
 
     // Registration → receipt → offline verification under the policy.
@@ -154,7 +154,7 @@ async fn three_witness_processes_two_of_three() {
     // the witnesses saw (409) nor, after growing past it, inconsistent with it (422).
     let fork_data = root.path().join("fork");
     make_log_key(&fork_data, &signer);
-    let fork = Service::start(&fork_data, &op.keys, &policy_path).await;
+    let fork = start_service(&fork_data, &op.keys, &policy_path).await;
     let fork_client = Client::new(&fork.url)
         .unwrap()
         .with_identity(op.keys.id(), op.keys.signing_key())
@@ -193,8 +193,8 @@ async fn three_witness_processes_two_of_three() {
     .unwrap();
     assert!(published_size(&acme.client, &vkey, late + 1).await > late);
 
-    fork.shutdown().await;
-    service.shutdown().await;
+    fork.stop().await.unwrap();
+    service.stop().await.unwrap();
     for w in &mut witnesses {
         w.stop().await;
     }
