@@ -154,10 +154,14 @@ async fn a_database_outage_mid_load_is_503s_then_recovery_with_nothing_lost() {
     let load_a = load(&importer, cbp.id(), &pair.a.url, &vkey, &stop);
     let load_b = load(&importer, cbp.id(), &pair.b.url, &vkey, &stop);
     tokio::time::sleep(Duration::from_millis(1000)).await;
-    // The database goes away: no new connections, every open one cut.
+    // The database goes away: no new connections, every open one cut. The refusal is committed on its own
+    // before any connection is cut (statements of one batch share a transaction, and a service reconnecting
+    // before it commits would keep a live connection), and each cut waits until its backend has exited.
+    admin(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"))
+        .await
+        .unwrap();
     admin(format!(
-        "ALTER DATABASE {name} ALLOW_CONNECTIONS false; \
-         SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+        "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname = '{name}'"
     ))
     .await
     .unwrap();

@@ -144,10 +144,14 @@ async fn a_database_outage_is_a_clean_503_and_the_service_resumes() {
             client.batch_execute(&sql).unwrap();
         })
     };
-    // The database goes away: no new connections, every open one cut.
+    // The database goes away: no new connections, every open one cut. The refusal is committed on its own
+    // before any connection is cut (statements of one batch share a transaction, and a service reconnecting
+    // before it commits would keep a live connection), and each cut waits until its backend has exited.
+    admin(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"))
+        .await
+        .unwrap();
     admin(format!(
-        "ALTER DATABASE {name} ALLOW_CONNECTIONS false; \
-         SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+        "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname = '{name}'"
     ))
     .await
     .unwrap();
