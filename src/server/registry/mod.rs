@@ -16,7 +16,6 @@ mod sled_leftovers;
 mod store;
 #[cfg(test)]
 mod tests;
-mod warm;
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError, RwLock, RwLockReadGuard};

@@ -13,9 +13,6 @@
 //! Durable commits save the allocator's state (redb's quick repair), so a start after a crash loads it
 //! instead of walking the whole file to rebuild it.
 //!
-//! A store that already existed is read through once in the background (`super::warm`), so that the random
-//! leaf reads of a long registry find the kernel's page cache rather than the disk.
-//!
 //! The directory may still hold the sled registry of an earlier build: the new store starts empty, the start
 //! replays the log into it, and its first durable commit removes what sled left ([`SledLeftovers`]).
 
@@ -79,9 +76,6 @@ impl RedbRegistry {
             .map_err(failed)?;
         if created {
             ledger::durable::sync_dir(dir).map_err(io)?;
-        } else {
-            // A long registry's leaves are read at random from here on: have the file in the page cache.
-            super::warm::in_background(&path);
         }
         let store = RedbRegistry {
             db,
