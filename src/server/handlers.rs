@@ -12,9 +12,10 @@ use std::time::Instant;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use ledger::{CertId, Entry, Hash, PartyId};
+use ledger::{Entry, Hash, PartyId};
 use vault::VaultStore as _;
 
+use super::entry_request::{EntryRequest, same_certificate, wrong_kind};
 use super::error::ApiError;
 use super::lengths;
 use super::policy;
@@ -35,9 +36,7 @@ pub(super) async fn enroll(
     req: SignedRequest,
 ) -> Answer<Appended> {
     blocking(move || {
-        let caller = req.caller(&state)?;
-        let request: EnrollRequest = req.json()?;
-        let entry = signed::caller_entry(&state, &caller, &request.entry.0)?;
+        let EntryRequest { caller, entry, .. } = EntryRequest::<EnrollRequest>::read(&state, &req)?;
         let Entry::Enrollment {
             party,
             role,
@@ -46,8 +45,7 @@ pub(super) async fn enroll(
             ..
         } = entry.entry()
         else {
-            return Err(ApiError::bad_request(
-                "wrong_entry_kind",
+            return Err(wrong_kind(
                 "expected a first enrollment entry (rotations go to /v1/parties/{id}/rotations)",
             ));
         };
@@ -143,10 +141,7 @@ fn check_registration(state: &AppState, req: &SignedRequest) -> Result<Checked, 
         ..
     } = entry.entry()
     else {
-        return Err(ApiError::bad_request(
-            "wrong_entry_kind",
-            "expected a registration entry",
-        ));
+        return Err(wrong_kind("expected a registration entry"));
     };
     if registrant != &caller.id {
         return Err(ApiError::forbidden(
@@ -187,19 +182,18 @@ pub(super) async fn grant(
 ) -> Answer<Appended> {
     blocking(move || {
         let cert_id = parse_cert_id(&id)?;
-        let caller = req.caller(&state)?;
-        let request: GrantRequest = req.json()?;
-        let entry = signed::caller_entry(&state, &caller, &request.entry.0)?;
+        let EntryRequest {
+            caller,
+            body: request,
+            entry,
+        } = EntryRequest::<GrantRequest>::read(&state, &req)?;
         let Entry::Grant {
             cert_id: granted,
             grant,
             ..
         } = entry.entry()
         else {
-            return Err(ApiError::bad_request(
-                "wrong_entry_kind",
-                "expected a grant entry",
-            ));
+            return Err(wrong_kind("expected a grant entry"));
         };
         same_certificate(granted, &cert_id)?;
         lengths::check_envelope("envelope", &request.envelope)?;
@@ -247,19 +241,18 @@ pub(super) async fn revoke(
 ) -> Answer<Appended> {
     blocking(move || {
         let cert_id = parse_cert_id(&id)?;
-        let caller = req.caller(&state)?;
-        let request: RevokeRequest = req.json()?;
-        let entry = signed::caller_entry(&state, &caller, &request.entry.0)?;
+        let EntryRequest {
+            caller,
+            body: request,
+            entry,
+        } = EntryRequest::<RevokeRequest>::read(&state, &req)?;
         let Entry::Revocation {
             cert_id: revoked,
             grant: revoked_grant,
             ..
         } = entry.entry()
         else {
-            return Err(ApiError::bad_request(
-                "wrong_entry_kind",
-                "expected a revocation entry",
-            ));
+            return Err(wrong_kind("expected a revocation entry"));
         };
         same_certificate(revoked, &cert_id)?;
         let revokee = PartyId::new(&request.party)
@@ -304,17 +297,12 @@ pub(super) async fn purge(
 ) -> Answer<Appended> {
     blocking(move || {
         let cert_id = parse_cert_id(&id)?;
-        let caller = req.caller(&state)?;
-        let request: PurgeRequest = req.json()?;
-        let entry = signed::caller_entry(&state, &caller, &request.entry.0)?;
+        let EntryRequest { caller, entry, .. } = EntryRequest::<PurgeRequest>::read(&state, &req)?;
         let Entry::Purge {
             cert_id: purged, ..
         } = entry.entry()
         else {
-            return Err(ApiError::bad_request(
-                "wrong_entry_kind",
-                "expected a purge entry",
-            ));
+            return Err(wrong_kind("expected a purge entry"));
         };
         same_certificate(purged, &cert_id)?;
         let _deciding = state.decide_on(&cert_id)?;
@@ -380,17 +368,6 @@ pub(super) fn recipient_roles(
             Ok((id, role))
         })
         .collect()
-}
-
-pub(super) fn same_certificate(entry: &CertId, path: &CertId) -> Result<(), ApiError> {
-    if entry == path {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request(
-            "cert_id_mismatch",
-            "the entry names another certificate than the path",
-        ))
-    }
 }
 
 /// The vault stores, per recipient, the grant commitment (public, it is on the log) beside the envelope, so

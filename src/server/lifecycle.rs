@@ -9,8 +9,9 @@ use axum::http::StatusCode;
 use ledger::{Entry, PartyId, Role};
 use vault::VaultStore as _;
 
+use super::entry_request::{EntryRequest, same_certificate, wrong_kind};
 use super::error::ApiError;
-use super::handlers::{frame, recipient_roles, same_certificate, unframe, vault_error};
+use super::handlers::{frame, recipient_roles, unframe, vault_error};
 use super::lengths;
 use super::policy;
 use super::read::{blocking, parse_cert_id};
@@ -85,9 +86,7 @@ pub(super) async fn rotate(
     blocking(move || {
         let path_party = PartyId::new(&id)
             .map_err(|_| ApiError::bad_request("bad_party_id", "malformed party id"))?;
-        let caller = req.caller(&state)?;
-        let request: RotateRequest = req.json()?;
-        let entry = signed::caller_entry(&state, &caller, &request.entry.0)?;
+        let EntryRequest { caller, entry, .. } = EntryRequest::<RotateRequest>::read(&state, &req)?;
         let Entry::Rotation {
             party,
             role,
@@ -96,10 +95,7 @@ pub(super) async fn rotate(
             ..
         } = entry.entry()
         else {
-            return Err(ApiError::bad_request(
-                "wrong_entry_kind",
-                "expected a rotation entry",
-            ));
+            return Err(wrong_kind("expected a rotation entry"));
         };
         if *party != path_party {
             return Err(ApiError::bad_request(
@@ -184,10 +180,7 @@ pub(super) async fn rewrap(
             },
         ) = (grant_entry.entry(), revocation_entry.entry())
         else {
-            return Err(ApiError::bad_request(
-                "wrong_entry_kind",
-                "expected a grant entry and a revocation entry",
-            ));
+            return Err(wrong_kind("expected a grant entry and a revocation entry"));
         };
         same_certificate(granted, &cert_id)?;
         same_certificate(revoked, &cert_id)?;

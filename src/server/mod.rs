@@ -10,6 +10,7 @@ mod cors;
 mod cosigner;
 mod cpu;
 mod datadir;
+mod entry_request;
 mod error;
 mod error_codes;
 mod follow;

@@ -144,6 +144,14 @@ impl FsVaultStore {
             .transpose()
     }
 
+    /// Where a certificate's ciphertext is, read from its entry without decoding the envelopes.
+    fn place(&self, cert_id: CertId) -> Result<Option<Place>, StoreError> {
+        self.db
+            .get(index::index_key(cert_id))?
+            .map(|v| index::decode_place(&v).map(|(place, _)| place))
+            .transpose()
+    }
+
     /// The entry of a certificate that mutations may change: live, not purged.
     fn live_entry(&self, cert_id: CertId) -> Result<Entry, StoreError> {
         match self.entry(cert_id)? {
@@ -237,7 +245,7 @@ impl FsVaultStore {
     /// a crash cannot leave the intent gone and the envelopes still there (see `writes`).
     fn finish_purge(&self, cert_id: CertId) -> Result<(), StoreError> {
         let mut state = self.committer.lock_certs(&[cert_id])?;
-        let place = self.entry(cert_id)?.map(|e| e.place);
+        let place = self.place(cert_id)?;
         if let Some(Place::Segment(loc)) = place {
             self.segments.shred(loc)?;
             state.next.dirty_segments.insert(loc.segment);
@@ -325,7 +333,7 @@ impl VaultStore for FsVaultStore {
         let ids: Vec<CertId> = certs.iter().map(|c| c.cert_id).collect();
         let mut state = self.committer.lock_certs(&ids)?;
         for id in &ids {
-            match self.entry(*id)?.map(|e| e.place) {
+            match self.place(*id)? {
                 None => {}
                 Some(Place::Purged) => return Err(StoreError::Purged(*id)),
                 Some(_) => return Err(StoreError::AlreadyExists(*id)),
@@ -347,18 +355,11 @@ impl VaultStore for FsVaultStore {
                 .collect()
         };
         for (cert, place) in certs.iter().zip(places) {
-            let envelopes = cert
-                .envelopes
-                .iter()
-                .map(|(p, e)| ((*p).to_owned(), e.to_vec()));
-            let entry = Entry {
-                place,
-                envelopes: envelopes.collect(),
-            };
+            let entry = index::encode_new(place, cert.envelopes)?;
             state
                 .next
                 .writes
-                .insert(&index::index_key(cert.cert_id), entry.encode()?);
+                .insert(&index::index_key(cert.cert_id), entry);
         }
         let ticket = state.enqueue(ids);
         self.wait_durable(state, ticket)
@@ -404,7 +405,7 @@ impl VaultStore for FsVaultStore {
     }
 
     fn get_ciphertext(&self, cert_id: CertId) -> Result<Option<Vec<u8>>, StoreError> {
-        let loc = match self.entry(cert_id)?.map(|e| e.place) {
+        let loc = match self.place(cert_id)? {
             None | Some(Place::Purged) => return Ok(None),
             Some(Place::Inline) => {
                 return Ok(self
@@ -420,7 +421,7 @@ impl VaultStore for FsVaultStore {
             // A purge may be shredding this very record: that is absence, not corruption.
             Err(StoreError::Corrupt(what)) => {
                 let purging = self.db.contains_key(index::intent_key(cert_id))?
-                    || self.entry(cert_id)?.map(|e| e.place) != Some(Place::Segment(loc));
+                    || self.place(cert_id)? != Some(Place::Segment(loc));
                 if purging {
                     Ok(None)
                 } else {
