@@ -217,15 +217,11 @@ fn is_refusal(error: &StoreError) -> bool {
 
 fn log_stage(state: &Weak<AppState>, incoming: &mpsc::Receiver<Vec<Job>>) {
     while let Some(batches) = gather(incoming, Vec::len) {
-        let mut batch: Vec<Job> = batches.into_iter().flatten().collect();
+        let batch: Vec<Job> = batches.into_iter().flatten().collect();
         let Some(strong) = state.upgrade() else {
             return fail_all(batch, ApiError::unavailable);
         };
-        // Each encoding goes to the log as it is (no job needs it after): not a copy of each.
-        let entries = batch
-            .iter_mut()
-            .map(|job| std::mem::take(&mut job.encoded))
-            .collect();
+        let entries = batch.iter().map(|job| job.encoded.clone()).collect();
         let answers = match strong.log.append_batch(entries) {
             Ok(indices) => {
                 let entries: Vec<&SignedEntry> =

@@ -141,51 +141,6 @@ fn check_headers(
         .map_err(sig_error)
 }
 
-/// A body's frames, put together. Most bodies arrive in one frame (hyper had all of it in its read buffer):
-/// that frame is kept as it is instead of copied into a vector of its own (12 KB per registration,
-/// callgrind); a second frame starts the copy. The frame shares hyper's read buffer, which the request's
-/// head (its header values are slices of it too) keeps alive for as long anyway.
-enum Collected {
-    Empty,
-    One(Bytes),
-    Joined(Vec<u8>),
-}
-
-impl Collected {
-    fn len(&self) -> usize {
-        match self {
-            Collected::Empty => 0,
-            Collected::One(bytes) => bytes.len(),
-            Collected::Joined(bytes) => bytes.len(),
-        }
-    }
-
-    /// Adds a frame; `declared` (the Content-Length, capped) sizes the copy once one is needed.
-    fn push(&mut self, data: Bytes, declared: usize) {
-        *self = match std::mem::replace(self, Collected::Empty) {
-            Collected::Empty => Collected::One(data),
-            Collected::One(first) => {
-                let mut joined = Vec::with_capacity(declared.max(first.len() + data.len()));
-                joined.extend_from_slice(&first);
-                joined.extend_from_slice(&data);
-                Collected::Joined(joined)
-            }
-            Collected::Joined(mut joined) => {
-                joined.extend_from_slice(&data);
-                Collected::Joined(joined)
-            }
-        };
-    }
-
-    fn into_bytes(self) -> Bytes {
-        match self {
-            Collected::Empty => Bytes::new(),
-            Collected::One(bytes) => bytes,
-            Collected::Joined(bytes) => Bytes::from(bytes),
-        }
-    }
-}
-
 /// Reads the body under the size cap, the body budget and the body timeout.
 async fn read_body(
     state: &AppState,
@@ -204,7 +159,7 @@ async fn read_body(
     budget.cover(&mut held, declared)?;
     let collect = async {
         let mut body = body;
-        let mut bytes = Collected::Empty;
+        let mut bytes = Vec::with_capacity(declared);
         while let Some(frame) = body.frame().await {
             let Ok(data) = frame.map_err(unreadable)?.into_data() else {
                 continue;
@@ -214,9 +169,9 @@ async fn read_body(
                 return Err(too_large());
             }
             budget.cover(&mut held, total)?;
-            bytes.push(data, declared);
+            bytes.extend_from_slice(&data);
         }
-        Ok(bytes.into_bytes())
+        Ok(Bytes::from(bytes))
     };
     let body = tokio::time::timeout(state.config.net.body_timeout, collect)
         .await
