@@ -48,29 +48,37 @@ pub(crate) fn encode(
     out: &mut Vec<u8>,
 ) -> Result<u32, StoreError> {
     let start = out.len();
-    let mut append = || {
-        out.extend_from_slice(&MAGIC);
-        out.extend_from_slice(&[0; 4]); // payload length, filled in below
-        out.extend_from_slice(&cert_id);
-        out.extend_from_slice(&[0; 4]); // CRC, filled in below
-        out.extend_from_slice(&len_u32(body.len())?.to_le_bytes());
-        out.extend_from_slice(body);
-        encode_envelopes(envelopes.iter().copied(), out)?;
-        let payload = out.get(start + HEADER_LEN..).unwrap_or_default();
-        let payload_len = len_u32(payload.len())?;
-        let crc = crc(payload_len, &cert_id, payload);
-        for (at, field) in [(LEN_AT, payload_len), (CRC_AT, crc)] {
-            if let Some(slot) = out.get_mut(start + at..start + at + 4) {
-                slot.copy_from_slice(&field.to_le_bytes());
-            }
-        }
-        Ok(payload_len)
-    };
-    let written = append();
+    let written = encode_at_end(cert_id, body, envelopes, out);
     if written.is_err() {
         out.truncate(start);
     }
     written
+}
+
+/// [`encode`], leaving whatever it wrote before an error.
+fn encode_at_end(
+    cert_id: [u8; 16],
+    body: &[u8],
+    envelopes: &[(&str, &[u8])],
+    out: &mut Vec<u8>,
+) -> Result<u32, StoreError> {
+    let start = out.len();
+    out.extend_from_slice(&MAGIC);
+    out.extend_from_slice(&[0; 4]); // payload length, filled in below
+    out.extend_from_slice(&cert_id);
+    out.extend_from_slice(&[0; 4]); // CRC, filled in below
+    out.extend_from_slice(&len_u32(body.len())?.to_le_bytes());
+    out.extend_from_slice(body);
+    encode_envelopes(envelopes.iter().copied(), out)?;
+    let payload = out.get(start + HEADER_LEN..).unwrap_or_default();
+    let payload_len = len_u32(payload.len())?;
+    let crc = crc(payload_len, &cert_id, payload);
+    for (at, field) in [(LEN_AT, payload_len), (CRC_AT, crc)] {
+        if let Some(slot) = out.get_mut(start + at..start + at + 4) {
+            slot.copy_from_slice(&field.to_le_bytes());
+        }
+    }
+    Ok(payload_len)
 }
 
 /// The number of bytes [`encode`] appends for one certificate, so buffers are sized once.
