@@ -1,7 +1,8 @@
 //! The log in PostgreSQL, shared by several writers: the store contract's cases, concurrent sequencing by
-//! two and four `Log`s, a writer's connection killed mid-commit, a writer that died, checkpoints that only
-//! move forward and are identical across writers, and a log of another key refused. Each test binary runs
-//! its own throwaway cluster (vault/tests/support/pg_cluster.rs; a missing PostgreSQL fails, never skips).
+//! two and four `Log`s, a writer's connection killed mid-commit, a writer paused mid-commit, a writer that
+//! died, checkpoints that only move forward and are identical across writers, and a log of another key
+//! refused. Each test binary runs its own throwaway cluster (vault/tests/support/pg_cluster.rs; a missing
+//! PostgreSQL fails, never skips).
 #![allow(clippy::unwrap_used, missing_docs)]
 
 #[path = "support/store_contract.rs"]
@@ -15,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use contract::{ORIGIN, entry, signed, signer};
-use ledger::{Error, Log, PgStore, Store, leaf_hash, verify_consistency, verify_inclusion};
+use ledger::{Batch, Error, Log, PgStore, Store, leaf_hash, verify_consistency, verify_inclusion};
 
 /// A store on `db` with a pool of its own, as another frontend process would have.
 fn store(db: &str) -> PgStore {
@@ -245,6 +246,47 @@ fn a_writer_killed_mid_commit_acknowledges_nothing() {
     let stored = store(&db).read_entries(0, 22).unwrap();
     assert_eq!(stored, (0..22).map(entry).collect::<Vec<_>>());
     assert!(store(&db).read_entries(22, 1).is_err());
+}
+
+/// A writer paused mid-commit (as by SIGSTOP: its process holds the sequence row and sends nothing more)
+/// holds the other writers up for [`ledger::pg::STALL_LIMIT`] only, not until it resumes: the server ends the
+/// idle transaction, the other writer commits, and the paused commit fails when it resumes, stored nowhere.
+#[test]
+fn a_writer_paused_mid_commit_holds_the_others_up_for_the_stall_limit_only() {
+    let db = pg_cluster::fresh_database();
+    let b = writer(&db);
+    b.append(entry(0)).unwrap();
+    let pause = ledger::pg::STALL_LIMIT * 2;
+    let (locked, is_locked) = std::sync::mpsc::channel();
+    let paused = {
+        let db = db.clone();
+        std::thread::spawn(move || {
+            store(&db).commit(1, &mut |tail| {
+                locked.send(()).unwrap();
+                std::thread::sleep(pause);
+                let late = entry(999);
+                let hash = leaf_hash(&late);
+                Ok(Batch {
+                    first: tail.size,
+                    entries: vec![(late, hash)],
+                    tiles: Vec::new(),
+                })
+            })
+        })
+    };
+    is_locked.recv().unwrap();
+    let started = Instant::now();
+    assert_eq!(b.append(entry(1)).unwrap(), 1);
+    let waited = started.elapsed();
+    assert!(
+        waited < pause - Duration::from_secs(1),
+        "the other writer waited {waited:?} for the paused one"
+    );
+    let resumed = paused.join().unwrap();
+    assert!(matches!(resumed, Err(Error::Database(_))), "{resumed:?}");
+    let stored = store(&db).read_entries(0, 2).unwrap();
+    assert_eq!(stored, vec![entry(0), entry(1)]);
+    assert!(store(&db).read_entries(2, 1).is_err());
 }
 
 /// Every connection of the database is killed every 30 ms while two writers append from four threads each:

@@ -83,9 +83,11 @@ pub(super) fn open(
     };
     let registry = PgRegistry::open(pool.clone()).context("opening the registry in PostgreSQL")?;
     let nonces = PgNonces::open(pool)?;
-    // A pool of their own: a lock holder must not wait for a connection behind other holders.
-    let lock_pool = vault::PgPool::connect(url.expose(), config.postgres_connections)
-        .context("connecting to PostgreSQL for locks")?;
+    // A pool of their own: a lock holder must not wait for a connection behind other holders; and no stall
+    // limit, since a lock is an open transaction held while its holder decides.
+    let lock_pool =
+        vault::PgPool::connect_without_stall_limit(url.expose(), config.postgres_connections)
+            .context("connecting to PostgreSQL for locks")?;
     let locks = Locks::Shared(PgLocks::new(lock_pool, agreed.lock_key, config.lock_wait));
     tracing::info!(
         "log, vault, registry and replay nonces in PostgreSQL, shared with any other frontend"

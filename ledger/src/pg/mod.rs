@@ -5,4 +5,4 @@ mod migrate;
 mod pool;
 
 pub use migrate::{Migration, migrate};
-pub use pool::{PgConnection, PgPool, db_error};
+pub use pool::{PgConnection, PgPool, STALL_LIMIT, db_error};

@@ -16,6 +16,16 @@ pub type PgConnection = PooledConnection<PostgresConnectionManager<NoTls>>;
 /// How long a caller waits for a free connection, and a new connection for the server, before failing.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a transaction may sit idle between two statements before the server ends it
+/// (`idle_in_transaction_session_timeout`), on every connection of a [`PgPool::connect`] pool.
+///
+/// The stores' transactions send their statements back to back (what they compute between them is done in
+/// memory), and several hold rows that other frontends wait for: the log's coordination row, the registry's
+/// watermark, a certificate id being inserted. A frontend paused in the middle of one (SIGSTOP, a frozen VM, a
+/// connection left half-open) would otherwise hold up every other frontend until it resumes, however long;
+/// with the limit, they wait this long at most, and the paused transaction fails when it resumes.
+pub const STALL_LIMIT: Duration = Duration::from_secs(5);
+
 /// A pool of connections to one PostgreSQL database. Cheap to clone; every clone shares the pool.
 #[derive(Clone)]
 pub struct PgPool {
@@ -40,8 +50,23 @@ impl PgPool {
     /// `fsync` off (commits would not be durable).
     ///
     /// Every connection runs with `synchronous_commit = on`: a `COMMIT` returns only once its WAL record
-    /// is flushed to the server's disk.
+    /// is flushed to the server's disk; and with [`STALL_LIMIT`] on idle transactions.
     pub fn connect(url: &str, max_connections: u32) -> Result<PgPool, Error> {
+        PgPool::connect_with(url, max_connections, Some(STALL_LIMIT))
+    }
+
+    /// [`PgPool::connect`] for transactions held open on purpose while their caller works (an advisory lock
+    /// held across a decision): without [`STALL_LIMIT`], since ending such a transaction would end the
+    /// exclusion while its holder still acts on it.
+    pub fn connect_without_stall_limit(url: &str, max_connections: u32) -> Result<PgPool, Error> {
+        PgPool::connect_with(url, max_connections, None)
+    }
+
+    fn connect_with(
+        url: &str,
+        max_connections: u32,
+        stall_limit: Option<Duration>,
+    ) -> Result<PgPool, Error> {
         let config = config_from(url, |name| std::env::var(name).ok())?;
         // One connection first, outside the pool: an unreachable server or a refused login fails at once,
         // with its cause (the pool would retry for the whole timeout and keep only a summary).
@@ -61,7 +86,7 @@ impl PgPool {
             .max_size(max_connections.max(1))
             .min_idle(Some(1))
             .connection_timeout(CONNECT_TIMEOUT)
-            .connection_customizer(Box::new(DurableSession))
+            .connection_customizer(Box::new(Session { stall_limit }))
             .build(manager)
             .map_err(pool_error)?;
         Ok(PgPool { pool })
@@ -73,13 +98,19 @@ impl PgPool {
     }
 }
 
-/// Sets every new connection's session to wait for the WAL flush at commit, whatever the server default.
+/// Sets every new connection's session to wait for the WAL flush at commit, whatever the server default, and
+/// to end a transaction idle for `stall_limit` (0: never, whatever the server default).
 #[derive(Debug)]
-struct DurableSession;
+struct Session {
+    stall_limit: Option<Duration>,
+}
 
-impl CustomizeConnection<Client, postgres::Error> for DurableSession {
+impl CustomizeConnection<Client, postgres::Error> for Session {
     fn on_acquire(&self, client: &mut Client) -> Result<(), postgres::Error> {
-        client.batch_execute("SET synchronous_commit TO on")
+        let limit_ms = self.stall_limit.map_or(0, |limit| limit.as_millis());
+        client.batch_execute(&format!(
+            "SET synchronous_commit TO on; SET idle_in_transaction_session_timeout = {limit_ms}"
+        ))
     }
 }
 

@@ -33,6 +33,10 @@ const MIGRATIONS: &[Migration] = &[Migration {
 /// - **Checkpoint**: [`write_checkpoint`](Store::write_checkpoint) is a compare-and-swap on the stored size
 ///   under the checkpoint row's lock: a larger size replaces it, a smaller one is ignored, an equal one must
 ///   be byte-identical ([`Error::CheckpointConflict`] otherwise), and it never exceeds the committed size.
+/// - **Stalls**: a writer paused mid-commit (SIGSTOP, a frozen VM, a connection left half-open) holds the row
+///   every other writer's commit waits for; the server ends a transaction idle for
+///   [`STALL_LIMIT`](crate::pg::STALL_LIMIT), so the others wait that long at most, and the paused commit
+///   fails when it resumes, having acknowledged nothing.
 /// - **Concurrency**: every method may be called from any thread of any process at once.
 #[derive(Debug, Clone)]
 pub struct PgStore {

@@ -234,6 +234,10 @@ impl PgVaultStore {
         loop {
             let mut conn = self.connection()?;
             let mut tx = conn.transaction().map_err(db_error)?;
+            // Deleting a page of blobs between two statements takes as long as the bucket takes; the rows are
+            // taken with SKIP LOCKED, so nobody waits behind this transaction: no stall limit.
+            tx.batch_execute("SET LOCAL idle_in_transaction_session_timeout = 0")
+                .map_err(db_error)?;
             let rows = tx
                 .query(
                     "SELECT object_name FROM vault_pending_objects \
