@@ -5,10 +5,11 @@
 //! releases it when the process dies, however it dies, so a stale lock file never blocks a restart. The file
 //! holds the holder's pid only so that the refusal can name it.
 
-use std::fs::File;
+use std::fs::{File, TryLockError};
 use std::io::Write as _;
 use std::os::unix::fs::FileExt as _;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use ledger::durable;
@@ -28,19 +29,13 @@ impl DataDirLock {
         let path = dir.join("lock");
         let (mut file, created) = durable::open_or_create(&path)
             .with_context(|| format!("opening {}", path.display()))?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                let holder = holder(&file);
-                anyhow::bail!(
+        lock(&file).with_context(|| format!("locking {}", path.display()))?
+            .map_err(|holder| {
+                anyhow::anyhow!(
                     "data directory {} is in use by another tradeledger process ({holder}); stop it first",
                     dir.display()
-                );
-            }
-            Err(std::fs::TryLockError::Error(e)) => {
-                return Err(e).with_context(|| format!("locking {}", path.display()));
-            }
-        }
+                )
+            })?;
         // Only the holder touches anything from here on.
         if let Some(mode) = looser {
             tracing::warn!(dir = %dir.display(), mode = format!("{mode:o}"),
@@ -90,6 +85,33 @@ fn tighten_dirs(dir: &Path) -> std::io::Result<(usize, usize)> {
         }
     }
     Ok((tightened, loose_files))
+}
+
+/// How long a lock that this very process seems to hold is waited for: see [`lock`].
+const OWN_LOCK_WAIT: Duration = Duration::from_secs(2);
+
+/// Takes the lock on `file`; `Ok(Err(holder))` if another holder has it.
+///
+/// A holder that wrote this process's pid is either a store this process opened and still has open (which no
+/// wait resolves) or one it has just closed whose descriptor a child, forked meanwhile by another thread, still
+/// shares until it execs: `flock` belongs to the open file, and every fork copies the descriptor however it
+/// is marked close-on-exec. A service stopped and restarted inside one process (the tests, `LocalServer`)
+/// would be refused for that instant, so such a lock is retried for [`OWN_LOCK_WAIT`] before it is reported.
+fn lock(file: &File) -> std::io::Result<Result<(), String>> {
+    let deadline = Instant::now() + OWN_LOCK_WAIT;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(Ok(())),
+            Err(TryLockError::Error(e)) => return Err(e),
+            Err(TryLockError::WouldBlock) => {
+                let holder = holder(file);
+                if holder != format!("pid {}", std::process::id()) || Instant::now() >= deadline {
+                    return Ok(Err(holder));
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
 }
 
 /// "pid N" as the holder wrote it, or what is known without it.
