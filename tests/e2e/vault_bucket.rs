@@ -424,16 +424,19 @@ async fn a_frontend_killed_between_put_and_commit_leaves_an_orphan_the_sweep_del
     );
 
     // Another frontend on the same database and bucket sweeps it (grace 0 here; 10 minutes by default).
-    let location = moto.location("tl-orphan", "log");
-    let survivor =
-        crate::support::Server::start_with(&dir.path().join("b"), &op.keys.public(), |c| {
-            c.postgres = Some(PostgresUrl::new(db.clone()));
-            c.log_key = Some(log_key.clone());
-            c.bucket = Some(Arc::new(location));
-            c.orphan_grace = Duration::ZERO;
-            c.sweep_every = Duration::from_millis(200);
-        })
-        .await;
+    let location = Arc::new(moto.location("tl-orphan", "log"));
+    let survivor_dir = dir.path().join("b");
+    let on_both = |c: &mut ServeConfig| {
+        c.postgres = Some(PostgresUrl::new(db.clone()));
+        c.log_key = Some(log_key.clone());
+        c.bucket = Some(location.clone());
+    };
+    let sweeper = crate::support::Server::start_with(&survivor_dir, &op.keys.public(), |c| {
+        on_both(c);
+        c.orphan_grace = Duration::ZERO;
+        c.sweep_every = Duration::from_millis(200);
+    })
+    .await;
     let mut waited = 0;
     while !moto.keys("tl-orphan", "private/log/").await.is_empty() {
         waited += 1;
@@ -441,7 +444,11 @@ async fn a_frontend_killed_between_put_and_commit_leaves_an_orphan_the_sweep_del
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(count(&db, "vault_pending_objects").await, 0);
-    // The survivor registers and opens as usual.
+    // With a grace of 0 the sweep may also take a put's blob between its PUT and its commit (that put fails, a
+    // 503 to retry): so it is restarted with the default grace, then registers and opens as usual.
+    sweeper.stop().await;
+    let survivor =
+        crate::support::Server::start_with(&survivor_dir, &op.keys.public(), on_both).await;
     let importer =
         crate::support::Party::with_keys(crate::support::copy_keys(&importer.keys), &survivor.url);
     let cbp = crate::support::Party::with_keys(crate::support::copy_keys(&cbp.keys), &survivor.url);
