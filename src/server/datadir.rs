@@ -146,4 +146,19 @@ mod tests {
         drop(first);
         DataDirLock::acquire(&data).unwrap();
     }
+
+    /// As when a child forked by another thread still shares the descriptor of a lock this process has just
+    /// closed: the lock comes free within the wait, and is taken.
+    #[test]
+    fn a_lock_this_process_releases_within_the_wait_is_taken() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let first = DataDirLock::acquire(&data).unwrap();
+        let releasing = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            drop(first);
+        });
+        DataDirLock::acquire(&data).unwrap();
+        releasing.join().unwrap();
+    }
 }

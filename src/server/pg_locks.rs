@@ -49,10 +49,19 @@ impl Drop for PgLockHeld {
 }
 
 impl PgLocks {
-    /// Locks over `pool`; `key` (32 random bytes shared by every frontend) keys the certificate hash, and a
-    /// lock not had within `wait` is refused.
-    pub(super) fn new(pool: PgPool, key: [u8; 32], wait: Duration) -> Self {
-        PgLocks { pool, key, wait }
+    /// Locks over a pool of their own of at most `max_connections` to the database at `url`; `key` (32 random
+    /// bytes shared by every frontend) keys the certificate hash, and a lock not had within `wait` is refused.
+    ///
+    /// The pool has no stall limit (`ledger::pg::STALL_LIMIT`): a lock is a transaction left open while its
+    /// holder decides, and the server ending it would end the exclusion while the holder still acts on it.
+    pub(super) fn connect(
+        url: &str,
+        max_connections: u32,
+        key: [u8; 32],
+        wait: Duration,
+    ) -> Result<Self, ledger::Error> {
+        let pool = PgPool::connect_without_stall_limit(url, max_connections)?;
+        Ok(PgLocks { pool, key, wait })
     }
 
     /// The locks' own pool (the publishing lease renews on it: never behind request traffic).
@@ -135,8 +144,7 @@ mod tests {
     use crate::server::pg_cluster;
 
     fn locks(db: &str, wait_ms: u64) -> PgLocks {
-        let pool = PgPool::connect(db, 4).unwrap();
-        PgLocks::new(pool, [7; 32], Duration::from_millis(wait_ms))
+        PgLocks::connect(db, 4, [7; 32], Duration::from_millis(wait_ms)).unwrap()
     }
 
     #[test]
@@ -163,6 +171,20 @@ mod tests {
         assert!(b.try_cosigning().unwrap().is_none());
         drop(cosigning);
         assert!(b.try_cosigning().unwrap().is_some());
+    }
+
+    /// The stores' connections end a transaction idle for the stall limit; a lock's must not, or a holder
+    /// deciding slowly would lose the exclusion without knowing.
+    #[test]
+    fn a_lock_held_past_the_stores_stall_limit_still_excludes() {
+        let db = pg_cluster::fresh_database();
+        let (a, b) = (locks(&db, 300), locks(&db, 300));
+        let id = CertId::random();
+        let held = a.certificate(&id).unwrap();
+        std::thread::sleep(ledger::pg::STALL_LIMIT + Duration::from_secs(1));
+        assert!(b.certificate(&id).is_err(), "the lock was lost while held");
+        drop(held);
+        drop(b.certificate(&id).unwrap());
     }
 
     #[test]

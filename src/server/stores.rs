@@ -83,12 +83,14 @@ pub(super) fn open(
     };
     let registry = PgRegistry::open(pool.clone()).context("opening the registry in PostgreSQL")?;
     let nonces = PgNonces::open(pool)?;
-    // A pool of their own: a lock holder must not wait for a connection behind other holders; and no stall
-    // limit, since a lock is an open transaction held while its holder decides.
-    let lock_pool =
-        vault::PgPool::connect_without_stall_limit(url.expose(), config.postgres_connections)
-            .context("connecting to PostgreSQL for locks")?;
-    let locks = Locks::Shared(PgLocks::new(lock_pool, agreed.lock_key, config.lock_wait));
+    let locks = PgLocks::connect(
+        url.expose(),
+        config.postgres_connections,
+        agreed.lock_key,
+        config.lock_wait,
+    )
+    .context("connecting to PostgreSQL for locks")?;
+    let locks = Locks::Shared(locks);
     tracing::info!(
         "log, vault, registry and replay nonces in PostgreSQL, shared with any other frontend"
     );
