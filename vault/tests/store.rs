@@ -184,6 +184,27 @@ mod fs_only {
     }
 
     #[test]
+    fn a_segment_cut_short_under_a_record_is_corrupt() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsVaultStore::open(dir.path()).unwrap();
+        put(&store, 1, &["importer"]);
+        put(&store, 2, &["importer"]);
+        let segment = segment_files(dir.path())[0].clone();
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&segment)
+            .unwrap();
+        let len = file.metadata().unwrap().len();
+        // The two records are the same length. Into the second one's payload, then into its header.
+        for cut in [len - 100, len / 2 + 10] {
+            file.set_len(cut).unwrap();
+            let err = store.get_ciphertext(id(2)).unwrap_err();
+            assert!(matches!(err, StoreError::Corrupt(_)), "cut at {cut}: {err}");
+            assert_eq!(store.get_ciphertext(id(1)).unwrap(), Some(body(1)));
+        }
+    }
+
+    #[test]
     fn a_torn_tail_is_ignored_and_overwritten() {
         let dir = tempfile::tempdir().unwrap();
         {

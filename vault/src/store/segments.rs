@@ -105,18 +105,24 @@ impl SegmentFiles {
         Ok(())
     }
 
-    /// Reads and checks the record at `loc`, which must belong to `cert_id`.
+    /// Reads and checks the record at `loc`, which must belong to `cert_id`: header and payload in one read
+    /// (an open's ciphertext read was three system calls: the header, the file's length, the payload).
     pub(crate) fn read(&self, loc: Location, cert_id: [u8; 16]) -> Result<Read, StoreError> {
         let file = self.get(loc.segment)?;
-        let header = read_header(&file, loc.offset)?.ok_or(SHORT)?;
+        let len = HEADER_LEN.saturating_add(to_usize(loc.len)?);
+        let bytes = read_up_to(&file, loc.offset, len)?;
+        let (header, payload) = bytes.split_first_chunk::<HEADER_LEN>().ok_or(SHORT)?;
+        let header = record::parse_header(header);
         if header.magic == SHREDDED {
             return Ok(Read::Shredded);
         }
         if header.payload_len != loc.len || header.cert_id != cert_id {
             return Err(StoreError::Corrupt("record does not match its index entry"));
         }
-        let payload = read_payload(&file, loc.offset, loc.len)?.ok_or(SHORT)?;
-        record::check(&header, &payload).map(Read::Live)
+        if bytes.len() < len {
+            return Err(SHORT);
+        }
+        record::check(&header, payload).map(Read::Live)
     }
 
     /// Overwrites the record at `loc` in place (magic to shredded, CRC and payload to zeros).
@@ -196,6 +202,34 @@ fn read_payload(file: &File, offset: u64, len: u32) -> Result<Option<Vec<u8>>, S
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Up to `len` bytes of `file` from `offset`, fewer if the file ends first. `len` comes from disk, so the buffer
+/// grows with what was read, a chunk at a time, never to a length nothing backs: a record's usual few KiB are one
+/// `pread`.
+fn read_up_to(file: &File, offset: u64, len: usize) -> Result<Vec<u8>, StoreError> {
+    const CHUNK: usize = 1024 * 1024;
+    let mut out = Vec::new();
+    while out.len() < len {
+        let start = out.len();
+        out.resize(start.saturating_add((len - start).min(CHUNK)), 0);
+        let mut filled = start;
+        while let Some(rest) = out.get_mut(filled..).filter(|rest| !rest.is_empty()) {
+            let at = offset.saturating_add(filled as u64);
+            match file.read_at(rest, at) {
+                Ok(0) => break,
+                Ok(n) => filled = filled.saturating_add(n),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let ended = filled < out.len();
+        out.truncate(filled);
+        if ended {
+            break;
+        }
+    }
+    Ok(out)
 }
 
 fn to_usize(len: u32) -> Result<usize, StoreError> {
